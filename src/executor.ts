@@ -1,0 +1,79 @@
+/**
+ * Runs one batch for one replica: probe → plan → rsync argv → transport → verdict. Every failure
+ * becomes a verdict with a MirrorError, never a throw that could stop the lane (design.md #4).
+ */
+import createDebug from 'debug';
+import type { Batch } from './coalesce.js';
+import { MirrorError } from './errors.js';
+import type { BatchOutcome } from './lane.js';
+import { planBatch } from './plan.js';
+import { probePaths } from './probe.js';
+import { buildRsyncCall, classifyExit, type RsyncTarget } from './rsync-args.js';
+import { runRsync, type RemoteExec } from './transport/rsync.js';
+import type { NormalizedOptions } from './options.js';
+import type { Replica, SyncedEvent } from './types.js';
+
+const debug = createDebug('fam-mirror:sync');
+
+/** Connect failures that retrying cannot fix; the lane still retries slowly so it heals once fixed. */
+const NEEDS_A_HUMAN = new Set(['ERR_HOST_KEY_UNKNOWN', 'ERR_HOST_KEY_CHANGED', 'ERR_HOST_KEY_REVOKED', 'ERR_SSH_AUTH', 'ERR_SSH_NO_IDENTITY']);
+
+export interface ExecutorDeps {
+  options: NormalizedOptions;
+  replica: Replica;
+  target: RsyncTarget;
+  remote: RemoteExec | undefined;
+  /** Opens the replica's connection, so connect-time failures get their own code and verdict. */
+  connect: (() => Promise<void>) | undefined;
+  /** Global cap on rsyncs in flight (p-limit). */
+  limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  onSynced(event: SyncedEvent): void;
+}
+
+export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
+  const { options, replica } = deps;
+  const log = debug.extend(replica.id);
+  return async (batch) => {
+    const started = Date.now();
+    const probes = batch.fullSeq === undefined ? await probePaths(options.source, batch.entries.map(([p]) => p)) : new Map();
+    const plan = planBatch(batch, probes);
+    if (plan.kind === 'none') return { verdict: 'ok' };
+    if (deps.connect !== undefined) {
+      try {
+        await deps.connect();
+      } catch (e) {
+        const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `${replica.id}: ${(e as Error).message}`, { cause: e });
+        return { verdict: NEEDS_A_HUMAN.has(error.code) ? 'fatal' : 'retry', error };
+      }
+    }
+    const call = buildRsyncCall(plan, deps.target, options);
+    const run = await deps.limit(() => runRsync(options.rsyncPath, call.args, call.stdin, deps.remote));
+    const verdict = classifyExit(run.exitCode);
+    const durationMs = Date.now() - started;
+    const paths = plan.kind === 'full' ? 0 : plan.paths.length;
+    log('%s %d paths exit %d in %d ms', plan.kind, paths, run.exitCode, durationMs);
+    if (verdict === 'ok') {
+      deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs });
+      return { verdict };
+    }
+    const reason = lastLines(run.stderr, 6);
+    const code = verdict === 'fatal' ? 'ERR_RSYNC_FATAL' : 'ERR_RSYNC';
+    const advice =
+      verdict === 'fatal'
+        ? 'Fix the replica setup (is rsync installed there? is the target path right?); the lane retries slowly.'
+        : 'Retrying with backoff.';
+    return {
+      verdict,
+      error: new MirrorError(code, `rsync to ${replica.id} exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. ${advice}`, {
+        host: replica.kind === 'ssh' ? replica.host : undefined,
+        path: replica.path,
+        exitCode: run.exitCode,
+        stderr: run.stderr,
+      }),
+    };
+  };
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}

@@ -1,0 +1,68 @@
+/**
+ * rsync exclude patterns → one predicate over root-relative paths, so the watcher drops events that
+ * rsync would skip anyway (an excluded path must cause no transfer at all). Pure.
+ *
+ * Follows rsync's rules for the common forms (man rsync, "INCLUDE/EXCLUDE PATTERN RULES"):
+ * a leading '/' anchors at the root; a trailing '/' means directories only (we cannot tell the type
+ * from an event, so it matches that name as a directory prefix: everything below it); a pattern with
+ * a '/' or '**' matches the full path's tail, others match any single component; `*`, `?`, `[...]`
+ * and `**` are globs. An excluded directory excludes everything below it.
+ */
+export type PathFilter = (path: string) => boolean;
+
+export function compileExcludes(patterns: readonly string[]): PathFilter {
+  if (patterns.length === 0) return () => false;
+  const regexes = patterns.map(compileOne);
+  return (path: string) => {
+    // Test the path and each of its ancestors: an excluded directory hides its whole subtree.
+    let prefix = path;
+    for (;;) {
+      if (regexes.some((r) => r.test(prefix))) return true;
+      const slash = prefix.lastIndexOf('/');
+      if (slash === -1) return false;
+      prefix = prefix.slice(0, slash);
+    }
+  };
+}
+
+function compileOne(pattern: string): RegExp {
+  let p = pattern;
+  if (p.startsWith('- ')) p = p.slice(2);
+  const anchored = p.startsWith('/');
+  if (anchored) p = p.slice(1);
+  if (p.endsWith('/')) p = p.replace(/\/+$/, '');
+  // Unanchored, a pattern matches the path's tail at a component boundary: for a pattern without
+  // '/' that is one component (its globs cannot cross '/'), for one with '/' the last components.
+  const body = globToRegex(p);
+  return new RegExp(anchored ? `^${body}$` : `(?:^|/)${body}$`, 's');
+}
+
+function globToRegex(glob: string): string {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        out += '.*';
+        i++;
+      } else out += '[^/]*';
+    } else if (c === '?') out += '[^/]';
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close === -1) out += '\\[';
+      else {
+        let cls = glob.slice(i + 1, close);
+        if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
+        out += `[${cls.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else if (c === '\\' && i + 1 < glob.length) {
+      out += escapeRegex(glob[++i]!);
+    } else out += escapeRegex(c);
+  }
+  return out;
+}
+
+function escapeRegex(c: string): string {
+  return /[.*+?^${}()|[\]\\/]/.test(c) ? `\\${c}` : c;
+}

@@ -1,0 +1,5 @@
+export { Mirror } from './mirror.js';
+export { MirrorError, isMirrorError, type MirrorErrorCode } from './errors.js';
+export { parseReplicaSpec } from './replica-spec.js';
+export type { MirrorOptions } from './options.js';
+export type { MirrorEvents, SyncedEvent, ProblemEvent, ReplicaStateEvent, ReplicaStatus, Replica, LaneState } from './types.js';

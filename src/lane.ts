@@ -1,0 +1,208 @@
+/**
+ * One replica's lane: its own backlog, at most one batch in flight, its own state and retries.
+ * A lane never waits for another (design.md invariant 4): a slow or failing replica only delays
+ * itself. The batch executor (probe → plan → rsync) is injected, so this logic is tested with a fake.
+ *
+ * Nothing is lost (invariant 2): a batch leaves the backlog only when the executor reports success;
+ * otherwise it goes back and is retried after a jittered backoff.
+ */
+import { Pending, type Batch } from './coalesce.js';
+import { MirrorError } from './errors.js';
+import { backoffMs, type Clock } from './schedule.js';
+import type { ExitVerdict } from './rsync-args.js';
+import type { LaneState, ReplicaStatus } from './types.js';
+
+export interface BatchOutcome {
+  verdict: ExitVerdict;
+  error?: MirrorError;
+}
+
+export type BatchExecutor = (batch: Batch) => Promise<BatchOutcome>;
+
+export interface LaneTiming {
+  quietMs: number;
+  maxWaitMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export interface LaneListener {
+  onDown(error: MirrorError): void;
+  onUp(): void;
+  onFailed(error: MirrorError): void;
+}
+
+interface Waiter {
+  seq: number;
+  resolve(): void;
+  reject(err: MirrorError): void;
+}
+
+export class Lane {
+  readonly id: string;
+  readonly #pending = new Pending();
+  readonly #execute: BatchExecutor;
+  readonly #timing: LaneTiming;
+  readonly #clock: Clock;
+  readonly #listener: LaneListener;
+  #state: LaneState = 'idle';
+  #inflight: Batch | undefined;
+  #inflightSeq: number | undefined;
+  #running: Promise<void> | undefined;
+  #cancelTimer: (() => void) | undefined;
+  #timerAt: number | undefined;
+  #failures = 0;
+  #lastError: MirrorError | undefined;
+  #lastSuccessAt: number | undefined;
+  #syncs = 0;
+  #closed = false;
+  #waiters: Waiter[] = [];
+
+  constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener) {
+    this.id = id;
+    this.#execute = execute;
+    this.#timing = timing;
+    this.#clock = clock;
+    this.#listener = listener;
+  }
+
+  add(paths: readonly string[], seq: number): void {
+    if (this.#closed) return;
+    this.#pending.add(paths, seq, this.#clock.now());
+    this.#kick();
+  }
+
+  addFull(seq: number): void {
+    if (this.#closed) return;
+    this.#pending.addFull(seq, this.#clock.now());
+    this.#kick();
+  }
+
+  /** Resolves when every change added with a seq ≤ `seq` is confirmed on this replica. */
+  confirmed(seq: number): Promise<void> {
+    if (this.#outstandingFrom() === undefined || this.#outstandingFrom()! > seq) return Promise.resolve();
+    if (this.#state === 'failed' && this.#lastError) return Promise.reject(this.#lastError);
+    return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
+  }
+
+  status(): ReplicaStatus {
+    return {
+      replica: this.id,
+      state: this.#state,
+      backlog: this.#pending.size + (this.#inflight === undefined ? 0 : this.#inflight.entries.length + (this.#inflight.fullSeq === undefined ? 0 : 1)),
+      lastSuccessAt: this.#lastSuccessAt,
+      lastError: this.#lastError?.message,
+      syncs: this.#syncs,
+    };
+  }
+
+  /** Stops starting batches and waits for the one in flight. The backlog is not drained. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#cancelTimer?.();
+    await this.#running;
+    const err = new MirrorError('ERR_CLOSED', `Replica ${this.id}: the mirror was closed before these changes were sent.`);
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+
+  #outstandingFrom(): number | undefined {
+    const a = this.#pending.oldestSeq;
+    const b = this.#inflightSeq;
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return Math.min(a, b);
+  }
+
+  #kick(): void {
+    if (this.#closed || this.#inflight !== undefined) return;
+    const due = this.#state === 'down' || this.#state === 'failed' ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
+    if (due === undefined) return;
+    this.#arm(due);
+  }
+
+  #arm(at: number): void {
+    if (this.#timerAt !== undefined && this.#timerAt <= at) return;
+    this.#cancelTimer?.();
+    this.#timerAt = at;
+    this.#cancelTimer = this.#clock.after(at - this.#clock.now(), () => {
+      this.#timerAt = undefined;
+      this.#cancelTimer = undefined;
+      this.#start();
+    });
+  }
+
+  #start(): void {
+    if (this.#closed || this.#inflight !== undefined) return;
+    const batch = this.#pending.take();
+    if (batch === undefined) return;
+    this.#inflight = batch;
+    this.#inflightSeq = minSeq(batch);
+    if (this.#state !== 'down' && this.#state !== 'failed') this.#state = 'syncing';
+    this.#running = this.#run(batch).finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async #run(batch: Batch): Promise<void> {
+    let outcome: BatchOutcome;
+    try {
+      outcome = await this.#execute(batch);
+    } catch (e) {
+      outcome = { verdict: 'retry', error: e instanceof MirrorError ? e : new MirrorError('ERR_RSYNC', `Replica ${this.id}: ${(e as Error).message}`, { cause: e }) };
+    }
+    this.#inflight = undefined;
+    this.#inflightSeq = undefined;
+    if (outcome.verdict === 'ok') this.#succeeded();
+    else this.#failed(batch, outcome);
+    this.#settleWaiters();
+    this.#kick();
+  }
+
+  #succeeded(): void {
+    const wasDown = this.#state === 'down' || this.#state === 'failed';
+    this.#failures = 0;
+    this.#syncs++;
+    this.#lastSuccessAt = this.#clock.now();
+    this.#state = 'idle';
+    if (wasDown) this.#listener.onUp();
+  }
+
+  #failed(batch: Batch, outcome: BatchOutcome): void {
+    const now = this.#clock.now();
+    this.#pending.restore(batch, now);
+    this.#failures++;
+    const error = outcome.error ?? new MirrorError('ERR_RSYNC', `Replica ${this.id}: the batch failed.`);
+    this.#lastError = error;
+    const fatal = outcome.verdict === 'fatal';
+    const wasUp = this.#state !== 'down' && this.#state !== 'failed';
+    this.#state = fatal ? 'failed' : 'down';
+    if (fatal) this.#listener.onFailed(error);
+    else if (wasUp) this.#listener.onDown(error);
+    // Fatal errors need a human, but are retried slowly so the lane heals once the setup is fixed.
+    const wait = fatal ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
+    this.#cancelTimer?.();
+    this.#timerAt = now + wait;
+    this.#cancelTimer = this.#clock.after(wait, () => {
+      this.#timerAt = undefined;
+      this.#cancelTimer = undefined;
+      this.#start();
+    });
+  }
+
+  #settleWaiters(): void {
+    const from = this.#outstandingFrom();
+    const keep: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (from === undefined || from > w.seq) w.resolve();
+      else if (this.#state === 'failed' && this.#lastError) w.reject(this.#lastError);
+      else keep.push(w);
+    }
+    this.#waiters = keep;
+  }
+}
+
+function minSeq(batch: Batch): number | undefined {
+  let min = batch.fullSeq;
+  for (const [, seq] of batch.entries) if (min === undefined || seq < min) min = seq;
+  return min;
+}

@@ -1,0 +1,176 @@
+/**
+ * The composition root: options → watcher → one lane per replica → executor → transport.
+ * Public class `Mirror`; the CLI is a thin layer over it.
+ */
+import { EventEmitter } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
+import { execFile } from 'node:child_process';
+import pLimit from 'p-limit';
+import createDebug from 'debug';
+import { MirrorError } from './errors.js';
+import { makeExecutor } from './executor.js';
+import { compileExcludes } from './filter.js';
+import { Lane } from './lane.js';
+import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
+import { realClock } from './schedule.js';
+import { SshConnection } from './transport/ssh.js';
+import { bridgeRsh } from './transport/rsync.js';
+import type { MirrorEvents, Replica, ReplicaStatus, SshReplica } from './types.js';
+import { TreeWatcher } from './watch.js';
+
+const debug = createDebug('fam-mirror:mirror');
+
+type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
+
+export class Mirror extends EventEmitter<MirrorEvents> {
+  readonly options: NormalizedOptions;
+  #phase: Phase = 'new';
+  #lanes: Lane[] = [];
+  #connections = new Map<string, SshConnection>();
+  #watcher: TreeWatcher | undefined;
+  #seq = 0;
+
+  constructor(options: MirrorOptions) {
+    super();
+    this.options = normalizeOptions(options, { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username });
+  }
+
+  /** Starts watching; with `initMirror`, resolves once every replica has been seeded. */
+  async start(): Promise<void> {
+    if (this.#phase !== 'new') throw new MirrorError('ERR_OPTIONS', 'Mirror.start() was already called; create a new Mirror to start again.');
+    this.#phase = 'starting';
+    const o = this.options;
+    await checkSource(o.source);
+    await checkRsync(o.rsyncPath);
+    const limit = pLimit(o.concurrency);
+    this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
+    this.#watcher = new TreeWatcher(o.source, compileExcludes(o.exclude), {
+      onChanges: (paths) => {
+        const seq = ++this.#seq;
+        for (const lane of this.#lanes) lane.add(paths, seq);
+      },
+      onError: (err) => this.#report(err),
+    });
+    // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
+    // the seed already or queued behind it.
+    await this.#watcher.start();
+    this.#phase = 'running';
+    debug('watching %s for %d replicas', o.source, this.#lanes.length);
+    if (o.initMirror) {
+      const seq = ++this.#seq;
+      for (const lane of this.#lanes) lane.addFull(seq);
+      await this.flush();
+    }
+  }
+
+  /** Resolves when every replica has every change the mirror saw before this call. */
+  async flush(): Promise<void> {
+    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'flush() needs a started, open mirror: call start() first.');
+    await this.#watcher!.barrier();
+    const seq = this.#seq;
+    await Promise.all(this.#lanes.map((lane) => lane.confirmed(seq)));
+  }
+
+  /** Same as flush(): the name callers of queue libraries look for. */
+  onIdle(): Promise<void> {
+    return this.flush();
+  }
+
+  status(): ReplicaStatus[] {
+    return this.#lanes.map((lane) => lane.status());
+  }
+
+  /** Stops watching, lets batches in flight finish, closes every connection. */
+  async close(): Promise<void> {
+    if (this.#phase === 'closed' || this.#phase === 'closing') return;
+    this.#phase = 'closing';
+    await this.#watcher?.close();
+    await Promise.all(this.#lanes.map((lane) => lane.close()));
+    await Promise.all([...this.#connections.values()].map((c) => c.close()));
+    this.#phase = 'closed';
+  }
+
+  /** Successful ssh logins per host connection (tests prove reuse with it). */
+  loginCounts(): Record<string, number> {
+    return Object.fromEntries([...this.#connections].map(([k, c]) => [k, c.logins]));
+  }
+
+  #makeLane(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): Lane {
+    const o = this.options;
+    const conn = replica.kind === 'ssh' ? this.#connectionFor(replica) : undefined;
+    const execute = makeExecutor({
+      options: o,
+      replica,
+      target: conn === undefined ? { path: replica.path } : { path: replica.path, rsh: bridgeRsh(), remoteRsyncPath: o.remoteRsyncPath },
+      remote: conn === undefined ? undefined : (command) => conn.exec(command),
+      connect: conn === undefined ? undefined : () => conn.connect(),
+      limit,
+      onSynced: (event) => this.emit('synced', event),
+    });
+    const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
+    return new Lane(replica.id, execute, timing, realClock, {
+      onDown: (error) => {
+        this.emit('replica-down', { replica: replica.id, error });
+        this.emit('problem', { replica: replica.id, code: error.code, message: error.message, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }) });
+      },
+      onUp: () => this.emit('replica-up', { replica: replica.id }),
+      onFailed: (error) => {
+        this.emit('problem', { replica: replica.id, code: error.code, message: error.message });
+        this.#report(error);
+      },
+    });
+  }
+
+  #connectionFor(replica: SshReplica): SshConnection {
+    const o = this.options;
+    const user = replica.user ?? o.userName;
+    const key = `${user}@${replica.host}:${replica.port}`;
+    let conn = this.#connections.get(key);
+    if (conn === undefined) {
+      const keepaliveIntervalMs = Math.max(500, Math.min(5000, Math.floor((o.timeoutSec * 1000) / 3)));
+      conn = new SshConnection({
+        host: replica.host,
+        port: replica.port,
+        user,
+        identityFiles: o.identityFiles,
+        passphrase: o.passphrase,
+        agent: o.agent,
+        knownHostsFiles: o.knownHostsFiles,
+        connectTimeoutMs: o.connectTimeoutMs,
+        keepaliveIntervalMs,
+        keepaliveCountMax: 3,
+      });
+      this.#connections.set(key, conn);
+    }
+    return conn;
+  }
+
+  /** 'error' is emitted only to listeners: an embedding app must not crash on a replica's trouble. */
+  #report(err: MirrorError): void {
+    debug('error: %s', err.message);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+async function checkSource(source: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(source);
+  } catch (e) {
+    throw new MirrorError('ERR_SOURCE_MISSING', `Source ${source} does not exist (${(e as NodeJS.ErrnoException).code}). Check the path, or mount the disk it lives on.`, { path: source, cause: e });
+  }
+  if (!st.isDirectory()) {
+    throw new MirrorError('ERR_SOURCE_NOT_DIR', `Source ${source} is not a directory. Give the directory tree to mirror.`, { path: source });
+  }
+}
+
+function checkRsync(rsyncPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(rsyncPath, ['--version'], (err) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new MirrorError('ERR_RSYNC_MISSING', `rsync was not found ("${rsyncPath}"). Install it (e.g. apt-get install rsync) on this machine and on every replica.`, { cause: err }));
+      } else resolve();
+    });
+  });
+}

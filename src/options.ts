@@ -1,0 +1,208 @@
+/**
+ * Every option of the library is defaulted and validated here, once, and the result is frozen:
+ * the rest of the code never re-checks or re-defaults. Pure: no fs, no environment reads (the
+ * caller passes the home directory and user name; the CLI reads INIT_MIRROR / SSH_AUTH_SOCK).
+ */
+import { posix as path } from 'node:path';
+import { MirrorError } from './errors.js';
+import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
+import type { Replica } from './types.js';
+
+export interface MirrorOptions {
+  /** The master directory tree (absolute, or relative to the current directory). */
+  source: string;
+  /** Replica specs: `host`, `host:/path`, `user@host:/path`, `ssh://user@host:port/path`, `/local/path`. */
+  replicas: string[];
+  /** Seed every replica with a full `rsync --delete` pass at start (fam_mirror's INIT_MIRROR=1). */
+  initMirror?: boolean;
+  /** rsync exclude patterns (rsync filter syntax), applied to events and to every rsync run. */
+  exclude?: string[];
+  /** Private key files to try, in order. Default: OpenSSH's (~/.ssh/id_ecdsa, id_ed25519, id_rsa). */
+  identityFiles?: string[];
+  /** Passphrase for encrypted identity files. Never logged. */
+  passphrase?: string;
+  /** ssh-agent socket path (the CLI passes $SSH_AUTH_SOCK). Tried before identity files. */
+  agent?: string;
+  /** known_hosts files. Default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts. */
+  knownHostsFiles?: string[];
+  /** Global cap on rsync processes in flight, all replicas together. Default 8. */
+  concurrency?: number;
+  /** Wait this long after the last change before a batch starts (ms). Default 10. */
+  quietMs?: number;
+  /** Never hold a change longer than this waiting for quiet (ms). Default 1000. */
+  maxWaitMs?: number;
+  /** rsync `--timeout` (s) and the ssh keepalive budget. Default 30. */
+  timeoutSec?: number;
+  /** ssh connect + auth deadline (ms). Default 15000. */
+  connectTimeoutMs?: number;
+  /** Retry backoff bounds (ms). Defaults 500 and 30000. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Local rsync binary. Default 'rsync'. */
+  rsyncPath?: string;
+  /** Command that starts rsync on the replicas. Default 'rsync'. */
+  remoteRsyncPath?: string;
+  /** Used for defaults (identity and known_hosts files, ssh user). Default: os.homedir()/userInfo(). */
+  homeDir?: string;
+  userName?: string;
+}
+
+export interface NormalizedOptions {
+  readonly source: string;
+  readonly replicas: readonly Replica[];
+  readonly initMirror: boolean;
+  readonly exclude: readonly string[];
+  readonly identityFiles: readonly string[];
+  readonly passphrase: string | undefined;
+  readonly agent: string | undefined;
+  readonly knownHostsFiles: readonly string[];
+  readonly concurrency: number;
+  readonly quietMs: number;
+  readonly maxWaitMs: number;
+  readonly timeoutSec: number;
+  readonly connectTimeoutMs: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+  readonly rsyncPath: string;
+  readonly remoteRsyncPath: string;
+  readonly userName: string;
+}
+
+export interface Environment {
+  cwd: string;
+  homeDir: string;
+  userName: string;
+}
+
+const KNOWN_KEYS = new Set<string>([
+  'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
+  'knownHostsFiles', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
+]);
+
+export function normalizeOptions(raw: MirrorOptions, env: Environment): NormalizedOptions {
+  if (raw === null || typeof raw !== 'object') bad('options', 'must be an object');
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_KEYS.has(key)) bad(key, 'is not a known option (check its spelling)');
+  }
+  const home = optString(raw, 'homeDir') ?? env.homeDir;
+  const userName = optString(raw, 'userName') ?? env.userName;
+  const source = normalizeSource(raw.source, env.cwd);
+  const replicas = normalizeReplicas(raw.replicas, source, userName);
+  const ssh = (name: string) => path.join(home, '.ssh', name);
+  return Object.freeze({
+    source,
+    replicas: Object.freeze(replicas),
+    initMirror: optBoolean(raw, 'initMirror') ?? false,
+    exclude: Object.freeze(optStrings(raw, 'exclude') ?? []),
+    identityFiles: Object.freeze(
+      (optStrings(raw, 'identityFiles') ?? ['id_ecdsa', 'id_ed25519', 'id_rsa'].map(ssh)).map((f) =>
+        path.resolve(env.cwd, f),
+      ),
+    ),
+    passphrase: optString(raw, 'passphrase'),
+    agent: optString(raw, 'agent'),
+    knownHostsFiles: Object.freeze(
+      (optStrings(raw, 'knownHostsFiles') ?? [ssh('known_hosts'), '/etc/ssh/ssh_known_hosts']).map((f) =>
+        path.resolve(env.cwd, f),
+      ),
+    ),
+    concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,
+    quietMs: optInteger(raw, 'quietMs', 0, 3_600_000) ?? 10,
+    maxWaitMs: optInteger(raw, 'maxWaitMs', 0, 3_600_000) ?? 1000,
+    timeoutSec: optInteger(raw, 'timeoutSec', 1, 86_400) ?? 30,
+    connectTimeoutMs: optInteger(raw, 'connectTimeoutMs', 100, 600_000) ?? 15_000,
+    retryMinMs: optInteger(raw, 'retryMinMs', 1, 3_600_000) ?? 500,
+    retryMaxMs: optInteger(raw, 'retryMaxMs', 1, 86_400_000) ?? 30_000,
+    rsyncPath: optString(raw, 'rsyncPath') ?? 'rsync',
+    remoteRsyncPath: optString(raw, 'remoteRsyncPath') ?? 'rsync',
+    userName,
+  });
+}
+
+function normalizeSource(source: unknown, cwd: string): string {
+  if (typeof source !== 'string' || source === '') bad('source', 'must be a directory path');
+  if (source.includes('\0')) bad('source', 'contains a NUL byte');
+  const abs = path.resolve(cwd, source);
+  if (abs === '/') {
+    throw new MirrorError(
+      'ERR_SOURCE_IS_ROOT',
+      'The source is "/": mirroring the whole file system is refused. Give the directory tree to mirror, e.g. /var/www.',
+      { path: abs },
+    );
+  }
+  return abs;
+}
+
+function normalizeReplicas(specs: unknown, source: string, userName: string): Replica[] {
+  if (!Array.isArray(specs) || specs.length === 0) {
+    bad('replicas', 'must list at least one replica (e.g. web2, web3:/srv/www or /tmp/replica)');
+  }
+  const seen = new Map<string, string>();
+  return specs.map((spec) => {
+    if (typeof spec !== 'string') bad('replicas', 'must be a list of strings');
+    const parsed = parseReplicaSpec(spec);
+    const replica: Replica =
+      parsed.kind === 'local'
+        ? parsed
+        : { ...parsed, path: parsed.path ?? source, id: sshReplicaId(parsed.user, parsed.host, parsed.port, parsed.path ?? source) };
+    if (replica.kind === 'local') checkNoLoop(spec, replica.path, source);
+    const key = replica.kind === 'local' ? replica.path : `${replica.user ?? userName}@${replica.host}:${replica.port}:${replica.path}`;
+    const twin = seen.get(key);
+    if (twin !== undefined) {
+      throw new MirrorError(
+        'ERR_REPLICA_DUPLICATE',
+        `Replica "${spec}" names the same target as "${twin}". Remove one of them.`,
+      );
+    }
+    seen.set(key, spec);
+    return Object.freeze(replica);
+  });
+}
+
+function checkNoLoop(spec: string, target: string, source: string): void {
+  const inside = (a: string, b: string) => a === b || a.startsWith(b === '/' ? b : `${b}/`);
+  if (inside(target, source) || inside(source, target)) {
+    throw new MirrorError(
+      'ERR_REPLICA_LOOP',
+      `Replica "${spec}" is the source, or lies inside it or around it: every sync would feed itself. Choose a directory outside ${source}.`,
+      { path: target },
+    );
+  }
+}
+
+function optString(raw: object, key: string): string | undefined {
+  const v = (raw as Record<string, unknown>)[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') bad(key, 'must be a non-empty string');
+  return v;
+}
+
+function optStrings(raw: object, key: string): string[] | undefined {
+  const v = (raw as Record<string, unknown>)[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === '')) {
+    bad(key, 'must be a list of non-empty strings');
+  }
+  return [...(v as string[])];
+}
+
+function optBoolean(raw: object, key: string): boolean | undefined {
+  const v = (raw as Record<string, unknown>)[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') bad(key, 'must be true or false');
+  return v;
+}
+
+function optInteger(raw: object, key: string, min: number, max: number): number | undefined {
+  const v = (raw as Record<string, unknown>)[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad(key, `must be a whole number from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function bad(key: string, why: string): never {
+  throw new MirrorError('ERR_OPTIONS', `Option "${key}" ${why}.`);
+}

@@ -1,0 +1,109 @@
+/**
+ * Plan × Replica → rsync argv and stdin; rsync exit code → what the lane does next. Pure.
+ *
+ * Paths never appear in argv: they travel NUL-separated on stdin (`--from0 --files-from=-`), so a
+ * file name is data whatever bytes it holds. The incremental recipe is lsyncd's modern one
+ * (field-notes.md): `-r` because --files-from turns -a's recursion off (a new directory would
+ * arrive empty); `--delete-missing-args --force` so a gone path, even a non-empty directory, is
+ * deleted; `--delete` so a listed directory's extraneous entries go too (only listed directories:
+ * implied parents are not touched); `--ignore-errors` so one unreadable file does not cancel the
+ * deletions of the rest.
+ */
+import type { Plan } from './plan.js';
+
+export interface RsyncTarget {
+  /** Local directory, or the remote path when `remote` is set. */
+  path: string;
+  /** For a remote replica: the remote-shell command rsync must start (the ssh2 bridge). */
+  rsh?: string;
+  remoteRsyncPath?: string;
+}
+
+export interface RsyncCall {
+  args: string[];
+  /** NUL-separated path list for --files-from=-, or undefined for a full pass. */
+  stdin: Buffer | undefined;
+}
+
+export interface RsyncSettings {
+  source: string;
+  exclude: readonly string[];
+  timeoutSec: number;
+}
+
+/** rsync never sees this name as a real host: the bridge routes by its own socket, not by name. */
+export const BRIDGE_HOST = 'fam-mirror';
+
+export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: RsyncTarget, settings: RsyncSettings): RsyncCall {
+  const common = [
+    '-a',
+    '--force',
+    '--ignore-errors',
+    '--delete',
+    `--timeout=${settings.timeoutSec}`,
+    ...settings.exclude.map((e) => `--exclude=${e}`),
+    ...remoteShellArgs(target),
+  ];
+  const ends = ['--', withSlash(settings.source), destinationOf(target)];
+  if (plan.kind === 'full') return { args: [...common, ...ends], stdin: undefined };
+  return {
+    args: ['-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
+    stdin: Buffer.from(plan.paths.map((p) => `${p}\0`).join(''), 'utf8'),
+  };
+}
+
+function remoteShellArgs(target: RsyncTarget): string[] {
+  if (target.rsh === undefined) return [];
+  const args = [`--rsh=${target.rsh}`];
+  if (target.remoteRsyncPath !== undefined && target.remoteRsyncPath !== 'rsync') {
+    args.push(`--rsync-path=${target.remoteRsyncPath}`);
+  }
+  return args;
+}
+
+function destinationOf(target: RsyncTarget): string {
+  const dir = withSlash(target.path);
+  return target.rsh === undefined ? dir : `${BRIDGE_HOST}:${dir}`;
+}
+
+function withSlash(dir: string): string {
+  return dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+export type ExitVerdict = 'ok' | 'partial' | 'retry' | 'fatal';
+
+/**
+ * rsync's exit codes (errcode.h) → verdict. `partial` retries the batch but reports the paths as a
+ * problem; `fatal` means retrying cannot help until someone fixes the setup (usage, rsync missing
+ * on the replica). Anything not in the table is `retry`: an unknown code never stops a lane
+ * (design.md invariant 4).
+ */
+export const EXIT_VERDICTS = {
+  0: 'ok',
+  24: 'ok', // vanished between event and transfer: the delete event that follows re-plans it
+  23: 'partial',
+  1: 'fatal', // syntax or usage
+  2: 'fatal', // protocol incompatibility
+  4: 'fatal', // requested action not supported
+  126: 'fatal', // remote rsync not executable
+  127: 'fatal', // remote rsync not found
+  3: 'retry', // destination missing or unwritable: may be mounted later
+  5: 'retry',
+  6: 'retry',
+  10: 'retry',
+  11: 'retry', // file I/O, e.g. receiver disk full
+  12: 'retry',
+  13: 'retry',
+  14: 'retry',
+  20: 'retry',
+  21: 'retry',
+  22: 'retry',
+  25: 'retry',
+  30: 'retry',
+  35: 'retry',
+  255: 'retry',
+} as const satisfies Record<number, ExitVerdict>;
+
+export function classifyExit(code: number): ExitVerdict {
+  return (EXIT_VERDICTS as Record<number, ExitVerdict>)[code] ?? 'retry';
+}

@@ -1,0 +1,166 @@
+/**
+ * Runs the local rsync. For an ssh replica, rsync's remote shell is bridge.sh, which hands rsync's
+ * remote command to us over an inherited control socket; we run it on an exec channel of the
+ * replica's persistent ssh2 connection and shuttle bytes between the channel and the data socket.
+ * No second SSH implementation and no per-batch login (design.md, Transport).
+ *
+ * Why it cannot deadlock (field-notes.md): rsync waits for its remote shell to exit without ever
+ * closing that child's stdin, so the bridge exits when we end the data socket after the channel
+ * closed, and reports the remote exit status we send on the control socket.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Duplex } from 'node:stream';
+import { MirrorError } from '../errors.js';
+
+export const BRIDGE_SCRIPT = fileURLToPath(new URL('./bridge.sh', import.meta.url));
+
+/** Opens the remote end: runs `command` on the replica and returns its channel. */
+export type RemoteExec = (command: string) => Promise<RemoteChannel>;
+
+export interface RemoteChannel extends Duplex {
+  stderr: NodeJS.ReadableStream;
+  on(event: 'exit', listener: (code: number | null, signal?: string) => void): this;
+  on(event: string, listener: (...args: any[]) => void): this;
+}
+
+export interface RsyncRun {
+  exitCode: number;
+  /** Last few KiB of local and remote stderr together: rsync can print one line per vanished file. */
+  stderr: string;
+}
+
+const STDERR_KEEP = 8192;
+const CHANNEL_GRACE_MS = 5000;
+
+export function bridgeRsh(): string {
+  if (BRIDGE_SCRIPT.includes("'")) {
+    throw new MirrorError('ERR_OPTIONS', `fam-mirror is installed under a path with a quote (${BRIDGE_SCRIPT}); move it.`);
+  }
+  return `sh '${BRIDGE_SCRIPT}'`;
+}
+
+export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | undefined, remote?: RemoteExec): Promise<RsyncRun> {
+  return new Promise((resolve, reject) => {
+    const stdio = remote === undefined ? ['pipe', 'ignore', 'pipe'] : ['pipe', 'ignore', 'pipe', 'pipe', 'pipe'];
+    const child = spawn(rsyncPath, args, { stdio: stdio as ['pipe', 'ignore', 'pipe'] });
+    const err = new TailBuffer(STDERR_KEEP);
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdin.on('error', () => {}); // rsync may exit before reading the whole list; the exit code tells
+    child.stdin.end(stdin ?? Buffer.alloc(0));
+    let bridgeDone: Promise<void> = Promise.resolve();
+    const abandon = new AbortController();
+    if (remote !== undefined) {
+      const data = child.stdio[3] as unknown as Duplex;
+      const control = child.stdio[4] as unknown as Duplex;
+      bridgeDone = bridge(data, control, remote, err, abandon.signal);
+    }
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      reject(
+        e.code === 'ENOENT'
+          ? new MirrorError('ERR_RSYNC_MISSING', `rsync was not found ("${rsyncPath}"). Install rsync (e.g. apt-get install rsync) or set rsyncPath.`, { cause: e })
+          : new MirrorError('ERR_RSYNC', `rsync could not be started: ${e.message}`, { cause: e }),
+      );
+    });
+    child.on('close', (code, signal) => {
+      // A remote rsync that outlives the local one (hung peer) must not hold the lane forever.
+      setTimeout(() => abandon.abort(), CHANNEL_GRACE_MS).unref();
+      void bridgeDone.finally(() => resolve({ exitCode: code ?? (signal === null ? 255 : 128 + 20), stderr: err.text() }));
+    });
+  });
+}
+
+async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: TailBuffer, abandon: AbortSignal): Promise<void> {
+  data.on('error', () => {});
+  control.on('error', () => {});
+  let argv: string[];
+  try {
+    argv = await readArgv(control);
+  } catch {
+    return; // rsync died before starting its remote shell: its own exit code says why
+  }
+  // argv: [-l user] host command... ; we connect by our own config, so only the command matters.
+  let i = 0;
+  if (argv[0] === '-l') i = 2;
+  const command = argv.slice(i + 1).join(' ');
+  let channel: RemoteChannel;
+  try {
+    channel = await remote(command);
+  } catch (e) {
+    err.push(Buffer.from(`fam-mirror: ${(e as Error).message}\n`));
+    data.end();
+    control.end('255\n');
+    return;
+  }
+  let exitCode: number | null = null;
+  channel.on('exit', (code: number | null) => {
+    exitCode = code;
+  });
+  channel.stderr.on('data', (d: Buffer) => err.push(d));
+  data.pipe(channel);
+  channel.pipe(data);
+  data.on('end', () => channel.end());
+  await new Promise<void>((resolve) => {
+    abandon.addEventListener('abort', () => {
+      channel.destroy();
+      resolve();
+    });
+    channel.on('close', () => {
+      data.unpipe(channel);
+      data.end();
+      control.end(`${exitCode ?? 255}\n`);
+      resolve();
+    });
+  });
+}
+
+/** Reads `argc\0arg1\0…argN\0` from the control socket. */
+function readArgv(control: Duplex): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const parts: string[] = [];
+      let start = 0;
+      for (let nul = buf.indexOf(0, start); nul !== -1; nul = buf.indexOf(0, start)) {
+        parts.push(buf.subarray(start, nul).toString('utf8'));
+        start = nul + 1;
+      }
+      const argc = Number(parts[0]);
+      if (parts.length > 0 && parts.length - 1 >= argc) {
+        cleanup();
+        resolve(parts.slice(1, argc + 1));
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error('control socket closed before the remote command arrived'));
+    };
+    const cleanup = () => {
+      control.off('data', onData);
+      control.off('end', onEnd);
+      control.off('close', onEnd);
+    };
+    control.on('data', onData);
+    control.on('end', onEnd);
+    control.on('close', onEnd);
+  });
+}
+
+/** Keeps the last `limit` bytes pushed. */
+class TailBuffer {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  constructor(readonly limit: number) {}
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size - (this.#chunks[0]?.length ?? 0) >= this.limit && this.#chunks.length > 1) {
+      this.#size -= this.#chunks.shift()!.length;
+    }
+  }
+  text(): string {
+    const all = Buffer.concat(this.#chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+  }
+}

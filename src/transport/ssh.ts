@@ -1,0 +1,205 @@
+/**
+ * One persistent ssh2 connection per host, shared by every batch to it (design.md, Transport):
+ * a fresh login costs ~90 ms and a process, an exec channel one round trip.
+ *
+ * ssh2 does none of OpenSSH's safety work by itself (field-notes.md): with no hostVerifier it
+ * accepts any host key, Nagle is on, keepalive is off and a channel open can hang forever. So:
+ * host keys are checked against known_hosts before anything else happens; setNoDelay(true) after
+ * ready; keepalive always on; our own deadline on connect and on every channel open.
+ */
+import { readFile } from 'node:fs/promises';
+import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel } from 'ssh2';
+import createDebug from 'debug';
+import { MirrorError } from '../errors.js';
+import { checkHostKey, fingerprintSha256, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
+
+// ssh2 is CommonJS and Node's ESM loader cannot see all of its named exports.
+const { Client: SshClient, utils } = ssh2;
+const debug = createDebug('fam-mirror:ssh');
+
+export interface SshSettings {
+  host: string;
+  port: number;
+  user: string;
+  identityFiles: readonly string[];
+  passphrase: string | undefined;
+  agent: string | undefined;
+  knownHostsFiles: readonly string[];
+  connectTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  keepaliveCountMax: number;
+}
+
+export class SshConnection {
+  readonly #settings: SshSettings;
+  readonly #label: string;
+  readonly #log: createDebug.Debugger;
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #keys: PublicKeyAuthMethod[] | undefined;
+  #closed = false;
+  /** Successful logins so far: tests and status read it to prove the connection is reused. */
+  logins = 0;
+
+  constructor(settings: SshSettings) {
+    this.#settings = settings;
+    this.#label = `${settings.user}@${settings.host}:${settings.port}`;
+    this.#log = debug.extend(this.#label);
+  }
+
+  get label(): string {
+    return this.#label;
+  }
+
+  /** Connects (or reuses the open connection); rejects with a MirrorError saying why not. */
+  async connect(): Promise<void> {
+    await this.#connected();
+  }
+
+  /** Runs `command` on an exec channel, connecting (once) first when needed. */
+  async exec(command: string): Promise<ClientChannel> {
+    const client = await this.#connected();
+    return await new Promise<ClientChannel>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // ssh2 has no timeout on channel open: a silent peer would hold the batch forever.
+        client.destroy();
+        reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: no answer to a channel open within ${this.#settings.connectTimeoutMs} ms; reconnecting.`, { host: this.#settings.host }));
+      }, this.#settings.connectTimeoutMs);
+      client.exec(command, (err, channel) => {
+        clearTimeout(timer);
+        if (err) reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: could not open a channel: ${err.message}`, { host: this.#settings.host, cause: err }));
+        else resolve(channel);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client ?? (await this.#connecting?.catch(() => undefined));
+    if (client === undefined) return;
+    await new Promise<void>((resolve) => {
+      client.once('close', () => resolve());
+      client.end();
+      setTimeout(() => {
+        client.destroy();
+        resolve();
+      }, 2000).unref();
+    });
+  }
+
+  #connected(): Promise<Client> {
+    if (this.#closed) return Promise.reject(new MirrorError('ERR_CLOSED', `${this.#label}: the connection is closed.`));
+    if (this.#client !== undefined) return Promise.resolve(this.#client);
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<Client> {
+    const s = this.#settings;
+    const known = await loadKnownHosts([...s.knownHostsFiles]);
+    const auth = await this.#authMethods();
+    const client = new SshClient();
+    let verdict: HostKeyVerdict | undefined;
+    let presented: Buffer | undefined;
+    const started = Date.now();
+    return await new Promise<Client>((resolve, reject) => {
+      client.on('ready', () => {
+        client.setNoDelay(true);
+        this.logins++;
+        this.#client = client;
+        this.#log('connected in %d ms', Date.now() - started);
+        resolve(client);
+      });
+      client.on('error', (err: Error & { level?: string }) => {
+        if (this.#client === client) {
+          this.#log('connection error: %s', err.message);
+          return; // 'close' follows; the next exec reconnects
+        }
+        reject(this.#connectError(err, verdict, presented));
+      });
+      client.on('close', () => {
+        if (this.#client === client) this.#client = undefined;
+        this.#log('connection closed');
+      });
+      client.connect({
+        host: s.host,
+        port: s.port,
+        username: s.user,
+        readyTimeout: s.connectTimeoutMs,
+        keepaliveInterval: s.keepaliveIntervalMs,
+        keepaliveCountMax: s.keepaliveCountMax,
+        authHandler: auth,
+        hostVerifier: (key: Buffer) => {
+          presented = key;
+          verdict = checkHostKey(known, s.host, s.port, key);
+          return verdict.ok;
+        },
+      });
+    });
+  }
+
+  #connectError(err: Error & { level?: string }, verdict: HostKeyVerdict | undefined, key: Buffer | undefined): MirrorError {
+    const s = this.#settings;
+    const host = s.host;
+    if (verdict !== undefined && !verdict.ok && key !== undefined) {
+      const fp = fingerprintSha256(key);
+      const files = s.knownHostsFiles.join(', ');
+      const token = s.port === 22 ? host : `[${host}]:${s.port}`;
+      if (verdict.reason === 'unknown') {
+        return new MirrorError('ERR_HOST_KEY_UNKNOWN', `Host key of ${token} is not known (${fp}); refusing to connect. Check the fingerprint with the host's admin, then add it: ssh-keyscan -p ${s.port} ${host} >> ~/.ssh/known_hosts (or pass --known-hosts FILE). Searched: ${files}.`, { host, cause: err });
+      }
+      if (verdict.reason === 'revoked') {
+        return new MirrorError('ERR_HOST_KEY_REVOKED', `Host key of ${token} (${fp}) is marked @revoked in known_hosts; refusing to connect. Give the host a new key.`, { host, cause: err });
+      }
+      return new MirrorError('ERR_HOST_KEY_CHANGED', `Host key of ${token} has CHANGED: it presented ${fp}, known_hosts has ${verdict.knownFingerprints.join(', ')}; refusing to connect (this could be an attack). If the change is expected, remove the old line with: ssh-keygen -R '${token}'. Searched: ${files}.`, { host, cause: err });
+    }
+    if (err.level === 'client-authentication') {
+      return new MirrorError('ERR_SSH_AUTH', `Authentication as ${s.user} on ${host}:${s.port} was refused (tried ${this.#describeAuth()}). Install the public key in that account's authorized_keys, or pass --identity FILE.`, { host, cause: err });
+    }
+    return new MirrorError('ERR_SSH_CONNECT', `Could not connect to ${host}:${s.port}: ${err.message}. Check the host is up and sshd listens on that port.`, { host, cause: err });
+  }
+
+  #describeAuth(): string {
+    const parts: string[] = [];
+    if (this.#settings.agent !== undefined) parts.push('ssh-agent');
+    for (const k of this.#keys ?? []) parts.push((k as PublicKeyAuthMethod & { file?: string }).file ?? 'a key');
+    return parts.length === 0 ? 'no key' : parts.join(', ');
+  }
+
+  /** Agent first, then each readable identity file; keys are parsed (and decrypted) once. */
+  async #authMethods(): Promise<AuthMethod[]> {
+    const s = this.#settings;
+    this.#keys ??= await loadIdentities(s.identityFiles, s.passphrase, s.user, this.#log);
+    const methods: AuthMethod[] = [];
+    if (s.agent !== undefined) methods.push({ type: 'agent', username: s.user, agent: s.agent } as AgentAuthMethod);
+    methods.push(...this.#keys);
+    if (methods.length === 0) {
+      throw new MirrorError('ERR_SSH_NO_IDENTITY', `No ssh identity for ${this.#label}: none of ${s.identityFiles.join(', ')} is readable and no ssh-agent was given. Create a key (ssh-keygen -t ed25519), pass --identity FILE, or start ssh-agent.`, { host: s.host });
+    }
+    return methods;
+  }
+}
+
+async function loadIdentities(files: readonly string[], passphrase: string | undefined, user: string, log: createDebug.Debugger): Promise<PublicKeyAuthMethod[]> {
+  const out: PublicKeyAuthMethod[] = [];
+  for (const file of files) {
+    let text: Buffer;
+    try {
+      text = await readFile(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log('identity %s unreadable: %s', file, (e as Error).message);
+      continue;
+    }
+    const parsed = utils.parseKey(text, passphrase);
+    if (parsed instanceof Error) {
+      log('identity %s skipped: %s', file, parsed.message); // never log the passphrase itself
+      continue;
+    }
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key === undefined) continue;
+    out.push(Object.assign({ type: 'publickey' as const, username: user, key }, { file }));
+  }
+  return out;
+}

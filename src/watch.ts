@@ -1,0 +1,190 @@
+/**
+ * Watches one root with @parcel/watcher (inotify) and reports root-relative POSIX paths.
+ *
+ * Events are hints (design.md invariant 3). What this module does about the watcher's measured
+ * blind spots (field-notes.md):
+ * - backend 'inotify' is forced: with watchman installed the default silently changes.
+ * - a directory that appears already filled (moved in, renamed, `cp -r`) leaves parts of its
+ *   subtree unwatched: we resubscribe the root (debounced, new subscription before the old one is
+ *   dropped, so there is no gap) and report that directory again once the new watch is complete.
+ * - `barrier()` gives flush() an exact "every event before now has been delivered": a marker file
+ *   written in a private directory watched through the same inotify instance and reader thread
+ *   arrives after every earlier event of the root.
+ */
+import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import watcher, { type AsyncSubscription, type Event } from '@parcel/watcher';
+import createDebug from 'debug';
+import { MirrorError } from './errors.js';
+import type { PathFilter } from './filter.js';
+import { parentOf } from './paths.js';
+
+const debug = createDebug('fam-mirror:watch');
+
+export interface WatchHandlers {
+  onChanges(paths: string[]): void;
+  onError(err: MirrorError): void;
+}
+
+/** Above this many creates in one delivery we stop inspecting them and resubscribe anyway. */
+const INSPECT_LIMIT = 4096;
+const RESUBSCRIBE_DELAY_MS = 300;
+const BARRIER_TIMEOUT_MS = 3000;
+
+export class TreeWatcher {
+  readonly #root: string;
+  readonly #excluded: PathFilter;
+  readonly #handlers: WatchHandlers;
+  #sub: AsyncSubscription | undefined;
+  #closed = false;
+  #resubscribeTimer: NodeJS.Timeout | undefined;
+  #resubscribing: Promise<void> | undefined;
+  #blindDirs = new Set<string>();
+  #barrierDir: string | undefined;
+  #barrierSub: AsyncSubscription | undefined;
+  #barrierWaiters = new Map<string, () => void>();
+  #barrierCount = 0;
+
+  constructor(root: string, excluded: PathFilter, handlers: WatchHandlers) {
+    this.#root = root;
+    this.#excluded = excluded;
+    this.#handlers = handlers;
+  }
+
+  async start(): Promise<void> {
+    this.#sub = await this.#subscribe();
+    this.#barrierDir = await mkdtemp(join(tmpdir(), 'fam-mirror-barrier-'));
+    this.#barrierSub = await watcher.subscribe(
+      this.#barrierDir,
+      (_err, events) => {
+        for (const e of events) this.#barrierWaiters.get(e.path)?.();
+      },
+      { backend: 'inotify' },
+    );
+  }
+
+  /** Resolves once every event the kernel queued before the call has been handed to onChanges. */
+  async barrier(): Promise<void> {
+    if (this.#barrierDir === undefined) return;
+    // Twice: the first marker proves the reader thread passed our point; the second, sent after the
+    // first came back, proves the delivery round that carried the root's events has completed.
+    await this.#marker();
+    await this.#marker();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#resubscribeTimer);
+    await this.#resubscribing;
+    await this.#sub?.unsubscribe();
+    await this.#barrierSub?.unsubscribe();
+    for (const resolve of this.#barrierWaiters.values()) resolve();
+    if (this.#barrierDir !== undefined) await rm(this.#barrierDir, { recursive: true, force: true });
+  }
+
+  async #marker(): Promise<void> {
+    const file = join(this.#barrierDir!, `m${++this.#barrierCount}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, BARRIER_TIMEOUT_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#barrierWaiters.set(file, () => {
+        this.#barrierWaiters.delete(file);
+        done();
+      });
+      writeFile(file, '').catch(done);
+    });
+    await rm(file, { force: true });
+  }
+
+  #subscribe(): Promise<AsyncSubscription> {
+    return watcher
+      .subscribe(this.#root, (err, events) => this.#onEvents(err, events), { backend: 'inotify' })
+      .catch((e: Error) => {
+        const limit = /No space left on device/.test(e.message);
+        throw new MirrorError(
+          'ERR_WATCH',
+          limit
+            ? `Cannot watch ${this.#root}: the inotify watch limit is reached. Raise it: sysctl -w fs.inotify.max_user_watches=1048576`
+            : `Cannot watch ${this.#root}: ${e.message}`,
+          { path: this.#root, cause: e },
+        );
+      });
+  }
+
+  #onEvents(err: Error | null, events: Event[]): void {
+    if (this.#closed) return;
+    if (err) {
+      this.#handlers.onError(new MirrorError('ERR_WATCH', `Watching ${this.#root} failed: ${err.message}`, { path: this.#root, cause: err }));
+      return;
+    }
+    const paths: string[] = [];
+    const created: string[] = [];
+    for (const e of events) {
+      const rel = this.#relative(e.path);
+      if (rel === undefined || this.#excluded(rel)) continue;
+      paths.push(rel);
+      if (e.type === 'create') created.push(rel);
+    }
+    if (paths.length === 0) return;
+    this.#handlers.onChanges(paths);
+    // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
+    if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
+    else if (created.length > 0) void this.#inspectCreated(created);
+  }
+
+  #relative(abs: string): string | undefined {
+    const rel = relative(this.#root, abs);
+    if (rel === '' || rel.startsWith('..')) return undefined;
+    return sep === '/' ? rel : rel.split(sep).join('/');
+  }
+
+  /** A directory that already has entries when we first hear of it may hide unwatched subdirectories. */
+  async #inspectCreated(created: string[]): Promise<void> {
+    const filled: string[] = [];
+    await Promise.all(
+      created.map(async (rel) => {
+        try {
+          const abs = join(this.#root, rel);
+          if (!(await lstat(abs)).isDirectory()) return;
+          if ((await readdir(abs)).length > 0) filled.push(rel);
+        } catch {
+          // gone again: its delete event follows
+        }
+      }),
+    );
+    if (filled.length > 0) this.#scheduleResubscribe(filled);
+  }
+
+  #scheduleResubscribe(dirs: string[]): void {
+    for (const d of dirs) this.#blindDirs.add(d);
+    if (this.#resubscribeTimer !== undefined || this.#closed) return;
+    this.#resubscribeTimer = setTimeout(() => {
+      this.#resubscribeTimer = undefined;
+      this.#resubscribing = this.#resubscribe().finally(() => {
+        this.#resubscribing = undefined;
+      });
+    }, RESUBSCRIBE_DELAY_MS);
+  }
+
+  async #resubscribe(): Promise<void> {
+    const dirs = [...this.#blindDirs];
+    this.#blindDirs.clear();
+    const started = Date.now();
+    try {
+      const fresh = await this.#subscribe();
+      const old = this.#sub;
+      this.#sub = fresh;
+      await old?.unsubscribe();
+    } catch (e) {
+      this.#handlers.onError(e as MirrorError);
+      return;
+    }
+    debug('resubscribed %s in %d ms (%d filled dirs)', this.#root, Date.now() - started, dirs.length);
+    // Writes made while the old watch was blind below these directories were never reported.
+    if (!this.#closed && dirs.length > 0) this.#handlers.onChanges(dirs);
+  }
+}
