@@ -40,6 +40,9 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
     '--force',
     '--ignore-errors',
     '--delete',
+    // rsync's quick check compares whole seconds by default: a same-size rewrite within the same
+    // second (or a file read while being written) would never be sent again. -1 = nanoseconds.
+    '--modify-window=-1',
     `--timeout=${settings.timeoutSec}`,
     ...settings.exclude.map((e) => `--exclude=${e}`),
     ...remoteShellArgs(target),
@@ -48,7 +51,8 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
   if (plan.kind === 'full') return { args: [...common, ...ends], stdin: undefined };
   return {
     args: ['-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
-    stdin: Buffer.from(plan.paths.map((p) => `${p}\0`).join(''), 'utf8'),
+    // './' because rsync skips --files-from entries that start with ';' or '#' as comments.
+    stdin: Buffer.from(plan.paths.map((p) => `./${p}\0`).join(''), 'utf8'),
   };
 }
 

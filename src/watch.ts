@@ -7,13 +7,14 @@
  * - a directory that appears already filled (moved in, renamed, `cp -r`) leaves parts of its
  *   subtree unwatched: we resubscribe the root (debounced, new subscription before the old one is
  *   dropped, so there is no gap) and report that directory again once the new watch is complete.
+ * - resubscribing must crawl afresh (see #subscribe for how @parcel/watcher's tree cache is avoided).
  * - `barrier()` gives flush() an exact "every event before now has been delivered": a marker file
  *   written in a private directory watched through the same inotify instance and reader thread
  *   arrives after every earlier event of the root.
  */
-import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import watcher, { type AsyncSubscription, type Event } from '@parcel/watcher';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
@@ -41,10 +42,11 @@ export class TreeWatcher {
   #resubscribeTimer: NodeJS.Timeout | undefined;
   #resubscribing: Promise<void> | undefined;
   #blindDirs = new Set<string>();
-  #barrierDir: string | undefined;
+  #privateDir: string | undefined;
   #barrierSub: AsyncSubscription | undefined;
   #barrierWaiters = new Map<string, () => void>();
   #barrierCount = 0;
+  #generation = 0;
 
   constructor(root: string, excluded: PathFilter, handlers: WatchHandlers) {
     this.#root = root;
@@ -53,10 +55,12 @@ export class TreeWatcher {
   }
 
   async start(): Promise<void> {
+    this.#privateDir = await mkdtemp(join(tmpdir(), 'fam-mirror-'));
     this.#sub = await this.#subscribe();
-    this.#barrierDir = await mkdtemp(join(tmpdir(), 'fam-mirror-barrier-'));
+    const barrierDir = join(this.#privateDir, 'barrier');
+    await mkdir(barrierDir);
     this.#barrierSub = await watcher.subscribe(
-      this.#barrierDir,
+      barrierDir,
       (_err, events) => {
         for (const e of events) this.#barrierWaiters.get(e.path)?.();
       },
@@ -66,7 +70,7 @@ export class TreeWatcher {
 
   /** Resolves once every event the kernel queued before the call has been handed to onChanges. */
   async barrier(): Promise<void> {
-    if (this.#barrierDir === undefined) return;
+    if (this.#privateDir === undefined) return;
     // Twice: the first marker proves the reader thread passed our point; the second, sent after the
     // first came back, proves the delivery round that carried the root's events has completed.
     await this.#marker();
@@ -80,11 +84,15 @@ export class TreeWatcher {
     await this.#sub?.unsubscribe();
     await this.#barrierSub?.unsubscribe();
     for (const resolve of this.#barrierWaiters.values()) resolve();
-    if (this.#barrierDir !== undefined) await rm(this.#barrierDir, { recursive: true, force: true });
+    if (this.#privateDir !== undefined) {
+      // Unlink the alias first, by itself: nothing may ever walk from it into the source tree.
+      await unlink(join(this.#privateDir, 'parent')).catch(() => {});
+      await rm(this.#privateDir, { recursive: true, force: true });
+    }
   }
 
   async #marker(): Promise<void> {
-    const file = join(this.#barrierDir!, `m${++this.#barrierCount}`);
+    const file = join(this.#privateDir!, 'barrier', `m${++this.#barrierCount}`);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, BARRIER_TIMEOUT_MS);
       function done() {
@@ -100,22 +108,40 @@ export class TreeWatcher {
     await rm(file, { force: true });
   }
 
-  #subscribe(): Promise<AsyncSubscription> {
-    return watcher
-      .subscribe(this.#root, (err, events) => this.#onEvents(err, events), { backend: 'inotify' })
-      .catch((e: Error) => {
-        const limit = /No space left on device/.test(e.message);
-        throw new MirrorError(
-          'ERR_WATCH',
-          limit
-            ? `Cannot watch ${this.#root}: the inotify watch limit is reached. Raise it: sysctl -w fs.inotify.max_user_watches=1048576`
-            : `Cannot watch ${this.#root}: ${e.message}`,
-          { path: this.#root, cause: e },
-        );
-      });
+  /**
+   * @parcel/watcher caches its crawled tree per root path string and reuses it for a second
+   * subscription while the first is alive, so resubscribing the same string crawls nothing and
+   * adds no watches. We alternate between the real path and an alias of it (through a symlink to
+   * its parent in our private directory): the new subscription crawls afresh and is complete
+   * before the old one is dropped, so no event falls in a gap.
+   */
+  async #subscribe(): Promise<AsyncSubscription> {
+    const viaAlias = this.#generation++ % 2 === 1;
+    const watchedRoot = viaAlias ? await this.#aliasRoot() : this.#root;
+    try {
+      return await watcher.subscribe(watchedRoot, (err, events) => this.#onEvents(watchedRoot, err, events), { backend: 'inotify' });
+    } catch (e) {
+      const message = (e as Error).message;
+      const limit = /No space left on device/.test(message);
+      throw new MirrorError(
+        'ERR_WATCH',
+        limit
+          ? `Cannot watch ${this.#root}: the inotify watch limit is reached. Raise it: sysctl -w fs.inotify.max_user_watches=1048576`
+          : `Cannot watch ${this.#root}: ${message}`,
+        { path: this.#root, cause: e },
+      );
+    }
   }
 
-  #onEvents(err: Error | null, events: Event[]): void {
+  async #aliasRoot(): Promise<string> {
+    const link = join(this.#privateDir!, 'parent');
+    await symlink(dirname(this.#root), link).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    return join(link, basename(this.#root));
+  }
+
+  #onEvents(watchedRoot: string, err: Error | null, events: Event[]): void {
     if (this.#closed) return;
     if (err) {
       this.#handlers.onError(new MirrorError('ERR_WATCH', `Watching ${this.#root} failed: ${err.message}`, { path: this.#root, cause: err }));
@@ -124,7 +150,7 @@ export class TreeWatcher {
     const paths: string[] = [];
     const created: string[] = [];
     for (const e of events) {
-      const rel = this.#relative(e.path);
+      const rel = relativeTo(watchedRoot, e.path);
       if (rel === undefined || this.#excluded(rel)) continue;
       paths.push(rel);
       if (e.type === 'create') created.push(rel);
@@ -134,12 +160,6 @@ export class TreeWatcher {
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
     else if (created.length > 0) void this.#inspectCreated(created);
-  }
-
-  #relative(abs: string): string | undefined {
-    const rel = relative(this.#root, abs);
-    if (rel === '' || rel.startsWith('..')) return undefined;
-    return sep === '/' ? rel : rel.split(sep).join('/');
   }
 
   /** A directory that already has entries when we first hear of it may hide unwatched subdirectories. */
@@ -187,4 +207,10 @@ export class TreeWatcher {
     // Writes made while the old watch was blind below these directories were never reported.
     if (!this.#closed && dirs.length > 0) this.#handlers.onChanges(dirs);
   }
+}
+
+function relativeTo(root: string, abs: string): string | undefined {
+  const rel = relative(root, abs);
+  if (rel === '' || rel.startsWith('..')) return undefined;
+  return sep === '/' ? rel : rel.split(sep).join('/');
 }

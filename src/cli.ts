@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/**
+ * The `fam-mirror` command: a thin layer over the library. Environment variables are read here
+ * and only here (INIT_MIRROR, SSH_AUTH_SOCK; DEBUG by the debug package).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Mirror } from './mirror.js';
+import { MirrorError } from './errors.js';
+import type { MirrorOptions } from './options.js';
+
+const USAGE = `Usage: fam-mirror [options] SRC REPLICA...
+
+Keeps every REPLICA in step with the directory tree SRC, in near real time:
+file-change events are coalesced and sent with rsync over one ssh connection per host.
+
+REPLICA is one of:
+  HOST                      same path as SRC on HOST (as fam_mirror did)
+  HOST:/path, USER@HOST:/path
+  ssh://USER@HOST:PORT/path
+  /local/path or ./path     a local directory (plain rsync, no ssh)
+
+Options:
+  --init                 seed every replica first (full rsync --delete pass);
+                         same as INIT_MIRROR=1 in the environment
+  --exclude PATTERN      rsync exclude pattern, repeatable
+  --identity FILE        ssh private key, repeatable (default: ~/.ssh/id_ecdsa, id_ed25519, id_rsa;
+                         ssh-agent is used too when SSH_AUTH_SOCK is set)
+  --known-hosts FILE     known_hosts file, repeatable (default: ~/.ssh/known_hosts,
+                         /etc/ssh/ssh_known_hosts)
+  --concurrency N        at most N rsync processes at once, all replicas together (default 8)
+  -q, --quiet            log errors only
+  -h, --help             show this help
+  -v, --version          show the version
+
+Stop with Ctrl-C or SIGTERM: batches in flight finish, connections close, exit 0.
+Debug logging: DEBUG=fam-mirror:* fam-mirror ...`;
+
+interface Cli {
+  options: MirrorOptions;
+  quiet: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'help' | 'version' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        init: { type: 'boolean' },
+        exclude: { type: 'string', multiple: true },
+        identity: { type: 'string', multiple: true },
+        'known-hosts': { type: 'string', multiple: true },
+        concurrency: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  if (v.version) return 'version';
+  const [source, ...replicas] = parsed.positionals;
+  if (source === undefined) throw new UsageError('missing SRC, the directory tree to mirror');
+  if (replicas.length === 0) throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
+  let concurrency: number | undefined;
+  if (v.concurrency !== undefined) {
+    concurrency = Number(v.concurrency);
+    if (!/^\d+$/.test(v.concurrency) || concurrency < 1) throw new UsageError(`--concurrency takes a whole number ≥ 1, not "${v.concurrency}"`);
+  }
+  const options: MirrorOptions = {
+    source: resolve(cwd, source),
+    replicas: replicas.map((r) => localise(r, cwd)),
+    initMirror: v.init === true || isTruthy(env.INIT_MIRROR),
+  };
+  if (v.exclude) options.exclude = v.exclude;
+  if (v.identity) options.identityFiles = v.identity.map((f) => resolve(cwd, f));
+  if (v['known-hosts']) options.knownHostsFiles = v['known-hosts'].map((f) => resolve(cwd, f));
+  if (concurrency !== undefined) options.concurrency = concurrency;
+  if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
+  return { options, quiet: v.quiet === true };
+}
+
+/** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
+function localise(spec: string, cwd: string): string {
+  if (spec === '.' || spec === '..') return resolve(cwd, spec);
+  const slash = spec.indexOf('/');
+  const colon = spec.indexOf(':');
+  if (slash > 0 && (colon === -1 || slash < colon) && !spec.startsWith('ssh://') && !spec.startsWith('[')) return resolve(cwd, spec);
+  return spec;
+}
+
+function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false' && value.toLowerCase() !== 'no';
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  let cli;
+  try {
+    cli = parseCli(process.argv.slice(2), process.env, process.cwd());
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`fam-mirror: ${e.message}\nRun "fam-mirror --help" for usage.\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (cli === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (cli === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const mirror = new Mirror(cli.options);
+  const quiet = cli.quiet;
+  mirror.on('synced', (e) => {
+    if (quiet) return;
+    const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
+    log(`synced ${what} to ${e.replica} in ${e.durationMs} ms`);
+  });
+  mirror.on('replica-down', (e) => log(`replica ${e.replica} is down: ${e.error?.message ?? 'unknown error'}`));
+  mirror.on('replica-up', (e) => log(`replica ${e.replica} is back up`));
+  mirror.on('problem', (e) => {
+    if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log(`problem on ${e.replica}: ${e.message}`);
+  });
+  mirror.on('error', (err) => log(`error: ${err.message} (${err.code})`));
+
+  // Keeps the event loop alive while watching; the watcher's native thread does not.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<void>((resolveStopped) => {
+    const stop = (signal: string) => {
+      if (stopping !== undefined) {
+        process.stderr.write(`fam-mirror: ${signal} again, exiting without waiting\n`);
+        process.exit(130);
+      }
+      if (!quiet) log(`${signal}: finishing batches in flight and closing connections`);
+      stopping = mirror.close().then(resolveStopped);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  try {
+    const o = mirror.options;
+    if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
+    const started = Date.now();
+    await mirror.start();
+    if (!quiet) log(`${o.initMirror ? 'seeded and ' : ''}watching (ready in ${Date.now() - started} ms)`);
+    await stopped;
+    return 0;
+  } catch (e) {
+    await mirror.close().catch(() => {});
+    throw e;
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof MirrorError) process.stderr.write(`fam-mirror: ${err.message} (${err.code})\n`);
+    else process.stderr.write(`fam-mirror: unexpected failure: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

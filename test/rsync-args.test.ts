@@ -1,0 +1,124 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BRIDGE_HOST, buildRsyncCall, classifyExit, EXIT_VERDICTS, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+
+const settings: RsyncSettings = { source: '/srv/src', exclude: ['*.tmp', '/cache'], timeoutSec: 30 };
+const common = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30', '--exclude=*.tmp', '--exclude=/cache'];
+const incremental = ['-r', '--from0', '--files-from=-', '--delete-missing-args'];
+const bridge = '/usr/bin/node /opt/fam/bridge.js';
+
+describe('buildRsyncCall', () => {
+  const rows: Array<{
+    name: string;
+    plan: Parameters<typeof buildRsyncCall>[0];
+    target: RsyncTarget;
+    settings?: RsyncSettings;
+    args: string[];
+    stdin: string | undefined;
+  }> = [
+    {
+      name: 'full pass, local replica',
+      plan: { kind: 'full' },
+      target: { path: '/srv/replica' },
+      args: [...common, '--', '/srv/src/', '/srv/replica/'],
+      stdin: undefined,
+    },
+    {
+      name: 'paths, local replica',
+      plan: { kind: 'paths', paths: ['a', 'b/c'], deleted: 0 },
+      target: { path: '/srv/replica/' },
+      args: [...incremental, ...common, '--', '/srv/src/', '/srv/replica/'],
+      stdin: './a\0./b/c\0',
+    },
+    {
+      name: 'full pass, remote replica with the default remote rsync',
+      plan: { kind: 'full' },
+      target: { path: '/srv/www', rsh: bridge, remoteRsyncPath: 'rsync' },
+      args: [...common, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
+      stdin: undefined,
+    },
+    {
+      name: 'paths, remote replica with a custom remote rsync',
+      plan: { kind: 'paths', paths: ['x'], deleted: 1 },
+      target: { path: '/srv/www/', rsh: bridge, remoteRsyncPath: 'sudo rsync' },
+      args: [...incremental, ...common, `--rsh=${bridge}`, '--rsync-path=sudo rsync', '--', '/srv/src/', 'fam-mirror:/srv/www/'],
+      stdin: './x\0',
+    },
+    {
+      name: 'no excludes, other timeout, source with trailing slash',
+      plan: { kind: 'full' },
+      target: { path: '/r' },
+      settings: { source: '/srv/src/', exclude: [], timeoutSec: 5 },
+      args: ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
+      stdin: undefined,
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const call = buildRsyncCall(row.plan, row.target, row.settings ?? settings);
+      assert.deepEqual(call.args, row.args);
+      assert.deepEqual(call.stdin, row.stdin === undefined ? undefined : Buffer.from(row.stdin, 'utf8'));
+    });
+  }
+
+  // A file name is data: whatever bytes it holds, it reaches rsync only through --files-from=-,
+  // prefixed with './' because rsync reads a list line starting with '#' or ';' as a comment.
+  const hostile = ['-rf', '--remove-source-files', 'a\nb', '$(id)', "it's", '`id`', 'a b', 'x;rm -rf ~', 'ünï/cödé', '--rsh=sh', '#notes', ';x'];
+  for (const target of [{ path: '/srv/replica' }, { path: '/srv/www', rsh: bridge }] satisfies RsyncTarget[]) {
+    it(`hostile names travel only in stdin (${target.rsh === undefined ? 'local' : 'remote'})`, () => {
+      const call = buildRsyncCall({ kind: 'paths', paths: hostile, deleted: 0 }, target, settings);
+      assert.deepEqual(call.stdin, Buffer.from(hostile.map((p) => `./${p}\0`).join(''), 'utf8'));
+      assert.deepEqual(call.stdin?.toString('utf8').split('\0').slice(0, -1), hostile.map((p) => `./${p}`));
+      for (const name of hostile) {
+        assert.ok(!call.args.some((a) => a.includes(name)), `${JSON.stringify(name)} leaked into argv`);
+      }
+      assert.deepEqual(call.args.slice(0, incremental.length), incremental);
+    });
+  }
+});
+
+describe('classifyExit', () => {
+  // Written out again rather than derived from EXIT_VERDICTS, so a change to the table shows here.
+  const table: Record<number, ExitVerdict> = {
+    0: 'ok',
+    24: 'ok',
+    23: 'partial',
+    1: 'fatal',
+    2: 'fatal',
+    4: 'fatal',
+    126: 'fatal',
+    127: 'fatal',
+    3: 'retry',
+    5: 'retry',
+    6: 'retry',
+    10: 'retry',
+    11: 'retry',
+    12: 'retry',
+    13: 'retry',
+    14: 'retry',
+    20: 'retry',
+    21: 'retry',
+    22: 'retry',
+    25: 'retry',
+    30: 'retry',
+    35: 'retry',
+    255: 'retry',
+  };
+
+  it('has a row here for every entry of EXIT_VERDICTS', () => {
+    assert.deepEqual(Object.keys(table).sort(), Object.keys(EXIT_VERDICTS).sort());
+  });
+
+  for (const [code, verdict] of Object.entries(table)) {
+    it(`exit ${code} → ${verdict}`, () => {
+      assert.equal(classifyExit(Number(code)), verdict);
+    });
+  }
+
+  // Invariant 4: an unknown code is never a reason to stop a lane.
+  for (const code of [7, 8, 15, 99, 128, 130, 137, 143, 254, 256, -1]) {
+    it(`unknown exit ${code} → retry`, () => {
+      assert.equal(classifyExit(code), 'retry');
+    });
+  }
+});
