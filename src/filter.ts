@@ -33,8 +33,11 @@ function compileOne(pattern: string): RegExp {
   if (p.endsWith('/')) p = p.replace(/\/+$/, '');
   // Unanchored, a pattern matches the path's tail at a component boundary: for a pattern without
   // '/' that is one component (its globs cannot cross '/'), for one with '/' the last components.
-  const body = globToRegex(p);
-  return new RegExp(anchored ? `^${body}$` : `(?:^|/)${body}$`, 's');
+  // A leading '**/' also matches zero directories, as rsync does ('**/x' excludes a top-level x).
+  const deep = p.startsWith('**/');
+  const body = globToRegex(deep ? p.slice(3) : p);
+  const prefix = deep ? '(?:^|/)(?:.*/)?' : anchored ? '^' : '(?:^|/)';
+  return new RegExp(`${prefix}${body}$`, 's');
 }
 
 function globToRegex(glob: string): string {

@@ -80,7 +80,9 @@ export class Lane {
 
   /** Resolves when every change added with a seq ≤ `seq` is confirmed on this replica. */
   confirmed(seq: number): Promise<void> {
-    if (this.#outstandingFrom() === undefined || this.#outstandingFrom()! > seq) return Promise.resolve();
+    const from = this.#outstandingFrom();
+    if (from === undefined || from > seq) return Promise.resolve();
+    if (this.#closed) return Promise.reject(this.#closedError());
     if (this.#state === 'failed' && this.#lastError) return Promise.reject(this.#lastError);
     return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
   }
@@ -101,8 +103,12 @@ export class Lane {
     this.#closed = true;
     this.#cancelTimer?.();
     await this.#running;
-    const err = new MirrorError('ERR_CLOSED', `Replica ${this.id}: the mirror was closed before these changes were sent.`);
+    const err = this.#closedError();
     for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+
+  #closedError(): MirrorError {
+    return new MirrorError('ERR_CLOSED', `Replica ${this.id}: the mirror was closed before these changes were sent.`);
   }
 
   #outstandingFrom(): number | undefined {
@@ -127,7 +133,10 @@ export class Lane {
     this.#cancelTimer = this.#clock.after(at - this.#clock.now(), () => {
       this.#timerAt = undefined;
       this.#cancelTimer = undefined;
-      this.#start();
+      // Changes that arrived since arming moved the due time (quiet window) further out.
+      const due = this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
+      if (due !== undefined && due > this.#clock.now()) this.#arm(due);
+      else this.#start();
     });
   }
 
@@ -170,6 +179,7 @@ export class Lane {
   #failed(batch: Batch, outcome: BatchOutcome): void {
     const now = this.#clock.now();
     this.#pending.restore(batch, now);
+    if (this.#closed) return;
     this.#failures++;
     const error = outcome.error ?? new MirrorError('ERR_RSYNC', `Replica ${this.id}: the batch failed.`);
     this.#lastError = error;

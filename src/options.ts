@@ -90,6 +90,9 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
   const source = normalizeSource(raw.source, env.cwd);
   const replicas = normalizeReplicas(raw.replicas, source, userName);
   const ssh = (name: string) => path.join(home, '.ssh', name);
+  const retryMinMs = optInteger(raw, 'retryMinMs', 1, 3_600_000) ?? 500;
+  const retryMaxMs = optInteger(raw, 'retryMaxMs', 1, 86_400_000) ?? 30_000;
+  if (retryMinMs > retryMaxMs) bad('retryMinMs', `(${retryMinMs}) must not exceed retryMaxMs (${retryMaxMs})`);
   return Object.freeze({
     source,
     replicas: Object.freeze(replicas),
@@ -112,8 +115,8 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     maxWaitMs: optInteger(raw, 'maxWaitMs', 0, 3_600_000) ?? 1000,
     timeoutSec: optInteger(raw, 'timeoutSec', 1, 86_400) ?? 30,
     connectTimeoutMs: optInteger(raw, 'connectTimeoutMs', 100, 600_000) ?? 15_000,
-    retryMinMs: optInteger(raw, 'retryMinMs', 1, 3_600_000) ?? 500,
-    retryMaxMs: optInteger(raw, 'retryMaxMs', 1, 86_400_000) ?? 30_000,
+    retryMinMs,
+    retryMaxMs,
     rsyncPath: optString(raw, 'rsyncPath') ?? 'rsync',
     remoteRsyncPath: optString(raw, 'remoteRsyncPath') ?? 'rsync',
     userName,

@@ -18,7 +18,10 @@ const HINT =
 export function parseReplicaSpec(spec: string): ParsedReplicaSpec {
   if (typeof spec !== 'string' || spec.trim() === '') fail(String(spec), 'it is empty');
   if (/[\0\n\r]/.test(spec)) fail(spec, 'it contains a NUL or line break');
-  if (spec.startsWith('/')) return { kind: 'local', id: spec, path: stripTrailingSlashes(spec) };
+  if (spec.startsWith('/')) {
+    const path = stripTrailingSlashes(spec);
+    return { kind: 'local', id: path, path };
+  }
   if (spec.startsWith('ssh://')) return parseSshUrl(spec);
   return parseScpLike(spec);
 }
@@ -29,7 +32,7 @@ function parseSshUrl(spec: string): ParsedReplicaSpec {
   const authority = slash === -1 ? rest : rest.slice(0, slash);
   const path = slash === -1 ? undefined : rest.slice(slash);
   const at = authority.lastIndexOf('@');
-  const user = at === -1 ? undefined : decodeURIComponent(authority.slice(0, at));
+  const user = at === -1 ? undefined : decodeUser(spec, authority.slice(0, at));
   let hostPort = at === -1 ? authority : authority.slice(at + 1);
   let port = 22;
   let host: string;
@@ -86,6 +89,14 @@ function parseScpLike(spec: string): ParsedReplicaSpec {
     else if (!path.startsWith('/')) fail(spec, `the remote path "${path}" is not absolute`);
   }
   return { kind: 'ssh', host, port: 22, user, path: path === undefined ? undefined : stripTrailingSlashes(path) };
+}
+
+function decodeUser(spec: string, text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    fail(spec, `"${text}" is not a valid user name`);
+  }
 }
 
 function parsePort(spec: string, text: string): number {

@@ -32,6 +32,7 @@ export interface WatchHandlers {
 const INSPECT_LIMIT = 4096;
 const RESUBSCRIBE_DELAY_MS = 300;
 const BARRIER_TIMEOUT_MS = 3000;
+const OVERLAP_MS = 1000;
 
 export class TreeWatcher {
   readonly #root: string;
@@ -47,6 +48,7 @@ export class TreeWatcher {
   #barrierWaiters = new Map<string, () => void>();
   #barrierCount = 0;
   #generation = 0;
+  #overlapDone: (() => void) | undefined;
 
   constructor(root: string, excluded: PathFilter, handlers: WatchHandlers) {
     this.#root = root;
@@ -80,6 +82,7 @@ export class TreeWatcher {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#resubscribeTimer);
+    this.#overlapDone?.();
     await this.#resubscribing;
     await this.#sub?.unsubscribe();
     await this.#barrierSub?.unsubscribe();
@@ -184,9 +187,14 @@ export class TreeWatcher {
     if (this.#resubscribeTimer !== undefined || this.#closed) return;
     this.#resubscribeTimer = setTimeout(() => {
       this.#resubscribeTimer = undefined;
-      this.#resubscribing = this.#resubscribe().finally(() => {
-        this.#resubscribing = undefined;
-      });
+      // One at a time: a subscription to a root string that is still alive would not crawl again.
+      const previous = this.#resubscribing ?? Promise.resolve();
+      const next: Promise<void> = previous
+        .then(() => (this.#closed ? undefined : this.#resubscribe()))
+        .finally(() => {
+          if (this.#resubscribing === next) this.#resubscribing = undefined;
+        });
+      this.#resubscribing = next;
     }, RESUBSCRIBE_DELAY_MS);
   }
 
@@ -194,11 +202,11 @@ export class TreeWatcher {
     const dirs = [...this.#blindDirs];
     this.#blindDirs.clear();
     const started = Date.now();
+    let old: AsyncSubscription | undefined;
     try {
       const fresh = await this.#subscribe();
-      const old = this.#sub;
+      old = this.#sub;
       this.#sub = fresh;
-      await old?.unsubscribe();
     } catch (e) {
       this.#handlers.onError(e as MirrorError);
       return;
@@ -206,6 +214,15 @@ export class TreeWatcher {
     debug('resubscribed %s in %d ms (%d filled dirs)', this.#root, Date.now() - started, dirs.length);
     // Writes made while the old watch was blind below these directories were never reported.
     if (!this.#closed && dirs.length > 0) this.#handlers.onChanges(dirs);
+    // The new subscription adds its watches only after its crawl: an event in between reached the
+    // old one alone, and an unsubscribe drops whatever it has not delivered yet. So the old one
+    // lives on for longer than the watcher's longest debounce (500 ms); duplicates are harmless.
+    await new Promise<void>((resolve) => {
+      this.#overlapDone = resolve;
+      setTimeout(resolve, OVERLAP_MS).unref();
+    });
+    this.#overlapDone = undefined;
+    await old?.unsubscribe();
   }
 }
 

@@ -534,9 +534,9 @@ export async function startSshdHosts(n: number): Promise<SshdHost[]> {
   const group: Group = { dir: await mkdtemp(path.join(os.tmpdir(), 'fam-sshd-group-')), members: new Set() };
   liveGroups.add(group);
   const identityFile = path.join(group.dir, 'id_ed25519');
-  const settled = await keygen(identityFile).then(
+  const settled: PromiseSettledResult<HostImpl>[] = await keygen(identityFile).then(
     () => Promise.allSettled(Array.from({ length: n }, () => createHost({ clientKey: { identityFile }, group }))),
-    (err: unknown) => [{ status: 'rejected' as const, reason: err }],
+    (err: unknown) => [{ status: 'rejected', reason: err }],
   );
   const hosts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -6,9 +6,11 @@
  * - File mtimes as Math.floor(mtimeMs). rsync -a on Linux preserves nanoseconds (measured with
  *   rsync 3.5: `2020-01-02 03:04:05.123456789` arrived intact), so whole milliseconds is a safe, strict
  *   enough grain; comparing whole seconds would hide a lost sub-second part.
- * - Symlink mtimes are NOT compared by default: they are not something the mirror promises and not every
- *   rsync/platform can set them. Measured here: rsync 3.5 on Linux does preserve them to the nanosecond,
- *   so a test may opt in with `{ symlinkMtime: true }`.
+ * - Symlink mtimes are NOT compared by default: not something the mirror promises, and not every
+ *   rsync/platform can set them. Measured with rsync 3.5 on Linux: they are set to the nanosecond, but
+ *   only when the whole seconds differ (plain `rsync -a` of a link made in the current second keeps the
+ *   receiver's creation time, off by a few ms); with --modify-window=-1 they match exactly. A test may
+ *   opt in with `{ symlinkMtime: true }`.
  * - Directory mtimes are NOT compared: `--delete-missing-args` removes an entry after rsync has set the
  *   parent's mtime, so the parent's mtime moves (measured: replica dir 212 ms newer than the source's
  *   after one incremental delete) until a later pass that touches the directory fixes it.
