@@ -1,0 +1,141 @@
+/**
+ * The CLI, tested by spawning the built `dist/cli.js` (npm test builds first): usage errors, bad
+ * input with stable codes and non-zero exits, and real runs against a local directory and a real
+ * sshd host, stopped with SIGTERM / SIGINT.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSshdHosts, stopAll } from './helpers/sshd.js';
+import { assertTreesEqual, cleanupTempDirs, makeTempDir, waitFor } from './helpers/tree.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, DEBUG: '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function runToEnd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = start(args, opts);
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), 20_000);
+  const code = await r.exit;
+  clearTimeout(timer);
+  return { code, stdout: r.stdout(), stderr: r.stderr() };
+}
+
+after(async () => {
+  await stopAll();
+  await cleanupTempDirs();
+});
+
+describe('fam-mirror CLI: usage and bad input', () => {
+  it('--help prints usage and exits 0', async () => {
+    const r = await runToEnd(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: fam-mirror \[options\] SRC REPLICA/);
+    assert.match(r.stdout, /INIT_MIRROR=1/);
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await runToEnd(['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp }> = [
+    { name: 'unknown flag', args: () => ['--frobnicate', '/tmp', '/tmp/x'], code: 2, stderr: /Unknown option '--frobnicate'[\s\S]*fam-mirror --help/ },
+    { name: 'no arguments', args: () => [], code: 2, stderr: /missing SRC/ },
+    { name: 'no replica', args: (t) => [t], code: 2, stderr: /missing REPLICA/ },
+    { name: 'bad --concurrency', args: (t) => ['--concurrency', 'lots', t, '/tmp/x'], code: 2, stderr: /--concurrency takes a whole number/ },
+    { name: 'source missing', args: (t) => [join(t, 'nope'), '/tmp/fam-never'], code: 1, stderr: /does not exist.*\(ERR_SOURCE_MISSING\)/ },
+    { name: 'source is a file', args: (t) => [join(t, 'file'), '/tmp/fam-never'], code: 1, stderr: /is not a directory.*\(ERR_SOURCE_NOT_DIR\)/ },
+    { name: 'source is /', args: () => ['/', '/tmp/fam-never'], code: 1, stderr: /\(ERR_SOURCE_IS_ROOT\)/ },
+    { name: 'malformed replica', args: (t) => [t, '-oProxyCommand=touch /tmp/pwned'], code: 2, stderr: /Unknown option|ERR_REPLICA_SPEC/ },
+    { name: 'relative remote path', args: (t) => [t, 'web2:www'], code: 1, stderr: /not absolute.*\(ERR_REPLICA_SPEC\)/ },
+    { name: 'replica inside the source', args: (t) => [t, join(t, 'inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
+    { name: 'duplicate replica', args: (t) => [t, '/tmp/fam-dup', '/tmp/fam-dup/'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name} → exit ${c.code} with a clear message`, async () => {
+      const tmp = await makeTempDir('fam-cli-bad-');
+      await writeFile(join(tmp, 'file'), 'x');
+      const r = await runToEnd(c.args(tmp));
+      assert.equal(r.code, c.code, r.stderr);
+      assert.match(r.stderr, c.stderr);
+    });
+  }
+});
+
+describe('fam-mirror CLI: real runs', () => {
+  it('mirrors to a relative local directory with INIT_MIRROR=1 and exits 0 on SIGTERM', async () => {
+    const cwd = await makeTempDir('fam-cli-local-');
+    const src = join(cwd, 'site');
+    await mkdir(join(src, 'css'), { recursive: true });
+    await writeFile(join(src, 'index.html'), '<h1>hi</h1>\n');
+    await writeFile(join(src, 'css/site.css'), 'body{}\n');
+    await mkdir(join(cwd, 'replica'));
+    await writeFile(join(cwd, 'replica/stale.html'), 'old');
+    const r = start(['site', './replica'], { cwd, env: { INIT_MIRROR: '1' } });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'the CLI to be ready', timeoutMs: 20_000 });
+      await assertTreesEqual(src, join(cwd, 'replica'), 'after seed');
+      await writeFile(join(src, 'new.html'), 'fresh\n');
+      await waitFor(async () => (await readFile(join(cwd, 'replica/new.html'), 'utf8').catch(() => '')) === 'fresh\n', { what: 'new.html on the replica' });
+      await assertTreesEqual(src, join(cwd, 'replica'), 'after change');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.match(r.stdout(), /synced 1 path to .*replica in \d+ ms/);
+    assert.match(r.stdout(), /SIGTERM: finishing batches in flight/);
+  });
+
+  it('mirrors to a real sshd host with --init, --identity and --known-hosts, and exits 0 on SIGINT', async () => {
+    const [h] = await startSshdHosts(1);
+    const src = await makeTempDir('fam-cli-ssh-src-');
+    const dst = await makeTempDir('fam-cli-ssh-dst-');
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const r = start(['--init', '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, '--concurrency', '2', src, `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`], { env: { INIT_MIRROR: '' } });
+    try {
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'the CLI to seed', timeoutMs: 20_000 });
+      await assertTreesEqual(src, dst, 'seed over ssh');
+      await writeFile(join(src, 'b.txt'), 'b\n');
+      await waitFor(async () => (await readFile(join(dst, 'b.txt'), 'utf8').catch(() => '')) === 'b\n', { what: 'b.txt over ssh' });
+    } finally {
+      r.child.kill('SIGINT');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.equal(await h!.logins(), 1);
+  });
+
+  it('an unknown host key is refused: exit 1, the fingerprint in the message, nothing copied', async () => {
+    const [h] = await startSshdHosts(1);
+    const src = await makeTempDir('fam-cli-hk-src-');
+    const dst = await makeTempDir('fam-cli-hk-dst-');
+    const kh = join(await makeTempDir('fam-cli-hk-'), 'known_hosts');
+    await writeFile(kh, '');
+    await writeFile(join(src, 'secret'), 's');
+    const r = await runToEnd(['--init', '--identity', h!.identityFile, '--known-hosts', kh, src, `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`]);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(h!.hostKeyFingerprint), r.stderr);
+    assert.match(r.stderr, /\(ERR_HOST_KEY_UNKNOWN\)/);
+    await assertTreesEqual(await makeTempDir('fam-cli-empty-'), dst, 'nothing copied');
+  });
+});
