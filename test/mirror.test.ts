@@ -266,3 +266,43 @@ describe('host keys', () => {
     }
   });
 });
+
+describe('a replica that cannot work', () => {
+  after(async () => {
+    await stopAll();
+    await cleanupTempDirs();
+  });
+
+  it('rsync missing on the replica: that lane fails with exit 127 and a clear code, the other replica still gets every change', async () => {
+    const [h] = await startSshdHosts(1);
+    const src = await makeTempDir('fam-bad-src-');
+    const good = await makeTempDir('fam-bad-good-');
+    const bad = await makeTempDir('fam-bad-bad-');
+    const m = new Mirror({
+      source: src,
+      replicas: [`ssh://${h!.user}@127.0.0.1:${h!.port}${bad}`, good],
+      remoteRsyncPath: '/nonexistent/rsync',
+      identityFiles: [h!.identityFile],
+      knownHostsFiles: [h!.knownHostsFile],
+    });
+    const problems: string[] = [];
+    m.on('problem', (p) => problems.push(`${p.code}:${p.exitCode ?? ''}`));
+    m.on('error', () => {});
+    await m.start();
+    try {
+      await writeFile(join(src, 'f.txt'), 'still flows');
+      await assert.rejects(m.flush(), (err: MirrorError) => {
+        assert.equal(err.code, 'ERR_RSYNC_FATAL');
+        assert.equal(err.exitCode, 127);
+        assert.match(err.message, /No such file or directory[\s\S]*is rsync installed there/);
+        return true;
+      });
+      await assertTreesEqual(src, good, 'healthy local replica');
+      await assertTreesEqual(await makeTempDir('fam-bad-empty-'), bad, 'nothing half-written on the failed replica');
+      assert.ok(problems.includes('ERR_RSYNC_FATAL:127'), problems.join());
+      assert.equal(m.status().find((s) => s.replica.includes(bad))?.state, 'failed');
+    } finally {
+      await m.close();
+    }
+  });
+});
