@@ -16,7 +16,7 @@ import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './
 import { realClock } from './schedule.js';
 import { SshConnection } from './transport/ssh.js';
 import { bridgeRsh } from './transport/rsync.js';
-import type { MirrorEvents, Replica, ReplicaStatus, SshReplica } from './types.js';
+import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, SshReplica } from './types.js';
 import { TreeWatcher } from './watch.js';
 
 const debug = createDebug('fam-mirror:mirror');
@@ -112,11 +112,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return new Lane(replica.id, execute, timing, realClock, {
       onDown: (error) => {
         this.emit('replica-down', { replica: replica.id, error });
-        this.emit('problem', { replica: replica.id, code: error.code, message: error.message, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }) });
+        this.emit('problem', problemOf(replica.id, error));
       },
       onUp: () => this.emit('replica-up', { replica: replica.id }),
       onFailed: (error) => {
-        this.emit('problem', { replica: replica.id, code: error.code, message: error.message });
+        this.emit('problem', problemOf(replica.id, error));
         this.#report(error);
       },
     });
@@ -151,6 +151,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     debug('error: %s', err.message);
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
+}
+
+function problemOf(replica: string, error: MirrorError): ProblemEvent {
+  const event: ProblemEvent = { replica, code: error.code, message: error.message };
+  if (error.exitCode !== undefined) event.exitCode = error.exitCode;
+  return event;
 }
 
 async function checkSource(source: string): Promise<void> {
