@@ -29,6 +29,10 @@ Options:
                          ssh-agent is used too when SSH_AUTH_SOCK is set)
   --known-hosts FILE     known_hosts file, repeatable (default: ~/.ssh/known_hosts,
                          /etc/ssh/ssh_known_hosts)
+  --strict-host-key-checking yes|accept-new|no
+                         host-key policy, as OpenSSH's StrictHostKeyChecking (default yes:
+                         unknown or changed keys are refused; accept-new records first-seen
+                         keys; no accepts any key and is insecure)
   --concurrency N        at most N rsync processes at once, all replicas together (default 8)
   -q, --quiet            log errors only
   -h, --help             show this help
@@ -57,6 +61,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
         identity: { type: 'string', multiple: true },
         'known-hosts': { type: 'string', multiple: true },
         concurrency: { type: 'string' },
+        'strict-host-key-checking': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -85,6 +90,13 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
   if (v.identity) options.identityFiles = v.identity.map((f) => resolve(cwd, f));
   if (v['known-hosts']) options.knownHostsFiles = v['known-hosts'].map((f) => resolve(cwd, f));
   if (concurrency !== undefined) options.concurrency = concurrency;
+  const policy = v['strict-host-key-checking'];
+  if (policy !== undefined) {
+    if (policy !== 'yes' && policy !== 'accept-new' && policy !== 'no') {
+      throw new UsageError(`--strict-host-key-checking takes yes, accept-new or no, not "${policy}"`);
+    }
+    options.strictHostKeyChecking = policy;
+  }
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   return { options, quiet: v.quiet === true };
 }
@@ -140,7 +152,8 @@ async function main(): Promise<number> {
   mirror.on('replica-down', (e) => log(`replica ${e.replica} is down: ${e.error?.message ?? 'unknown error'}`));
   mirror.on('replica-up', (e) => log(`replica ${e.replica} is back up`));
   mirror.on('problem', (e) => {
-    if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log(`problem on ${e.replica}: ${e.message}`);
+    if (e.code === 'ERR_HOST_KEY_UNCHECKED') log(`WARNING: ${e.message}`);
+    else if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log(`problem on ${e.replica}: ${e.message}`);
   });
   mirror.on('error', (err) => log(`error: ${err.message} (${err.code})`));
 
@@ -161,6 +174,7 @@ async function main(): Promise<number> {
   });
   try {
     const o = mirror.options;
+    if (o.strictHostKeyChecking === 'no') log('WARNING: host keys are not checked (--strict-host-key-checking no): anyone on the network path can impersonate a replica.');
     if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
     const started = Date.now();
     await mirror.start();

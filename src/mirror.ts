@@ -137,6 +137,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         passphrase: o.passphrase,
         agent: o.agent,
         knownHostsFiles: o.knownHostsFiles,
+        hostKeyPolicy: o.strictHostKeyChecking,
+        onWarning: (message) => {
+          debug('%s', message);
+          this.emit('problem', { replica: key, code: 'ERR_HOST_KEY_UNCHECKED', message });
+        },
         connectTimeoutMs: o.connectTimeoutMs,
         keepaliveIntervalMs,
         keepaliveCountMax: 3,

@@ -25,6 +25,12 @@ export interface MirrorOptions {
   agent?: string;
   /** known_hosts files. Default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts. */
   knownHostsFiles?: string[];
+  /**
+   * Like OpenSSH's StrictHostKeyChecking. 'yes' (default): only keys in known_hosts; 'accept-new':
+   * trust a host's first key and append it to the first knownHostsFiles entry; 'no': accept any key
+   * (insecure; every connection warns).
+   */
+  strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
   /** Global cap on rsync processes in flight, all replicas together. Default 8. */
   concurrency?: number;
   /** Wait this long after the last change before a batch starts (ms). Default 10. */
@@ -56,6 +62,7 @@ export interface NormalizedOptions {
   readonly passphrase: string | undefined;
   readonly agent: string | undefined;
   readonly knownHostsFiles: readonly string[];
+  readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
   readonly concurrency: number;
   readonly quietMs: number;
   readonly maxWaitMs: number;
@@ -76,7 +83,7 @@ export interface Environment {
 
 const KNOWN_KEYS = new Set<string>([
   'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'knownHostsFiles', 'strictHostKeyChecking', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
   'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
 ]);
 
@@ -110,6 +117,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
         path.resolve(env.cwd, f),
       ),
     ),
+    strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
     concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,
     quietMs: optInteger(raw, 'quietMs', 0, 3_600_000) ?? 10,
     maxWaitMs: optInteger(raw, 'maxWaitMs', 0, 3_600_000) ?? 1000,
@@ -188,6 +196,13 @@ function optStrings(raw: object, key: string): string[] | undefined {
     bad(key, 'must be a list of non-empty strings');
   }
   return [...(v as string[])];
+}
+
+function optChoice<T extends string>(raw: object, key: string, choices: readonly T[]): T | undefined {
+  const v = (raw as Record<string, unknown>)[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) bad(key, `must be one of ${choices.join(', ')}`);
+  return v as T;
 }
 
 function optBoolean(raw: object, key: string): boolean | undefined {

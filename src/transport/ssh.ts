@@ -7,11 +7,12 @@
  * host keys are checked against known_hosts before anything else happens; setNoDelay(true) after
  * ready; keepalive always on; our own deadline on connect and on every channel open.
  */
-import { readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel } from 'ssh2';
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
-import { checkHostKey, fingerprintSha256, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
+import { checkHostKey, fingerprintSha256, hostToken, keyTypeOf, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
 
 // ssh2 is CommonJS and Node's ESM loader cannot see all of its named exports.
 const { Client: SshClient, utils } = ssh2;
@@ -25,10 +26,15 @@ export interface SshSettings {
   passphrase: string | undefined;
   agent: string | undefined;
   knownHostsFiles: readonly string[];
+  hostKeyPolicy: HostKeyPolicy;
+  /** Told when a host key is accepted without a known_hosts match (accept-new, no). */
+  onWarning?: (message: string) => void;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
 }
+
+export type HostKeyPolicy = 'yes' | 'accept-new' | 'no';
 
 export class SshConnection {
   readonly #settings: SshSettings;
@@ -131,13 +137,39 @@ export class SshConnection {
         keepaliveInterval: s.keepaliveIntervalMs,
         keepaliveCountMax: s.keepaliveCountMax,
         authHandler: auth,
-        hostVerifier: (key: Buffer) => {
+        hostVerifier: (key: Buffer, accept: (ok: boolean) => void) => {
           presented = key;
           verdict = checkHostKey(known, s.host, s.port, key);
-          return verdict.ok;
+          this.#decideHostKey(verdict, key).then(accept, (e: Error) => {
+            this.#log('could not record the host key: %s', e.message);
+            accept(false);
+          });
         },
       });
     });
+  }
+
+  /**
+   * OpenSSH's StrictHostKeyChecking: 'yes' accepts only a known key; 'accept-new' also trusts a host
+   * seen for the first time and records its key; 'no' accepts anything (the user opted out, loudly).
+   * A changed or revoked key is refused under 'yes' and 'accept-new' alike.
+   */
+  async #decideHostKey(verdict: HostKeyVerdict, key: Buffer): Promise<boolean> {
+    const s = this.#settings;
+    if (verdict.ok) return true;
+    if (s.hostKeyPolicy === 'no') {
+      s.onWarning?.(`Host key of ${hostToken(s.host, s.port)} (${fingerprintSha256(key)}) was NOT verified (${verdict.reason}): strictHostKeyChecking is "no", so anyone on the network path can impersonate this host.`);
+      return true;
+    }
+    if (s.hostKeyPolicy === 'accept-new' && verdict.reason === 'unknown') {
+      const file = s.knownHostsFiles[0];
+      if (file === undefined) return false;
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      await appendFile(file, `${hostToken(s.host, s.port)} ${keyTypeOf(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
+      s.onWarning?.(`Host ${hostToken(s.host, s.port)} seen for the first time: its key ${fingerprintSha256(key)} was added to ${file} (strictHostKeyChecking accept-new).`);
+      return true;
+    }
+    return false;
   }
 
   #connectError(err: Error & { level?: string }, verdict: HostKeyVerdict | undefined, key: Buffer | undefined): MirrorError {
@@ -146,7 +178,7 @@ export class SshConnection {
     if (verdict !== undefined && !verdict.ok && key !== undefined) {
       const fp = fingerprintSha256(key);
       const files = s.knownHostsFiles.join(', ');
-      const token = s.port === 22 ? host : `[${host}]:${s.port}`;
+      const token = hostToken(host, s.port);
       if (verdict.reason === 'unknown') {
         return new MirrorError('ERR_HOST_KEY_UNKNOWN', `Host key of ${token} is not known (${fp}); refusing to connect. Check the fingerprint with the host's admin, then add it: ssh-keyscan -p ${s.port} ${host} >> ~/.ssh/known_hosts (or pass --known-hosts FILE). Searched: ${files}.`, { host, cause: err });
       }

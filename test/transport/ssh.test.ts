@@ -27,6 +27,7 @@ function settings(host: SshdHost, over: Partial<SshSettings> = {}): SshSettings 
     passphrase: undefined,
     agent: undefined,
     knownHostsFiles: [host.knownHostsFile],
+    hostKeyPolicy: 'yes',
     connectTimeoutMs: 10_000,
     keepaliveIntervalMs: 1000,
     keepaliveCountMax: 3,
@@ -122,6 +123,44 @@ describe('SshConnection against real sshd', () => {
   it('says so when no identity is available at all', async () => {
     const r = await refusal(settings(a, { identityFiles: [join(dir, 'does-not-exist')] }));
     assert.equal(r.code, 'ERR_SSH_NO_IDENTITY');
+  });
+
+  it('accept-new trusts a first-seen host, records its key, and later refuses a changed one', async () => {
+    const fresh = join(dir, 'tofu', 'known_hosts');
+    const warnings: string[] = [];
+    const conn = new SshConnection(settings(a, { knownHostsFiles: [fresh], hostKeyPolicy: 'accept-new', onWarning: (m) => warnings.push(m) }));
+    try {
+      assert.equal(await execText(conn, 'echo tofu'), 'tofu\n');
+    } finally {
+      await conn.close();
+    }
+    assert.match(await readFile(fresh, 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${a.port} ssh-ed25519 `));
+    assert.ok(warnings[0]?.includes(a.hostKeyFingerprint), warnings.join());
+    // Now recorded: plain 'yes' accepts it, and host b posing on a's name is refused as changed.
+    const again = new SshConnection(settings(a, { knownHostsFiles: [fresh] }));
+    try {
+      await again.connect();
+    } finally {
+      await again.close();
+    }
+    const posing = join(dir, 'posing_known_hosts');
+    const bLine = (await readFile(b.knownHostsFile, 'utf8')).split('\n').find((l) => l.startsWith(`[127.0.0.1]:${b.port} `))!;
+    await writeFile(posing, bLine.replace(`[127.0.0.1]:${b.port}`, `[127.0.0.1]:${a.port}`) + '\n');
+    assert.equal((await refusal(settings(a, { knownHostsFiles: [posing], hostKeyPolicy: 'accept-new' }))).code, 'ERR_HOST_KEY_CHANGED');
+  });
+
+  it('strictHostKeyChecking no accepts an unknown key, with a warning naming it', async () => {
+    const empty = join(dir, 'empty_known_hosts');
+    await writeFile(empty, '');
+    const warnings: string[] = [];
+    const conn = new SshConnection(settings(a, { knownHostsFiles: [empty], hostKeyPolicy: 'no', onWarning: (m) => warnings.push(m) }));
+    try {
+      assert.equal(await execText(conn, 'echo insecure'), 'insecure\n');
+    } finally {
+      await conn.close();
+    }
+    assert.match(warnings[0] ?? '', /NOT verified/);
+    assert.equal(await readFile(empty, 'utf8'), '', 'policy no records nothing');
   });
 
   it('authenticates through a real ssh-agent', async () => {
