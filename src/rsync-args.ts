@@ -56,6 +56,24 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
   };
 }
 
+/**
+ * A checksum dry run of a full pass: what rsync *would* change, one itemized line per difference
+ * (`--out-format` keeps it to the item code and the name; rsync escapes unprintable bytes as \#ooo).
+ * Nothing is written on the replica (-n).
+ */
+export function buildVerifyCall(target: RsyncTarget, settings: RsyncSettings): RsyncCall {
+  return {
+    args: [
+      '-a', '-n', '--checksum', '--delete', '--force', '--modify-window=-1', '--out-format=%i %n%L',
+      `--timeout=${settings.timeoutSec}`,
+      ...settings.exclude.map((e) => `--exclude=${e}`),
+      ...remoteShellArgs(target),
+      '--', withSlash(settings.source), destinationOf(target),
+    ],
+    stdin: undefined,
+  };
+}
+
 function remoteShellArgs(target: RsyncTarget): string[] {
   if (target.rsh === undefined) return [];
   const args = [`--rsh=${target.rsh}`];

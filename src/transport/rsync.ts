@@ -26,6 +26,10 @@ export interface RemoteChannel extends Duplex {
 
 export interface RsyncRun {
   exitCode: number;
+  /** rsync's stdout lines (itemized changes), only when asked for; at most `maxLines`. */
+  lines?: string[];
+  /** Lines rsync printed beyond `maxLines`. */
+  moreLines?: number;
   /** Last few KiB of local and remote stderr together: rsync can print one line per vanished file. */
   stderr: string;
 }
@@ -40,10 +44,27 @@ export function bridgeRsh(): string {
   return `sh '${BRIDGE_SCRIPT}'`;
 }
 
-export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | undefined, remote?: RemoteExec): Promise<RsyncRun> {
+export interface RunOptions {
+  /** Collect stdout lines (e.g. --itemize-changes), keeping at most this many. */
+  maxLines?: number;
+}
+
+export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | undefined, remote?: RemoteExec, opts: RunOptions = {}): Promise<RsyncRun> {
   return new Promise((resolve, reject) => {
-    const stdio = remote === undefined ? ['pipe', 'ignore', 'pipe'] : ['pipe', 'ignore', 'pipe', 'pipe', 'pipe'];
-    const child = spawn(rsyncPath, args, { stdio: stdio as ['pipe', 'ignore', 'pipe'] });
+    const out = opts.maxLines === undefined ? 'ignore' : 'pipe';
+    const stdio = remote === undefined ? ['pipe', out, 'pipe'] : ['pipe', out, 'pipe', 'pipe', 'pipe'];
+    const child = spawn(rsyncPath, args, { stdio: stdio as ['pipe', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let moreLines = 0;
+    let partial = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      const parts = (partial + d.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        if (lines.length < opts.maxLines!) lines.push(line);
+        else moreLines++;
+      }
+    });
     const err = new TailBuffer(STDERR_KEEP);
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.stdin.on('error', () => {}); // rsync may exit before reading the whole list; the exit code tells
@@ -65,7 +86,10 @@ export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | unde
     child.on('close', (code, signal) => {
       // A remote rsync that outlives the local one (hung peer) must not hold the lane forever.
       setTimeout(() => abandon.abort(), CHANNEL_GRACE_MS).unref();
-      void bridgeDone.finally(() => resolve({ exitCode: code ?? (signal === null ? 255 : 128 + 20), stderr: err.text() }));
+      if (partial !== '') lines.push(partial);
+      const run: RsyncRun = { exitCode: code ?? (signal === null ? 255 : 128 + 20), stderr: err.text() };
+      if (opts.maxLines !== undefined) Object.assign(run, { lines, moreLines });
+      void bridgeDone.finally(() => resolve(run));
     });
   });
 }

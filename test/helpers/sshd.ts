@@ -274,6 +274,7 @@ class HostImpl implements SshdHost {
   private stopping: Promise<void> | undefined;
   private paused: number[] = [];
   private finalLogins: number | undefined;
+  private hostPubKey = '';
 
   constructor(
     readonly dir: string,
@@ -300,8 +301,6 @@ class HostImpl implements SshdHost {
     // type + base64 only: a comment would be noise in known_hosts.
     this.hostPubKey = hostPub.trim().split(/\s+/).slice(0, 2).join(' ');
   }
-
-  private hostPubKey = '';
 
   private config(port: number): string {
     const d = (name: string): string => quoteConf(path.join(this.dir, name));
@@ -425,8 +424,7 @@ class HostImpl implements SshdHost {
   /** For the exit handler: no awaiting possible there. */
   killSync(): void {
     const d = this.daemon;
-    if (!d || d.exitInfo !== undefined) return;
-    signal([d.pid, ...descendants(d.pid)], 'SIGKILL');
+    if (d && d.exitInfo === undefined) signal([d.pid, ...descendants(d.pid)], 'SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 

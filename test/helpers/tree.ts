@@ -6,14 +6,11 @@
  * - File mtimes as Math.floor(mtimeMs). rsync -a on Linux preserves nanoseconds (measured with
  *   rsync 3.5: `2020-01-02 03:04:05.123456789` arrived intact), so whole milliseconds is a safe, strict
  *   enough grain; comparing whole seconds would hide a lost sub-second part.
- * - Symlink mtimes are NOT compared by default: not something the mirror promises, and not every
- *   rsync/platform can set them. Measured with rsync 3.5 on Linux: they are set to the nanosecond, but
- *   only when the whole seconds differ (plain `rsync -a` of a link made in the current second keeps the
- *   receiver's creation time, off by a few ms); with --modify-window=-1 they match exactly. A test may
- *   opt in with `{ symlinkMtime: true }`.
- * - Directory mtimes are NOT compared: `--delete-missing-args` removes an entry after rsync has set the
- *   parent's mtime, so the parent's mtime moves (measured: replica dir 212 ms newer than the source's
- *   after one incremental delete) until a later pass that touches the directory fixes it.
+ * - Directory and symlink mtimes are compared too. rsync sets them to the nanosecond, but its quick
+ *   check compares whole seconds unless --modify-window=-1 (measured with rsync 3.5: without it a link
+ *   or a directory changed within the same second keeps the receiver's time, off by a few ms, e.g. a
+ *   directory after a --delete-missing-args deletion in it); fam-mirror passes -1, so they must match.
+ *   `{ symlinkMtime: false, dirMtime: false }` relaxes that for a test of something else.
  * - The roots themselves are not compared (their modes come from mkdtemp, not from the mirror).
  * - Ownership is not compared: a non-root receiver keeps its own uid.
  *
@@ -45,8 +42,10 @@ export interface TreeEntry {
 }
 
 export interface DiffOptions {
-  /** Also compare symlink mtimes (rsync 3.5 on Linux preserves them; not portable). Default false. */
+  /** Compare symlink mtimes (default true; fam-mirror's rsync sets them to the nanosecond). */
   symlinkMtime?: boolean;
+  /** Compare directory mtimes (default true). */
+  dirMtime?: boolean;
 }
 
 /** At most this many files hashed (or lstat'ed) at once: big trees must not hit EMFILE. */
@@ -104,7 +103,7 @@ export async function snapshotTree(root: string): Promise<TreeEntry[]> {
         if (st.isSymbolicLink()) {
           return { path: p, type: 'symlink', mode, target: await readlink(abs), mtimeMs: Math.floor(st.mtimeMs) };
         }
-        if (st.isDirectory()) return { path: p, type: 'dir', mode };
+        if (st.isDirectory()) return { path: p, type: 'dir', mode, mtimeMs: Math.floor(st.mtimeMs) };
         if (st.isFile()) {
           return { path: p, type: 'file', mode, size: st.size, sha1: await sha1File(abs), mtimeMs: Math.floor(st.mtimeMs) };
         }
@@ -141,7 +140,7 @@ export async function diffTrees(a: string, b: string, opts: DiffOptions = {}): P
     return false;
   };
   const flush = (): void => {
-    if (hidden && hidden.count > 0) diffs[hidden.line] += ` (and ${hidden.count} entries below it)`;
+    if (hidden && hidden.count > 0) diffs[hidden.line] += ` (and ${hidden.count} ${hidden.count === 1 ? 'entry' : 'entries'} below it)`;
     hidden = undefined;
   };
   const onlyIn = (e: TreeEntry, side: 'a' | 'b'): void => {
@@ -191,9 +190,12 @@ export async function diffTrees(a: string, b: string, opts: DiffOptions = {}): P
         diffs.push(`mtime: ${name}: ${when(x.mtimeMs)} vs ${when(y.mtimeMs)} (${delta > 0 ? '+' : ''}${delta} ms)`);
       }
     }
+    if (x.type === 'dir' && opts.dirMtime !== false && x.mtimeMs !== y.mtimeMs) {
+      diffs.push(`dir mtime: ${name}: ${when(x.mtimeMs)} vs ${when(y.mtimeMs)}`);
+    }
     if (x.type === 'symlink') {
       if (x.target !== y.target) diffs.push(`target: ${name}: ${q(x.target ?? '')} vs ${q(y.target ?? '')}`);
-      if (opts.symlinkMtime && x.mtimeMs !== y.mtimeMs) {
+      if (opts.symlinkMtime !== false && x.mtimeMs !== y.mtimeMs) {
         diffs.push(`symlink mtime: ${name}: ${when(x.mtimeMs)} vs ${when(y.mtimeMs)}`);
       }
     }
