@@ -11,6 +11,7 @@ import { MirrorError } from './errors.js';
 import type { MirrorOptions } from './options.js';
 
 const USAGE = `Usage: fam-mirror [options] SRC REPLICA...
+       fam-mirror verify [options] SRC REPLICA...
 
 Keeps every REPLICA in step with the directory tree SRC, in near real time:
 file-change events are coalesced and sent with rsync over one ssh connection per host.
@@ -38,10 +39,14 @@ Options:
   -h, --help             show this help
   -v, --version          show the version
 
+verify compares each REPLICA with SRC by checksum (an rsync dry run, nothing is changed),
+prints every difference, and exits 0 when all are identical, 1 when not (or not reachable).
+
 Stop with Ctrl-C or SIGTERM: batches in flight finish, connections close, exit 0.
 Debug logging: DEBUG=fam-mirror:* fam-mirror ...`;
 
 interface Cli {
+  command: 'mirror' | 'verify';
   options: MirrorOptions;
   quiet: boolean;
 }
@@ -73,7 +78,11 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
   const v = parsed.values;
   if (v.help) return 'help';
   if (v.version) return 'version';
-  const [source, ...replicas] = parsed.positionals;
+  const positionals = [...parsed.positionals];
+  // "verify" is the subcommand only when SRC and a REPLICA follow (a directory named verify: ./verify).
+  const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
+  if (command === 'verify') positionals.shift();
+  const [source, ...replicas] = positionals;
   if (source === undefined) throw new UsageError('missing SRC, the directory tree to mirror');
   if (replicas.length === 0) throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
   let concurrency: number | undefined;
@@ -98,7 +107,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
     options.strictHostKeyChecking = policy;
   }
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
-  return { options, quiet: v.quiet === true };
+  return { command, options, quiet: v.quiet === true };
 }
 
 /** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
@@ -143,6 +152,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const mirror = new Mirror(cli.options);
+  if (cli.command === 'verify') return await verify(mirror);
   const quiet = cli.quiet;
   mirror.on('synced', (e) => {
     if (quiet) return;
@@ -186,6 +196,27 @@ async function main(): Promise<number> {
     throw e;
   } finally {
     clearInterval(keepAlive);
+  }
+}
+
+async function verify(mirror: Mirror): Promise<number> {
+  try {
+    const results = await mirror.verify();
+    let identical = true;
+    for (const r of results) {
+      if (r.identical) {
+        process.stdout.write(`${r.replica}: identical\n`);
+        continue;
+      }
+      identical = false;
+      const count = r.differences.length + r.more;
+      process.stdout.write(`${r.replica}: ${count} difference${count === 1 ? '' : 's'}\n`);
+      for (const d of r.differences) process.stdout.write(`  ${d}\n`);
+      if (r.more > 0) process.stdout.write(`  … and ${r.more} more\n`);
+    }
+    return identical ? 0 : 1;
+  } finally {
+    await mirror.close();
   }
 }
 

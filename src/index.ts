@@ -3,3 +3,4 @@ export { MirrorError, isMirrorError, type MirrorErrorCode } from './errors.js';
 export { parseReplicaSpec } from './replica-spec.js';
 export type { MirrorOptions } from './options.js';
 export type { MirrorEvents, SyncedEvent, ProblemEvent, ReplicaStateEvent, ReplicaStatus, Replica, LaneState } from './types.js';
+export type { VerifyResult } from './verify.js';

@@ -15,7 +15,9 @@ import { Lane } from './lane.js';
 import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './schedule.js';
 import { SshConnection } from './transport/ssh.js';
-import { bridgeRsh } from './transport/rsync.js';
+import { bridgeRsh, type RemoteExec } from './transport/rsync.js';
+import type { RsyncTarget } from './rsync-args.js';
+import { verifyReplica, type VerifyResult } from './verify.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, SshReplica } from './types.js';
 import { TreeWatcher } from './watch.js';
 
@@ -96,15 +98,42 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return Object.fromEntries([...this.#connections].map(([k, c]) => [k, c.logins]));
   }
 
+  /**
+   * Compares every replica with the source by checksum (an rsync dry run: nothing is changed) and
+   * lists the differences. Needs no start(); on a running mirror it reuses its connections.
+   */
+  async verify(): Promise<VerifyResult[]> {
+    const o = this.options;
+    await checkSource(o.source);
+    await checkRsync(o.rsyncPath);
+    return await Promise.all(
+      o.replicas.map(async (replica) => {
+        const t = this.#transportFor(replica);
+        await t.connect?.();
+        return verifyReplica(replica.id, o.rsyncPath, t.target, o, t.remote);
+      }),
+    );
+  }
+
+  #transportFor(replica: Replica): { target: RsyncTarget; remote: RemoteExec | undefined; connect: (() => Promise<void>) | undefined } {
+    if (replica.kind === 'local') return { target: { path: replica.path }, remote: undefined, connect: undefined };
+    const conn = this.#connectionFor(replica);
+    return {
+      target: { path: replica.path, rsh: bridgeRsh(), remoteRsyncPath: this.options.remoteRsyncPath },
+      remote: (command) => conn.exec(command),
+      connect: () => conn.connect(),
+    };
+  }
+
   #makeLane(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): Lane {
     const o = this.options;
-    const conn = replica.kind === 'ssh' ? this.#connectionFor(replica) : undefined;
+    const t = this.#transportFor(replica);
     const execute = makeExecutor({
       options: o,
       replica,
-      target: conn === undefined ? { path: replica.path } : { path: replica.path, rsh: bridgeRsh(), remoteRsyncPath: o.remoteRsyncPath },
-      remote: conn === undefined ? undefined : (command) => conn.exec(command),
-      connect: conn === undefined ? undefined : () => conn.connect(),
+      target: t.target,
+      remote: t.remote,
+      connect: t.connect,
       limit,
       onSynced: (event) => this.emit('synced', event),
     });

@@ -125,6 +125,29 @@ describe('fam-mirror CLI: real runs', () => {
     assert.equal(await h!.logins(), 1);
   });
 
+  it('verify exits 0 when identical and 1 listing each difference when not', async () => {
+    const [h] = await startSshdHosts(1);
+    const src = await makeTempDir('fam-cli-v-src-');
+    const dst = await makeTempDir('fam-cli-v-dst-');
+    const local = await makeTempDir('fam-cli-v-local-');
+    await writeFile(join(src, 'same.txt'), 'same\n');
+    const ssh = `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`;
+    const auth = ['--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile];
+    const seed = start(['--init', ...auth, src, ssh, local]);
+    await waitFor(() => /seeded and watching/.test(seed.stdout()), { what: 'seed' });
+    seed.child.kill('SIGTERM');
+    assert.equal(await seed.exit, 0);
+    const ok = await runToEnd(['verify', ...auth, src, ssh, local]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`${dst}: identical`));
+    await writeFile(join(dst, 'only-on-replica'), 'x');
+    const bad = await runToEnd(['verify', ...auth, src, ssh, local]);
+    assert.equal(bad.code, 1, bad.stderr);
+    // The extra file also moved the replica root's mtime: rsync reports both.
+    assert.match(bad.stdout, /2 differences\n {2}\.d\.\.t\.+ \.\/\n {2}\*deleting +only-on-replica\n/);
+    assert.match(bad.stdout, new RegExp(`${local}: identical`));
+  });
+
   it('an unknown host key is refused: exit 1, the fingerprint in the message, nothing copied', async () => {
     const [h] = await startSshdHosts(1);
     const src = await makeTempDir('fam-cli-hk-src-');

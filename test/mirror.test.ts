@@ -162,6 +162,30 @@ describe('Mirror over real sshd hosts', () => {
     await assertAllEqual('hostile deletes');
   });
 
+  it('verify() finds every replica identical, then names each difference made behind its back', async () => {
+    await writeFile(join(source, 'verify-me.txt'), 'present everywhere');
+    await mirror.flush();
+    const clean = await mirror.verify();
+    assert.equal(clean.length, 3);
+    for (const r of clean) assert.deepEqual([r.identical, r.differences, r.more], [true, [], 0], r.replica);
+    await writeFile(join(replicas[0]!, 'seeded.txt'), 'tampered');
+    await writeFile(join(replicas[0]!, 'extra-on-replica'), 'x');
+    await rm(join(replicas[1]!, 'verify-me.txt'));
+    const [r0, r1, r2] = await mirror.verify();
+    assert.equal(r0!.identical, false);
+    assert.ok(r0!.differences.some((d) => /^[<>]fc.* seeded\.txt$/.test(d)), r0!.differences.join('\n'));
+    assert.ok(r0!.differences.some((d) => /^\*deleting +extra-on-replica$/.test(d)), r0!.differences.join('\n'));
+    assert.ok(r1!.differences.some((d) => / verify-me\.txt$/.test(d)), r1!.differences.join('\n'));
+    assert.equal(r2!.identical, true);
+    // Repair by hand so the remaining scenarios start from equal trees.
+    await rm(join(replicas[0]!, 'extra-on-replica'));
+    await writeFile(join(source, 'seeded.txt'), 'already there, rewritten\n');
+    await writeFile(join(source, 'verify-me.txt'), 'present everywhere, again');
+    await mirror.flush();
+    await assertAllEqual('after repair');
+    assert.ok((await mirror.verify()).every((r) => r.identical));
+  });
+
   it('used one ssh login per host for all of these batches', async () => {
     assert.ok(synced.length >= 20, `expected many batches, saw ${synced.length}`);
     for (const h of hosts) assert.equal(await h.logins(), 1, `sshd on port ${h.port} logged more than one login`);

@@ -1,0 +1,70 @@
+/**
+ * "Is the file there yet, with the right content?" — polled, bounded, on several targets at once.
+ *
+ * The poll period is one timer tick (setTimeout 1 ms, ≈ 1.1 ms in practice), not setImmediate: a
+ * spinning loop would take one of the machine's few cores away from rsync, sshd and the Mirror, whose
+ * ssh2 bridge shares this event loop. The resolution of a measurement is therefore ≈ 1 ms.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** True when `file` exists with exactly `content` (stat first: cheaper than reading a missing file). */
+export async function hasContent(file: string, content: Buffer): Promise<boolean> {
+  try {
+    const st = await stat(file);
+    if (st.size !== content.length) return false;
+    return (await readFile(file)).equals(content);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * Resolves with, for each file, the ms from `t0` (performance.now()) to the first poll that found it
+ * complete. Rejects past `deadlineMs` after t0 or when `signal` aborts.
+ */
+export async function waitVisible(
+  files: readonly string[],
+  content: Buffer,
+  t0: number,
+  deadlineMs: number,
+  signal: AbortSignal,
+): Promise<number[]> {
+  const found: (number | undefined)[] = files.map(() => undefined);
+  const deadline = t0 + deadlineMs;
+  // The deadline bounds the loop; the poll cap guards against a clock that does not move.
+  const maxPolls = Math.ceil(deadlineMs) + 100;
+  for (let poll = 0; poll < maxPolls; poll++) {
+    await Promise.all(
+      files.map(async (file, i) => {
+        if (found[i] === undefined && (await hasContent(file, content))) found[i] = performance.now() - t0;
+      }),
+    );
+    if (found.every((x) => x !== undefined)) return found as number[];
+    if (signal.aborted) throw new Error('aborted');
+    if (performance.now() >= deadline) break;
+    await delay(1);
+  }
+  const missing = files.filter((_, i) => found[i] === undefined);
+  throw new Error(`not visible within ${deadlineMs} ms: ${missing.join(', ')}`);
+}
+
+/** Sleeps until performance.now() ≥ `t` (at most `capMs`), waking early on abort. */
+export async function sleepUntil(t: number, signal: AbortSignal, capMs = 5_000): Promise<void> {
+  const ms = Math.min(capMs, t - performance.now());
+  if (ms <= 0) return;
+  await delay(ms, undefined, { signal }).catch(() => {});
+}
+
+/** Bounded wait for a condition checked every `intervalMs`. */
+export async function waitUntil(cond: () => boolean, deadlineMs: number, what: string, intervalMs = 2): Promise<void> {
+  const deadline = performance.now() + deadlineMs;
+  const maxPolls = Math.ceil(deadlineMs / intervalMs) + 100;
+  for (let i = 0; i < maxPolls; i++) {
+    if (cond()) return;
+    if (performance.now() >= deadline) break;
+    await delay(intervalMs);
+  }
+  throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+}

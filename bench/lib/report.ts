@@ -1,0 +1,104 @@
+/**
+ * Turns raw results into the stdout table and the JSON document. Pure (no I/O).
+ */
+import type { RunEnvironment } from './env.js';
+import { round2, summarize, type Summary } from './stats.js';
+import type { Scenario, ScenarioResult } from './types.js';
+
+export interface ScenarioOutcome {
+  scenario: Scenario;
+  result?: ScenarioResult;
+  error?: string;
+  wallMs: number;
+}
+
+export interface JsonReport {
+  schema: 1;
+  quick: boolean;
+  environment: RunEnvironment;
+  scenarios: unknown[];
+}
+
+function ratioValue(result: ScenarioResult, numerator: string, denominator: string): number {
+  const m = (id: string) => result.metrics.find((x) => x.id === id);
+  const a = m(numerator);
+  const b = m(denominator);
+  if (a === undefined || b === undefined) return NaN;
+  return summarize(a.samples).median / summarize(b.samples).median;
+}
+
+const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+export function renderTable(env: RunEnvironment, quick: boolean, outcomes: readonly ScenarioOutcome[]): string {
+  const lines: string[] = [];
+  const v = env.versions;
+  const m = env.machine;
+  lines.push(`fam-mirror bench · ${env.date} · ${quick ? 'quick smoke run' : 'full run'} · ${env.command}`);
+  lines.push(
+    `node ${v.node} · rsync ${v.rsync} · ${v.ssh} · ssh2 ${v.ssh2} · @parcel/watcher ${v.parcelWatcher} · ` +
+      `${m.nproc} CPUs (${m.cpuModel}) · ${m.os} ${m.kernel} · git ${env.git.commit.slice(0, 10)}${env.git.dirty ? ' (uncommitted changes)' : ''}`,
+  );
+  outcomes.forEach((o, i) => {
+    lines.push('');
+    lines.push(`${i + 1}. ${o.scenario.title} [${o.scenario.id}] (${(o.wallMs / 1000).toFixed(1)} s)`);
+    lines.push(`   ${o.scenario.describe(quick)}`);
+    if (o.result === undefined) {
+      lines.push(`   FAILED: ${o.error ?? 'unknown error'}`);
+      return;
+    }
+    const rows = o.result.metrics.map((x) => ({ label: x.label, s: summarize(x.samples) }));
+    const width = Math.max(34, ...rows.map((r) => r.label.length));
+    const cell = (s: string) => s.padStart(8);
+    lines.push(`   ${'ms'.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'min', 'max'].map(cell).join('')}`);
+    for (const r of rows) lines.push(`   ${r.label.padEnd(width)} ${String(r.s.n).padStart(4)}${row(r.s).map(cell).join('')}`);
+    if (o.result.ratios.length > 0) {
+      lines.push(`   ratios of medians (same run):`);
+      const rw = Math.max(...o.result.ratios.map((r) => r.label.length));
+      for (const r of o.result.ratios) lines.push(`     ${r.label.padEnd(rw)}  ${ratioValue(o.result, r.numerator, r.denominator).toFixed(2)}×`);
+    }
+    const checks = JSON.stringify(o.result.checks);
+    lines.push(`   checks: ${checks.length > 300 ? `${checks.slice(0, 300)}… (see JSON)` : checks}`);
+  });
+  return lines.join('\n');
+}
+
+function row(s: Summary): string[] {
+  return [ms(s.median), ms(s.p95), ms(s.min), ms(s.max)];
+}
+
+export function buildJson(env: RunEnvironment, quick: boolean, outcomes: readonly ScenarioOutcome[]): JsonReport {
+  return {
+    schema: 1,
+    quick,
+    environment: env,
+    scenarios: outcomes.map((o) => ({
+      id: o.scenario.id,
+      title: o.scenario.title,
+      description: o.scenario.describe(quick),
+      wallMs: Math.round(o.wallMs),
+      ...(o.error !== undefined ? { error: o.error } : {}),
+      ...(o.result === undefined
+        ? {}
+        : {
+            params: o.result.params,
+            metrics: o.result.metrics.map((x) => {
+              const s = summarize(x.samples);
+              return {
+                id: x.id,
+                label: x.label,
+                unit: 'ms',
+                n: s.n,
+                median: round2(s.median),
+                p95: round2(s.p95),
+                mean: round2(s.mean),
+                min: round2(s.min),
+                max: round2(s.max),
+                samples: x.samples.map(round2),
+              };
+            }),
+            ratios: o.result.ratios.map((r) => ({ ...r, value: Math.round(ratioValue(o.result!, r.numerator, r.denominator) * 1000) / 1000 })),
+            checks: o.result.checks,
+          }),
+    })),
+  };
+}

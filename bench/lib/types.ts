@@ -1,0 +1,45 @@
+/**
+ * The shapes every scenario returns. A scenario is one function (`Scenario.run`) that sets up its own
+ * processes and temp dirs, measures, tears everything down, and returns raw samples; the runner does
+ * the statistics, the table and the JSON, so adding a scenario touches only scenarios/.
+ */
+export interface Metric {
+  /** Stable key for the JSON and for ratios, e.g. 'bridge-direct'. */
+  id: string;
+  /** Row label in the table. */
+  label: string;
+  /** Raw samples in milliseconds, in the order measured. */
+  samples: number[];
+}
+
+export interface Ratio {
+  label: string;
+  /** Metric ids; the ratio is median(numerator) / median(denominator), both measured in the same run. */
+  numerator: string;
+  denominator: string;
+}
+
+export interface ScenarioResult {
+  /** What was set up: rounds, replica specs, exact commands. */
+  params: Record<string, unknown>;
+  metrics: Metric[];
+  ratios: Ratio[];
+  /** Sanity figures that say whether the numbers mean what they claim (logins, stray batches …). */
+  checks: Record<string, unknown>;
+}
+
+export interface ScenarioContext {
+  quick: boolean;
+  /** Aborted on SIGINT/SIGTERM or the run's watchdog: scenarios stop at the next round. */
+  signal: AbortSignal;
+  /** Progress to stderr (stdout carries only the table). */
+  log(message: string): void;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  /** One paragraph for the table header and the JSON: what the numbers are. */
+  describe(quick: boolean): string;
+  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
