@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stopAll } from '../test/helpers/sshd.js';
 import { cleanupTempDirs } from '../test/helpers/tree.js';
-import { describeEnvironment } from './lib/env.js';
+import { describeEnvironment, loadavg } from './lib/env.js';
 import { buildJson, renderTable, type ScenarioOutcome } from './lib/report.js';
 import type { ScenarioContext } from './lib/types.js';
 import { scenarios } from './scenarios/index.js';
@@ -103,6 +103,7 @@ async function main(): Promise<number> {
     clearTimeout(watchdog);
   }
 
+  env.machine.loadavgAtEnd = loadavg();
   console.log(renderTable(env, quick, outcomes));
   await mkdir(dirname(out), { recursive: true });
   const tmp = `${out}.tmp`;

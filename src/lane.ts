@@ -34,7 +34,9 @@ export interface LaneListener {
 
 interface Waiter {
   seq: number;
-  resolve(): void;
+  /** Settle with `false` as soon as the lane is down or failed, instead of waiting or rejecting. */
+  healthyOnly: boolean;
+  resolve(confirmed: boolean): void;
   reject(err: MirrorError): void;
 }
 
@@ -78,13 +80,23 @@ export class Lane {
     this.#kick();
   }
 
-  /** Resolves when every change added with a seq ≤ `seq` is confirmed on this replica. */
-  confirmed(seq: number): Promise<void> {
+  /**
+   * Resolves `true` when every change added with a seq ≤ `seq` is confirmed on this replica. A failed
+   * lane rejects with its error; with `healthyOnly`, a lane that is (or goes) down or failed resolves
+   * `false` instead, so a caller never waits on a dead host.
+   */
+  confirmed(seq: number, opts: { healthyOnly?: boolean } = {}): Promise<boolean> {
+    const healthyOnly = opts.healthyOnly === true;
     const from = this.#outstandingFrom();
-    if (from === undefined || from > seq) return Promise.resolve();
+    if (from === undefined || from > seq) return Promise.resolve(true);
     if (this.#closed) return Promise.reject(this.#closedError());
+    if (healthyOnly && !this.#healthy()) return Promise.resolve(false);
     if (this.#state === 'failed' && this.#lastError) return Promise.reject(this.#lastError);
-    return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ seq, healthyOnly, resolve, reject }));
+  }
+
+  #healthy(): boolean {
+    return this.#state !== 'down' && this.#state !== 'failed';
   }
 
   status(): ReplicaStatus {
@@ -203,7 +215,8 @@ export class Lane {
     const from = this.#outstandingFrom();
     const keep: Waiter[] = [];
     for (const w of this.#waiters) {
-      if (from === undefined || from > w.seq) w.resolve();
+      if (from === undefined || from > w.seq) w.resolve(true);
+      else if (w.healthyOnly && !this.#healthy()) w.resolve(false);
       else if (this.#state === 'failed' && this.#lastError) w.reject(this.#lastError);
       else keep.push(w);
     }

@@ -23,6 +23,20 @@ import { TreeWatcher } from './watch.js';
 
 const debug = createDebug('fam-mirror:mirror');
 
+export interface FlushOptions {
+  /** Do not wait for replicas that are down or failed (now or while waiting). */
+  healthyOnly?: boolean;
+  /** Give up waiting after this many ms (the changes still flow; the result lists who is behind). */
+  timeoutMs?: number;
+}
+
+export interface FlushResult {
+  /** Every replica has every change seen before the call. */
+  complete: boolean;
+  /** Replicas that do not have them yet. */
+  behind: string[];
+}
+
 type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
 export class Mirror extends EventEmitter<MirrorEvents> {
@@ -66,17 +80,35 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     }
   }
 
-  /** Resolves when every replica has every change the mirror saw before this call. */
-  async flush(): Promise<void> {
+  /**
+   * Resolves when every replica has every change the mirror saw before this call. By default it
+   * waits for replicas that are down (they catch up when back) and rejects if one has failed for a
+   * reason retrying cannot fix. `healthyOnly` stops waiting for replicas that are or go down;
+   * `timeoutMs` stops waiting at all. The result says which replicas are still behind.
+   */
+  async flush(opts: FlushOptions = {}): Promise<FlushResult> {
     if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'flush() needs a started, open mirror: call start() first.');
     await this.#watcher!.barrier();
     const seq = this.#seq;
-    await Promise.all(this.#lanes.map((lane) => lane.confirmed(seq)));
+    const done = new Set<string>();
+    const all = Promise.all(
+      this.#lanes.map(async (lane) => {
+        if (await lane.confirmed(seq, { healthyOnly: opts.healthyOnly === true })) done.add(lane.id);
+      }),
+    );
+    if (opts.timeoutMs === undefined) await all;
+    else {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    const behind = this.#lanes.map((l) => l.id).filter((id) => !done.has(id));
+    return { complete: behind.length === 0, behind };
   }
 
   /** Same as flush(): the name callers of queue libraries look for. */
-  onIdle(): Promise<void> {
-    return this.flush();
+  onIdle(opts: FlushOptions = {}): Promise<FlushResult> {
+    return this.flush(opts);
   }
 
   status(): ReplicaStatus[] {

@@ -52,7 +52,7 @@ interface Call {
 }
 
 /** Promise state, observable without awaiting (a pending promise would hang the test). */
-function track(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; error: unknown } {
+function track(p: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected'; error: unknown } {
   const t: { state: 'pending' | 'resolved' | 'rejected'; error: unknown } = { state: 'pending', error: undefined };
   p.then(
     () => {
@@ -352,5 +352,21 @@ describe('Lane: close()', () => {
     await flushMicrotasks();
     assert.equal(late.state, 'rejected');
     assert.equal((late.error as MirrorError | undefined)?.code, 'ERR_CLOSED');
+  });
+});
+
+describe('Lane: healthyOnly waiters', () => {
+  it('resolve false at once for a down lane, and when the lane goes down while waiting', async () => {
+    const clock = new ManualClock();
+    const outcomes: BatchOutcome[] = [];
+    const lane = new Lane('r', async () => outcomes.shift() ?? { verdict: 'ok' }, { quietMs: 0, maxWaitMs: 0, retryMinMs: 100, retryMaxMs: 100 }, clock, { onDown() {}, onUp() {}, onFailed() {} });
+    outcomes.push({ verdict: 'retry', error: new MirrorError('ERR_RSYNC', 'boom') });
+    lane.add(['a'], 1);
+    const waiting = lane.confirmed(1, { healthyOnly: true });
+    await clock.advance(0);
+    assert.equal(await waiting, false);
+    assert.equal(await lane.confirmed(1, { healthyOnly: true }), false);
+    await clock.advance(100); // the retry succeeds
+    assert.equal(await lane.confirmed(1, { healthyOnly: true }), true);
   });
 });

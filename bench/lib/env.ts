@@ -9,7 +9,7 @@ export interface RunEnvironment {
   date: string;
   command: string;
   argv: string[];
-  machine: { nproc: number; cpuModel: string; kernel: string; os: string; memGiB: number; loadavgAtStart: number[] };
+  machine: { nproc: number; cpuModel: string; kernel: string; os: string; memGiB: number; loadavgAtStart: number[]; loadavgAtEnd?: number[] };
   versions: { node: string; rsync: string; ssh: string; ssh2: string; parcelWatcher: string };
   git: { commit: string; dirty: boolean };
 }
@@ -50,7 +50,7 @@ export async function describeEnvironment(args: readonly string[]): Promise<RunE
       kernel: os.release(),
       os: `${os.type()} ${os.machine()}`,
       memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-      loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      loadavgAtStart: loadavg(),
     },
     versions: {
       node: process.version,
@@ -61,4 +61,8 @@ export async function describeEnvironment(args: readonly string[]): Promise<RunE
     },
     git: { commit: head.stdout.trim() || '?', dirty: status.stdout.trim() !== '' },
   };
+}
+
+export function loadavg(): number[] {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
 }
