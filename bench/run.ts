@@ -93,7 +93,8 @@ async function main(): Promise<number> {
       } catch (err) {
         const message = (err as Error).stack ?? String(err);
         console.error(`bench: ${scenario.id} failed: ${message}`);
-        outcomes.push({ scenario, error: (err as Error).message ?? String(err), wallMs: performance.now() - t0 });
+        const why = (err as Error).message ?? String(err);
+        outcomes.push({ scenario, error: abort.signal.aborted ? `aborted (${why})` : why, wallMs: performance.now() - t0 });
       }
     }
   } finally {

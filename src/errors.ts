@@ -22,6 +22,8 @@ export type MirrorErrorCode =
   | 'ERR_RSYNC_MISSING'
   | 'ERR_RSYNC'
   | 'ERR_RSYNC_FATAL'
+  | 'ERR_SOURCE_VANISHED'
+  | 'ERR_SOURCE_EMPTY'
   | 'ERR_WATCH'
   | 'ERR_CLOSED';
 

@@ -7,7 +7,8 @@ import type { Batch } from './coalesce.js';
 import { MirrorError } from './errors.js';
 import type { BatchOutcome } from './lane.js';
 import { planBatch } from './plan.js';
-import { probePaths } from './probe.js';
+import { probePaths, probeRoot } from './probe.js';
+import { guardPlan } from './guard.js';
 import { buildRsyncCall, classifyExit, type RsyncTarget } from './rsync-args.js';
 import { runRsync, type RemoteExec } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
@@ -38,6 +39,8 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
     const probes = batch.fullSeq === undefined ? await probePaths(options.source, batch.entries.map(([p]) => p)) : new Map();
     const plan = planBatch(batch, probes);
     if (plan.kind === 'none') return { verdict: 'ok' };
+    const held = guardPlan(plan, await probeRoot(options.source), options.source, options.allowEmptySource);
+    if (held !== undefined) return { verdict: 'retry', error: held };
     if (deps.connect !== undefined) {
       try {
         await deps.connect();
@@ -47,13 +50,19 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       }
     }
     const call = buildRsyncCall(plan, deps.target, options);
-    const run = await deps.limit(() => runRsync(options.rsyncPath, call.args, call.stdin, deps.remote));
+    // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
+    const run = await deps.limit(() => runRsync(options.rsyncPath, call.args, call.stdin, deps.remote, plan.kind === 'full' ? { maxLines: 20 } : {}));
     const verdict = classifyExit(run.exitCode);
     const durationMs = Date.now() - started;
     const paths = plan.kind === 'full' ? 0 : plan.paths.length;
     log('%s %d paths exit %d in %d ms', plan.kind, paths, run.exitCode, durationMs);
     if (verdict === 'ok') {
-      deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs });
+      const event: SyncedEvent = { replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs };
+      if (plan.kind === 'full') {
+        event.changed = (run.lines?.length ?? 0) + (run.moreLines ?? 0);
+        event.sample = run.lines ?? [];
+      }
+      deps.onSynced(event);
       return { verdict };
     }
     const reason = lastLines(run.stderr, 6);

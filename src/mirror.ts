@@ -23,6 +23,11 @@ import { TreeWatcher } from './watch.js';
 
 const debug = createDebug('fam-mirror:mirror');
 
+/** Paths in one watcher delivery from which we suspect the kernel queue overflowed. */
+const SUSPECT_DELIVERY = 8192;
+/** Quiet time after a suspicious burst or a watcher error before the reconcile pass. */
+const RECONCILE_AFTER_MS = 2000;
+
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
   healthyOnly?: boolean;
@@ -46,6 +51,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #connections = new Map<string, SshConnection>();
   #watcher: TreeWatcher | undefined;
   #seq = 0;
+  #cancelReconcile: (() => void) | undefined;
+  #cancelPeriodic: (() => void) | undefined;
 
   constructor(options: MirrorOptions) {
     super();
@@ -65,13 +72,20 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       onChanges: (paths) => {
         const seq = ++this.#seq;
         for (const lane of this.#lanes) lane.add(paths, seq);
+        // The kernel drops events silently past its queue (16,384): a delivery this large may
+        // have lost some, so a full pass follows once the burst is over.
+        if (paths.length >= SUSPECT_DELIVERY) this.#scheduleReconcile(`a burst of ${paths.length} events`);
       },
-      onError: (err) => this.#report(err),
+      onError: (err) => {
+        this.#report(err);
+        this.#scheduleReconcile('a watcher error');
+      },
     });
     // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
     await this.#watcher.start();
     this.#phase = 'running';
+    if (o.reconcileIntervalSec > 0) this.#armPeriodicReconcile(o.reconcileIntervalSec * 1000);
     debug('watching %s for %d replicas', o.source, this.#lanes.length);
     if (o.initMirror) {
       const seq = ++this.#seq;
@@ -115,10 +129,38 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.#lanes.map((lane) => lane.status());
   }
 
+  /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
+  reconcile(): void {
+    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'reconcile() needs a started, open mirror.');
+    const seq = ++this.#seq;
+    for (const lane of this.#lanes) lane.addFull(seq);
+  }
+
+  #scheduleReconcile(why: string): void {
+    if (this.#phase !== 'running') return;
+    debug('reconcile scheduled after %s', why);
+    this.#cancelReconcile?.();
+    this.#cancelReconcile = realClock.after(RECONCILE_AFTER_MS, () => {
+      this.#cancelReconcile = undefined;
+      if (this.#phase === 'running') this.reconcile();
+    });
+  }
+
+  #armPeriodicReconcile(ms: number): void {
+    this.#cancelPeriodic = realClock.after(ms, () => {
+      if (this.#phase !== 'running') return;
+      debug('periodic reconcile');
+      this.reconcile();
+      this.#armPeriodicReconcile(ms);
+    });
+  }
+
   /** Stops watching, lets batches in flight finish, closes every connection. */
   async close(): Promise<void> {
     if (this.#phase === 'closed' || this.#phase === 'closing') return;
     this.#phase = 'closing';
+    this.#cancelReconcile?.();
+    this.#cancelPeriodic?.();
     await this.#watcher?.close();
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.values()].map((c) => c.close()));

@@ -31,6 +31,10 @@ export interface MirrorOptions {
    * (insecure; every connection warns).
    */
   strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
+  /** Let an empty source root empty the replicas (default false: held back as ERR_SOURCE_EMPTY). */
+  allowEmptySource?: boolean;
+  /** Full reconcile pass of every replica every this many seconds (0 = never, the default). */
+  reconcileIntervalSec?: number;
   /** Global cap on rsync processes in flight, all replicas together. Default 8. */
   concurrency?: number;
   /** Wait this long after the last change before a batch starts (ms). Default 10. */
@@ -63,6 +67,8 @@ export interface NormalizedOptions {
   readonly agent: string | undefined;
   readonly knownHostsFiles: readonly string[];
   readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
+  readonly allowEmptySource: boolean;
+  readonly reconcileIntervalSec: number;
   readonly concurrency: number;
   readonly quietMs: number;
   readonly maxWaitMs: number;
@@ -83,7 +89,7 @@ export interface Environment {
 
 const KNOWN_KEYS = new Set<string>([
   'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'strictHostKeyChecking', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'knownHostsFiles', 'strictHostKeyChecking', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
   'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
 ]);
 
@@ -118,6 +124,8 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
       ),
     ),
     strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
+    allowEmptySource: optBoolean(raw, 'allowEmptySource') ?? false,
+    reconcileIntervalSec: optInteger(raw, 'reconcileIntervalSec', 0, 31_536_000) ?? 0,
     concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,
     quietMs: optInteger(raw, 'quietMs', 0, 3_600_000) ?? 10,
     maxWaitMs: optInteger(raw, 'maxWaitMs', 0, 3_600_000) ?? 1000,

@@ -1,34 +1,54 @@
 /**
- * The plan's file-system facts, gathered at the I/O edge: for each dirty path, does it exist now,
- * and if not, which ancestor is the topmost one gone (so the deletion is listed where rsync can
- * perform it). One lstat per path, plus one per gone ancestor, memoized within the batch.
+ * The plan's file-system facts, gathered at the I/O edge: for each dirty path, what to list so that
+ * rsync does the right thing with it. Walking from the root down, the first component that is not a
+ * real directory decides:
+ * - gone → list it (the topmost gone path: rsync cannot delete `a/b` when `a` is gone too);
+ * - a symlink or a file → list it, present: a stale event below it (a phantom after a rename) must
+ *   never make rsync -R walk *through* the link and copy what it points to;
+ * - none (the path itself exists) → list the path.
+ * One lstat per component, memoized within the batch.
  */
-import { lstat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Probe } from './plan.js';
-import { parentOf } from './paths.js';
+import type { RootFacts } from './guard.js';
+
+type Kind = 'dir' | 'other' | 'gone';
 
 export async function probePaths(root: string, paths: readonly string[]): Promise<Map<string, Probe>> {
-  const exists = new Map<string, Promise<boolean>>();
-  const existsAt = (p: string): Promise<boolean> => {
-    let known = exists.get(p);
+  const kinds = new Map<string, Promise<Kind>>();
+  const kindOf = (p: string): Promise<Kind> => {
+    let known = kinds.get(p);
     if (known === undefined) {
-      known = p === '' ? Promise.resolve(true) : lstat(join(root, p)).then(() => true, () => false);
-      exists.set(p, known);
+      known = lstat(join(root, p)).then(
+        (st) => (st.isDirectory() ? 'dir' : 'other'),
+        () => 'gone',
+      );
+      kinds.set(p, known);
     }
     return known;
   };
   const out = new Map<string, Probe>();
   await Promise.all(
     paths.map(async (p) => {
-      if (await existsAt(p)) {
-        out.set(p, { listAs: p, exists: true });
-        return;
+      const parts = p.split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const prefix = parts.slice(0, i).join('/');
+        const kind = await kindOf(prefix);
+        if (kind === 'gone') return void out.set(p, { listAs: prefix, exists: false });
+        if (kind === 'other' || i === parts.length) return void out.set(p, { listAs: prefix, exists: true });
       }
-      let top = p;
-      for (let up = parentOf(p); up !== '' && !(await existsAt(up)); up = parentOf(up)) top = up;
-      out.set(p, { listAs: top, exists: false });
     }),
   );
   return out;
+}
+
+/** Whether the source root exists and how many entries it holds (only 0 or more matters). */
+export async function probeRoot(root: string): Promise<RootFacts> {
+  try {
+    const names = await readdir(root);
+    return { exists: true, entries: names.length };
+  } catch {
+    return { exists: false, entries: 0 };
+  }
 }

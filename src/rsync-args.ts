@@ -48,7 +48,7 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
     ...remoteShellArgs(target),
   ];
   const ends = ['--', withSlash(settings.source), destinationOf(target)];
-  if (plan.kind === 'full') return { args: [...common, ...ends], stdin: undefined };
+  if (plan.kind === 'full') return { args: ['--out-format=%i %n%L', ...common, ...ends], stdin: undefined };
   return {
     args: ['-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
     // './' because rsync skips --files-from entries that start with ';' or '#' as comments.

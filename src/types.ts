@@ -33,6 +33,10 @@ export interface SyncedEvent {
   deleted: number;
   full: boolean;
   durationMs: number;
+  /** Full passes only: entries rsync changed (itemized lines); on an in-step replica, what events missed. */
+  changed?: number;
+  /** Full passes only: the first itemized lines, e.g. `>f+++++++++ lost/file`. */
+  sample?: string[];
 }
 
 export interface ProblemEvent {

@@ -49,6 +49,8 @@ export class TreeWatcher {
   #barrierCount = 0;
   #generation = 0;
   #overlapDone: (() => void) | undefined;
+  #inspections = new Set<Promise<void>>();
+  #catchUp: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(root: string, excluded: PathFilter, handlers: WatchHandlers) {
     this.#root = root;
@@ -77,11 +79,15 @@ export class TreeWatcher {
     // first came back, proves the delivery round that carried the root's events has completed.
     await this.#marker();
     await this.#marker();
+    // Events in hand may still be turning into a resubscription and a re-sync of blind directories.
+    await Promise.all(this.#inspections);
+    await this.#catchUp?.promise;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#resubscribeTimer);
+    this.#catchUp?.resolve();
     this.#overlapDone?.();
     await this.#resubscribing;
     await this.#sub?.unsubscribe();
@@ -162,7 +168,10 @@ export class TreeWatcher {
     this.#handlers.onChanges(paths);
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
-    else if (created.length > 0) void this.#inspectCreated(created);
+    else if (created.length > 0) {
+      const inspection = this.#inspectCreated(created).finally(() => this.#inspections.delete(inspection));
+      this.#inspections.add(inspection);
+    }
   }
 
   /** A directory that already has entries when we first hear of it may hide unwatched subdirectories. */
@@ -184,7 +193,13 @@ export class TreeWatcher {
 
   #scheduleResubscribe(dirs: string[]): void {
     for (const d of dirs) this.#blindDirs.add(d);
-    if (this.#resubscribeTimer !== undefined || this.#closed) return;
+    if (this.#closed) return;
+    if (this.#catchUp === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#catchUp = { promise, resolve };
+    }
+    if (this.#resubscribeTimer !== undefined) return;
     this.#resubscribeTimer = setTimeout(() => {
       this.#resubscribeTimer = undefined;
       // One at a time: a subscription to a root string that is still alive would not crawl again.
@@ -199,6 +214,16 @@ export class TreeWatcher {
   }
 
   async #resubscribe(): Promise<void> {
+    const catchUp = this.#catchUp;
+    this.#catchUp = undefined;
+    try {
+      await this.#swapSubscription(catchUp);
+    } finally {
+      catchUp?.resolve();
+    }
+  }
+
+  async #swapSubscription(catchUp: { resolve: () => void } | undefined): Promise<void> {
     const dirs = [...this.#blindDirs];
     this.#blindDirs.clear();
     const started = Date.now();
@@ -214,6 +239,7 @@ export class TreeWatcher {
     debug('resubscribed %s in %d ms (%d filled dirs)', this.#root, Date.now() - started, dirs.length);
     // Writes made while the old watch was blind below these directories were never reported.
     if (!this.#closed && dirs.length > 0) this.#handlers.onChanges(dirs);
+    catchUp?.resolve();
     // The new subscription adds its watches only after its crawl: an event in between reached the
     // old one alone, and an unsubscribe drops whatever it has not delivered yet. So the old one
     // lives on for longer than the watcher's longest debounce (500 ms); duplicates are harmless.
@@ -228,6 +254,19 @@ export class TreeWatcher {
 
 function relativeTo(root: string, abs: string): string | undefined {
   const rel = relative(root, abs);
-  if (rel === '' || rel.startsWith('..')) return undefined;
-  return sep === '/' ? rel : rel.split(sep).join('/');
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`)) return undefined;
+  const posix = sep === '/' ? rel : rel.split(sep).join('/');
+  return nameableAncestor(posix);
+}
+
+/**
+ * @parcel/watcher hands paths over as JS strings, decoding bytes that are not UTF-8 as U+FFFD: such
+ * a path names a different file (or none). Its nearest ancestor whose name survived is synced
+ * recursively instead; rsync reads that directory itself and carries the raw bytes. ('' = the root.)
+ */
+function nameableAncestor(rel: string): string {
+  const bad = rel.indexOf('\uFFFD');
+  if (bad === -1) return rel;
+  const slash = rel.lastIndexOf('/', bad);
+  return slash === -1 ? '' : rel.slice(0, slash);
 }

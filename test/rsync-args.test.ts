@@ -20,7 +20,7 @@ describe('buildRsyncCall', () => {
       name: 'full pass, local replica',
       plan: { kind: 'full' },
       target: { path: '/srv/replica' },
-      args: [...common, '--', '/srv/src/', '/srv/replica/'],
+      args: ['--out-format=%i %n%L', ...common, '--', '/srv/src/', '/srv/replica/'],
       stdin: undefined,
     },
     {
@@ -34,7 +34,7 @@ describe('buildRsyncCall', () => {
       name: 'full pass, remote replica with the default remote rsync',
       plan: { kind: 'full' },
       target: { path: '/srv/www', rsh: bridge, remoteRsyncPath: 'rsync' },
-      args: [...common, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
+      args: ['--out-format=%i %n%L', ...common, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
       stdin: undefined,
     },
     {
@@ -49,7 +49,7 @@ describe('buildRsyncCall', () => {
       plan: { kind: 'full' },
       target: { path: '/r' },
       settings: { source: '/srv/src/', exclude: [], timeoutSec: 5 },
-      args: ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
+      args: ['--out-format=%i %n%L', '-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
       stdin: undefined,
     },
   ];

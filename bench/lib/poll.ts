@@ -58,11 +58,12 @@ export async function sleepUntil(t: number, signal: AbortSignal, capMs = 5_000):
 }
 
 /** Bounded wait for a condition checked every `intervalMs`. */
-export async function waitUntil(cond: () => boolean, deadlineMs: number, what: string, intervalMs = 2): Promise<void> {
+export async function waitUntil(cond: () => boolean, deadlineMs: number, what: string, signal: AbortSignal, intervalMs = 2): Promise<void> {
   const deadline = performance.now() + deadlineMs;
   const maxPolls = Math.ceil(deadlineMs / intervalMs) + 100;
   for (let i = 0; i < maxPolls; i++) {
     if (cond()) return;
+    if (signal.aborted) throw new Error(`aborted while waiting for ${what}`);
     if (performance.now() >= deadline) break;
     await delay(intervalMs);
   }

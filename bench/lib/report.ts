@@ -49,7 +49,7 @@ export function renderTable(env: RunEnvironment, quick: boolean, outcomes: reado
     const rows = o.result.metrics.map((x) => ({ label: x.label, s: summarize(x.samples) }));
     const width = Math.max(34, ...rows.map((r) => r.label.length));
     const cell = (s: string) => s.padStart(8);
-    lines.push(`   ${'ms'.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'min', 'max'].map(cell).join('')}`);
+    lines.push(`   ${'ms'.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'mean', 'min', 'max'].map(cell).join('')}`);
     for (const r of rows) lines.push(`   ${r.label.padEnd(width)} ${String(r.s.n).padStart(4)}${row(r.s).map(cell).join('')}`);
     if (o.result.ratios.length > 0) {
       lines.push(`   ratios of medians (same run):`);
@@ -63,7 +63,7 @@ export function renderTable(env: RunEnvironment, quick: boolean, outcomes: reado
 }
 
 function row(s: Summary): string[] {
-  return [ms(s.median), ms(s.p95), ms(s.min), ms(s.max)];
+  return [ms(s.median), ms(s.p95), ms(s.mean), ms(s.min), ms(s.max)];
 }
 
 export function buildJson(env: RunEnvironment, quick: boolean, outcomes: readonly ScenarioOutcome[]): JsonReport {

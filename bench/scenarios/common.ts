@@ -43,17 +43,22 @@ export function countValues(xs: readonly number[]): Record<string, number> {
   return out;
 }
 
-/** `p`, or a rejection after `ms` (the promise itself is left to settle on its own). */
-export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** `p`, or a rejection after `ms` or on abort (the promise itself is left to settle on its own). */
+export async function withDeadline<T>(p: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+        onAbort = () => reject(new Error(`aborted while waiting for ${what}`));
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
       }),
     ]);
   } finally {
     clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -79,7 +79,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       const ms = await waitVisible(dirs.map((d) => join(d, name)), content, t0, VISIBLE_DEADLINE_MS, ctx.signal);
       // Let the Mirror go idle before the next round (outside the measurement): a write can reach it as
       // two watcher deliveries ~50 ms apart (create, then modify), hence a second batch per replica.
-      await withDeadline(mirror.flush(), VISIBLE_DEADLINE_MS, 'Mirror.flush()');
+      await withDeadline(mirror.flush(), VISIBLE_DEADLINE_MS, 'Mirror.flush()', ctx.signal);
       idleSince = performance.now();
       if (r < 0) continue;
       ms.forEach((v, i) => visible[i]!.push(v));

@@ -134,10 +134,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       last = t0;
       await writeFile(join(source, file), content);
       const [visible] = await waitVisible([join(mirrorDst, file)], content, t0, VISIBLE_DEADLINE_MS, ctx.signal);
-      await waitUntil(() => synced.length > before, VISIBLE_DEADLINE_MS, "the Mirror's 'synced' event");
+      await waitUntil(() => synced.length > before, VISIBLE_DEADLINE_MS, "the Mirror's 'synced' event", ctx.signal);
       // Quiesce the Mirror before the other variants run (not part of any measurement): a write can
       // reach it as two watcher deliveries (create/modify ~50 ms apart), hence two batches.
-      await withDeadline(mirror.flush(), VISIBLE_DEADLINE_MS, 'Mirror.flush()');
+      await withDeadline(mirror.flush(), VISIBLE_DEADLINE_MS, 'Mirror.flush()', ctx.signal);
       const firstBatch = synced[before]!.durationMs;
       const batches = synced.length - before;
       const countLogins = async (id: string): Promise<void> => {
