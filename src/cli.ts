@@ -4,7 +4,8 @@
  * and only here (INIT_MIRROR, SSH_AUTH_SOCK; DEBUG by the debug package).
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Mirror } from './mirror.js';
 import { MirrorError } from './errors.js';
@@ -34,6 +35,12 @@ Options:
                          host-key policy, as OpenSSH's StrictHostKeyChecking (default yes:
                          unknown or changed keys are refused; accept-new records first-seen
                          keys; no accepts any key and is insecure)
+  --state-dir DIR        where each replica's backlog survives restarts (default
+                         $XDG_STATE_HOME/fam-mirror or ~/.local/state/fam-mirror)
+  --reconcile-every SEC  full itemized rsync pass of every replica every SEC seconds
+                         (default 0 = never; bursts and watcher errors trigger one anyway)
+  --allow-empty-source   let an empty SRC empty the replicas (default: held back, as an
+                         unmounted disk would otherwise wipe them)
   --concurrency N        at most N rsync processes at once, all replicas together (default 8)
   -q, --quiet            log errors only
   -h, --help             show this help
@@ -67,6 +74,9 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
         'known-hosts': { type: 'string', multiple: true },
         concurrency: { type: 'string' },
         'strict-host-key-checking': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'allow-empty-source': { type: 'boolean' },
+        'reconcile-every': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -99,6 +109,13 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
   if (v.identity) options.identityFiles = v.identity.map((f) => resolve(cwd, f));
   if (v['known-hosts']) options.knownHostsFiles = v['known-hosts'].map((f) => resolve(cwd, f));
   if (concurrency !== undefined) options.concurrency = concurrency;
+  options.stateDir = resolve(cwd, v['state-dir'] ?? defaultStateDir(env));
+  if (v['allow-empty-source']) options.allowEmptySource = true;
+  if (v['reconcile-every'] !== undefined) {
+    const every = v['reconcile-every'];
+    if (!/^\d+$/.test(every)) throw new UsageError(`--reconcile-every takes a number of seconds (0 = never), not "${every}"`);
+    options.reconcileIntervalSec = Number(every);
+  }
   const policy = v['strict-host-key-checking'];
   if (policy !== undefined) {
     if (policy !== 'yes' && policy !== 'accept-new' && policy !== 'no') {
@@ -117,6 +134,12 @@ function localise(spec: string, cwd: string): string {
   const colon = spec.indexOf(':');
   if (slash > 0 && (colon === -1 || slash < colon) && !spec.startsWith('ssh://') && !spec.startsWith('[')) return resolve(cwd, spec);
   return spec;
+}
+
+/** XDG Base Directory: state that should survive restarts but is not configuration. */
+function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME ?? homedir(), '.local', 'state');
+  return join(base, 'fam-mirror');
 }
 
 function isTruthy(value: string | undefined): boolean {

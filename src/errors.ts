@@ -24,6 +24,7 @@ export type MirrorErrorCode =
   | 'ERR_RSYNC_FATAL'
   | 'ERR_SOURCE_VANISHED'
   | 'ERR_SOURCE_EMPTY'
+  | 'ERR_STATE'
   | 'ERR_WATCH'
   | 'ERR_CLOSED';
 

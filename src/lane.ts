@@ -27,6 +27,8 @@ export interface LaneTiming {
 }
 
 export interface LaneListener {
+  /** Every change added with a seq ≤ `seq` is now on the replica (the durable watermark). */
+  onConfirmed?(seq: number): void;
   onDown(error: MirrorError): void;
   onUp(): void;
   onFailed(error: MirrorError): void;
@@ -50,6 +52,9 @@ export class Lane {
   #state: LaneState = 'idle';
   #inflight: Batch | undefined;
   #inflightSeq: number | undefined;
+  /** Highest seq ever added: a batch that takes the whole backlog covers everything up to it. */
+  #maxAdded = 0;
+  #inflightCovers = 0;
   #running: Promise<void> | undefined;
   #cancelTimer: (() => void) | undefined;
   #timerAt: number | undefined;
@@ -70,12 +75,14 @@ export class Lane {
 
   add(paths: readonly string[], seq: number): void {
     if (this.#closed) return;
+    if (seq > this.#maxAdded) this.#maxAdded = seq;
     this.#pending.add(paths, seq, this.#clock.now());
     this.#kick();
   }
 
   addFull(seq: number): void {
     if (this.#closed) return;
+    if (seq > this.#maxAdded) this.#maxAdded = seq;
     this.#pending.addFull(seq, this.#clock.now());
     this.#kick();
   }
@@ -158,6 +165,7 @@ export class Lane {
     if (batch === undefined) return;
     this.#inflight = batch;
     this.#inflightSeq = minSeq(batch);
+    this.#inflightCovers = this.#maxAdded;
     if (this.#state !== 'down' && this.#state !== 'failed') this.#state = 'syncing';
     this.#running = this.#run(batch).finally(() => {
       this.#running = undefined;
@@ -173,7 +181,10 @@ export class Lane {
     }
     this.#inflight = undefined;
     this.#inflightSeq = undefined;
-    if (outcome.verdict === 'ok') this.#succeeded();
+    if (outcome.verdict === 'ok') {
+      this.#succeeded();
+      this.#listener.onConfirmed?.(this.#inflightCovers);
+    }
     else this.#failed(batch, outcome);
     this.#settleWaiters();
     this.#kick();

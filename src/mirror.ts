@@ -4,6 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { Backlog } from './backlog.js';
 import { homedir, userInfo } from 'node:os';
 import { execFile } from 'node:child_process';
 import pLimit from 'p-limit';
@@ -27,6 +29,8 @@ const debug = createDebug('fam-mirror:mirror');
 const SUSPECT_DELIVERY = 8192;
 /** Quiet time after a suspicious burst or a watcher error before the reconcile pass. */
 const RECONCILE_AFTER_MS = 2000;
+/** How often the tree snapshot for restarts is refreshed (bounds what a restart after SIGKILL re-sends). */
+const SNAPSHOT_EVERY_MS = 5 * 60_000;
 
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
@@ -53,6 +57,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #seq = 0;
   #cancelReconcile: (() => void) | undefined;
   #cancelPeriodic: (() => void) | undefined;
+  #cancelSnapshots: (() => void) | undefined;
+  #backlog: Backlog | undefined;
 
   constructor(options: MirrorOptions) {
     super();
@@ -67,11 +73,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await checkSource(o.source);
     await checkRsync(o.rsyncPath);
     const limit = pLimit(o.concurrency);
+    const backlog = o.stateDir === undefined ? undefined : openBacklog(o.stateDir, o.source);
+    this.#backlog = backlog;
+    this.#seq = backlog?.lastSeq ?? 0;
     this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
+    if (backlog !== undefined) this.#restoreBacklogs(backlog);
     this.#watcher = new TreeWatcher(o.source, compileExcludes(o.exclude), {
       onChanges: (paths) => {
-        const seq = ++this.#seq;
-        for (const lane of this.#lanes) lane.add(paths, seq);
+        this.#dispatch(paths);
         // The kernel drops events silently past its queue (16,384): a delivery this large may
         // have lost some, so a full pass follows once the burst is over.
         if (paths.length >= SUSPECT_DELIVERY) this.#scheduleReconcile(`a burst of ${paths.length} events`);
@@ -85,13 +94,62 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // the seed already or queued behind it.
     await this.#watcher.start();
     this.#phase = 'running';
+    if (backlog !== undefined) await this.#catchUpDowntime(backlog);
     if (o.reconcileIntervalSec > 0) this.#armPeriodicReconcile(o.reconcileIntervalSec * 1000);
     debug('watching %s for %d replicas', o.source, this.#lanes.length);
     if (o.initMirror) {
-      const seq = ++this.#seq;
-      for (const lane of this.#lanes) lane.addFull(seq);
+      this.#dispatch(['']);
       await this.flush();
     }
+  }
+
+  /** One delivery of changes: journaled first (when durable), then into every replica's backlog. */
+  #dispatch(paths: string[]): void {
+    const seq = ++this.#seq;
+    this.#backlog?.append({ seq, paths });
+    for (const lane of this.#lanes) lane.add(paths, seq);
+  }
+
+  /** A restart: what each replica had not confirmed goes back into its backlog. */
+  #restoreBacklogs(backlog: Backlog): void {
+    for (const lane of this.#lanes) {
+      const records = backlog.unconfirmed(lane.id);
+      // A replica this state has never seen is assumed in step (fam_mirror's rule), as on a first start.
+      if (records === undefined) backlog.confirm(lane.id, this.#seq);
+      else for (const r of records) lane.add(r.paths, r.seq);
+      debug('%s: %d journal records to resend', lane.id, records?.length ?? 0);
+    }
+  }
+
+  /**
+   * Changes made while no mirror ran: the snapshot of the last run diffed against the tree now.
+   * Without a snapshot but with earlier state (lost or never written), only a full pass is safe.
+   */
+  async #catchUpDowntime(backlog: Backlog): Promise<void> {
+    const watcher = this.#watcher!;
+    if (backlog.known) {
+      if (existsSync(backlog.snapshotFile)) {
+        const started = Date.now();
+        const paths = await watcher.changesSince(backlog.snapshotFile);
+        debug('%d paths changed while stopped (diffed in %d ms)', paths.length, Date.now() - started);
+        if (paths.length > 0) this.#dispatch(paths);
+      } else this.#dispatch(['']);
+    }
+    await watcher.saveSnapshot(backlog.snapshotFile);
+    this.#armSnapshots(backlog);
+  }
+
+  #armSnapshots(backlog: Backlog): void {
+    this.#cancelSnapshots = realClock.after(SNAPSHOT_EVERY_MS, () => {
+      if (this.#phase !== 'running') return;
+      this.#watcher!.saveSnapshot(backlog.snapshotFile).then(
+        () => this.#armSnapshots(backlog),
+        (e: Error) => {
+          debug('snapshot failed: %s', e.message);
+          this.#armSnapshots(backlog);
+        },
+      );
+    });
   }
 
   /**
@@ -132,8 +190,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
   reconcile(): void {
     if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'reconcile() needs a started, open mirror.');
-    const seq = ++this.#seq;
-    for (const lane of this.#lanes) lane.addFull(seq);
+    this.#dispatch(['']);
   }
 
   #scheduleReconcile(why: string): void {
@@ -158,12 +215,19 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Stops watching, lets batches in flight finish, closes every connection. */
   async close(): Promise<void> {
     if (this.#phase === 'closed' || this.#phase === 'closing') return;
+    const wasRunning = this.#phase === 'running';
     this.#phase = 'closing';
     this.#cancelReconcile?.();
     this.#cancelPeriodic?.();
+    this.#cancelSnapshots?.();
+    // A clean stop saves the tree's state, so the next start diffs only what changed while stopped.
+    if (wasRunning && this.#backlog !== undefined) {
+      await this.#watcher?.saveSnapshot(this.#backlog.snapshotFile).catch((e: Error) => debug('snapshot at close failed: %s', e.message));
+    }
     await this.#watcher?.close();
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.values()].map((c) => c.close()));
+    this.#backlog?.close();
     this.#phase = 'closed';
   }
 
@@ -213,6 +277,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     });
     const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
     return new Lane(replica.id, execute, timing, realClock, {
+      onConfirmed: (seq) => {
+        this.#backlog?.confirm(replica.id, seq);
+        this.#backlog?.compact(this.options.replicas.map((r) => r.id));
+      },
       onDown: (error) => {
         this.emit('replica-down', { replica: replica.id, error });
         this.emit('problem', problemOf(replica.id, error));
@@ -265,6 +333,14 @@ function problemOf(replica: string, error: MirrorError): ProblemEvent {
   const event: ProblemEvent = { replica, code: error.code, message: error.message };
   if (error.exitCode !== undefined) event.exitCode = error.exitCode;
   return event;
+}
+
+function openBacklog(stateDir: string, source: string): Backlog {
+  try {
+    return new Backlog(stateDir, source);
+  } catch (e) {
+    throw new MirrorError('ERR_STATE', `Cannot use the state directory ${stateDir}: ${(e as Error).message}. Give a writable directory (stateDir, --state-dir).`, { path: stateDir, cause: e });
+  }
 }
 
 async function checkSource(source: string): Promise<void> {

@@ -31,6 +31,11 @@ export interface MirrorOptions {
    * (insecure; every connection warns).
    */
   strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
+  /**
+   * Directory for the durable backlog (journal, per-replica watermarks, tree snapshot), created 0700.
+   * Default: none, the backlog lives in memory (the CLI defaults to $XDG_STATE_HOME/fam-mirror).
+   */
+  stateDir?: string;
   /** Let an empty source root empty the replicas (default false: held back as ERR_SOURCE_EMPTY). */
   allowEmptySource?: boolean;
   /** Full reconcile pass of every replica every this many seconds (0 = never, the default). */
@@ -67,6 +72,7 @@ export interface NormalizedOptions {
   readonly agent: string | undefined;
   readonly knownHostsFiles: readonly string[];
   readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
+  readonly stateDir: string | undefined;
   readonly allowEmptySource: boolean;
   readonly reconcileIntervalSec: number;
   readonly concurrency: number;
@@ -89,7 +95,7 @@ export interface Environment {
 
 const KNOWN_KEYS = new Set<string>([
   'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'strictHostKeyChecking', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
   'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
 ]);
 
@@ -124,6 +130,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
       ),
     ),
     strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
+    stateDir: ((d) => (d === undefined ? undefined : path.resolve(env.cwd, d)))(optString(raw, 'stateDir')),
     allowEmptySource: optBoolean(raw, 'allowEmptySource') ?? false,
     reconcileIntervalSec: optInteger(raw, 'reconcileIntervalSec', 0, 31_536_000) ?? 0,
     concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,

@@ -12,7 +12,7 @@
  *   written in a private directory watched through the same inotify instance and reader thread
  *   arrives after every earlier event of the root.
  */
-import { lstat, mkdir, mkdtemp, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import watcher, { type AsyncSubscription, type Event } from '@parcel/watcher';
@@ -82,6 +82,30 @@ export class TreeWatcher {
     // Events in hand may still be turning into a resubscription and a re-sync of blind directories.
     await Promise.all(this.#inspections);
     await this.#catchUp?.promise;
+  }
+
+  /**
+   * Saves the tree's state for `changesSince()` after a restart. Written to a temporary file first
+   * (@parcel/watcher writes in place) and moved into place only after a barrier: every change older
+   * than the snapshot has then been handed to onChanges (and so journaled), so the pair journal +
+   * snapshot never misses one. Always taken of the real root path, which a restart will diff.
+   */
+  async saveSnapshot(file: string): Promise<void> {
+    const tmp = `${file}.tmp`;
+    await watcher.writeSnapshot(this.#root, tmp, { backend: 'inotify' });
+    await this.barrier();
+    await rename(tmp, file);
+  }
+
+  /** Paths changed since the snapshot in `file` (mtime-based: a content change with its mtime restored is invisible). */
+  async changesSince(file: string): Promise<string[]> {
+    const events = await watcher.getEventsSince(this.#root, file, { backend: 'inotify' });
+    const out = new Set<string>();
+    for (const e of events) {
+      const rel = relativeTo(this.#root, e.path);
+      if (rel !== undefined && !this.#excluded(rel)) out.add(rel);
+    }
+    return [...out];
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshdHosts, stopAll } from './helpers/sshd.js';
@@ -21,8 +23,13 @@ interface Run {
   exit: Promise<number | null>;
 }
 
+const stateHome = mkdtempSync(join(tmpdir(), 'fam-cli-state-'));
+after(() => rmSync(stateHome, { recursive: true, force: true }));
+
 function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, DEBUG: '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Each CLI run keeps its durable state in a private XDG_STATE_HOME, never in the real home.
+  const env = { ...process.env, DEBUG: '', XDG_STATE_HOME: stateHome, ...opts.env };
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
