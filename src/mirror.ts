@@ -25,8 +25,9 @@ import { TreeWatcher } from './watch.js';
 
 const debug = createDebug('fam-mirror:mirror');
 
-/** Paths in one watcher delivery from which we suspect the kernel queue overflowed. */
-const SUSPECT_DELIVERY = 8192;
+/** Events in one burst (deliveries less than BURST_GAP_MS apart) from which we suspect an overflow. */
+const SUSPECT_BURST = 8192;
+const BURST_GAP_MS = 1000;
 /** Quiet time after a suspicious burst or a watcher error before the reconcile pass. */
 const RECONCILE_AFTER_MS = 2000;
 /** How often the tree snapshot for restarts is refreshed (bounds what a restart after SIGKILL re-sends). */
@@ -59,6 +60,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #cancelPeriodic: (() => void) | undefined;
   #cancelSnapshots: (() => void) | undefined;
   #backlog: Backlog | undefined;
+  #burst = { count: 0, lastAt: 0 };
 
   constructor(options: MirrorOptions) {
     super();
@@ -81,9 +83,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#watcher = new TreeWatcher(o.source, compileExcludes(o.exclude), {
       onChanges: (paths) => {
         this.#dispatch(paths);
-        // The kernel drops events silently past its queue (16,384): a delivery this large may
-        // have lost some, so a full pass follows once the burst is over.
-        if (paths.length >= SUSPECT_DELIVERY) this.#scheduleReconcile(`a burst of ${paths.length} events`);
+        this.#watchBurst(paths.length);
       },
       onError: (err) => {
         this.#report(err);
@@ -191,6 +191,19 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   reconcile(): void {
     if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'reconcile() needs a started, open mirror.');
     this.#dispatch(['']);
+  }
+
+  /**
+   * The kernel drops events silently once its queue (fs.inotify.max_queued_events, 16,384 here)
+   * is full, and @parcel/watcher does not report the overflow. A burst this large may have lost
+   * some, so a full pass follows once it is over.
+   */
+  #watchBurst(count: number): void {
+    const now = Date.now();
+    if (now - this.#burst.lastAt > BURST_GAP_MS) this.#burst.count = 0;
+    this.#burst.count += count;
+    this.#burst.lastAt = now;
+    if (this.#burst.count >= SUSPECT_BURST) this.#scheduleReconcile(`a burst of ${this.#burst.count} events`);
   }
 
   #scheduleReconcile(why: string): void {
