@@ -18,6 +18,7 @@ describe('normalizeOptions: defaults', () => {
       agent: undefined,
       knownHostsFiles: ['/home/u/.ssh/known_hosts', '/etc/ssh/ssh_known_hosts'],
       strictHostKeyChecking: 'yes',
+      stateDir: undefined,
       allowEmptySource: false,
       reconcileIntervalSec: 0,
       concurrency: 8,
