@@ -43,6 +43,7 @@ export class SshConnection {
   #client: Client | undefined;
   #connecting: Promise<Client> | undefined;
   #keys: PublicKeyAuthMethod[] | undefined;
+  #undecryptable: string[] = [];
   #closed = false;
   /** Successful logins so far: tests and status read it to prove the connection is reused. */
   logins = 0;
@@ -203,18 +204,19 @@ export class SshConnection {
   /** Agent first, then each readable identity file; keys are parsed (and decrypted) once. */
   async #authMethods(): Promise<AuthMethod[]> {
     const s = this.#settings;
-    this.#keys ??= await loadIdentities(s.identityFiles, s.passphrase, s.user, this.#log);
+    this.#keys ??= await loadIdentities(s.identityFiles, s.passphrase, s.user, this.#log, this.#undecryptable);
     const methods: AuthMethod[] = [];
     if (s.agent !== undefined) methods.push({ type: 'agent', username: s.user, agent: s.agent } as AgentAuthMethod);
     methods.push(...this.#keys);
     if (methods.length === 0) {
-      throw new MirrorError('ERR_SSH_NO_IDENTITY', `No ssh identity for ${this.#label}: none of ${s.identityFiles.join(', ')} is readable and no ssh-agent was given. Create a key (ssh-keygen -t ed25519), pass --identity FILE, or start ssh-agent.`, { host: s.host });
+      const locked = this.#undecryptable.length > 0 ? ` (${this.#undecryptable.join(', ')} could not be decrypted: wrong or missing passphrase)` : '';
+      throw new MirrorError('ERR_SSH_NO_IDENTITY', `No usable ssh identity for ${this.#label}: none of ${s.identityFiles.join(', ')} could be used${locked}, and no ssh-agent was given. Create a key (ssh-keygen -t ed25519), pass --identity FILE and its passphrase, or start ssh-agent.`, { host: s.host });
     }
     return methods;
   }
 }
 
-async function loadIdentities(files: readonly string[], passphrase: string | undefined, user: string, log: createDebug.Debugger): Promise<PublicKeyAuthMethod[]> {
+async function loadIdentities(files: readonly string[], passphrase: string | undefined, user: string, log: createDebug.Debugger, undecryptable: string[]): Promise<PublicKeyAuthMethod[]> {
   const out: PublicKeyAuthMethod[] = [];
   for (const file of files) {
     let text: Buffer;
@@ -227,6 +229,7 @@ async function loadIdentities(files: readonly string[], passphrase: string | und
     const parsed = utils.parseKey(text, passphrase);
     if (parsed instanceof Error) {
       log('identity %s skipped: %s', file, parsed.message); // never log the passphrase itself
+      if (/encrypted|passphrase|decrypt|integrity/i.test(parsed.message)) undecryptable.push(file);
       continue;
     }
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
