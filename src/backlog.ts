@@ -85,14 +85,13 @@ export class Backlog {
       const [seq] = readFileSync(join(this.#marksDir, name), 'utf8').split('\n');
       if (seq !== undefined && /^\d+$/.test(seq)) this.#marks.set(name, Number(seq));
     }
+    this.known = this.#records.length > 0 || this.#marks.size > 0;
     // Rewrite on open: drops a torn tail, so new records never follow garbage.
     this.#fd = this.#rewrite(this.#records);
   }
 
-  /** True when an earlier run left state here (a restart, not a first start). */
-  get known(): boolean {
-    return this.#records.length > 0 || this.#marks.size > 0;
-  }
+  /** True when an earlier run left state here (a restart, not a first start); fixed at open. */
+  readonly known: boolean;
 
   /** The highest seq ever used, so a new run continues above it. */
   get lastSeq(): number {

@@ -3,7 +3,7 @@
  * The `fam-mirror` command: a thin layer over the library. Environment variables are read here
  * and only here (INIT_MIRROR, SSH_AUTH_SOCK; DEBUG by the debug package).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -41,6 +41,8 @@ Options:
                          (default 0 = never; bursts and watcher errors trigger one anyway)
   --allow-empty-source   let an empty SRC empty the replicas (default: held back, as an
                          unmounted disk would otherwise wipe them)
+  --config FILE          JSON file of library options (default /etc/fam-mirror.json when it
+                         exists); the command line overrides it
   --concurrency N        at most N rsync processes at once, all replicas together (default 8)
   -q, --quiet            log errors only
   -h, --help             show this help
@@ -77,6 +79,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
         'state-dir': { type: 'string' },
         'allow-empty-source': { type: 'boolean' },
         'reconcile-every': { type: 'string' },
+        config: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -92,24 +95,28 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
   // "verify" is the subcommand only when SRC and a REPLICA follow (a directory named verify: ./verify).
   const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
   if (command === 'verify') positionals.shift();
+  const config = loadConfig(v.config === undefined ? undefined : resolve(cwd, v.config));
   const [source, ...replicas] = positionals;
-  if (source === undefined) throw new UsageError('missing SRC, the directory tree to mirror');
-  if (replicas.length === 0) throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
+  if (source === undefined && config.source === undefined) throw new UsageError('missing SRC, the directory tree to mirror');
+  if (replicas.length === 0 && config.replicas === undefined) {
+    throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
+  }
   let concurrency: number | undefined;
   if (v.concurrency !== undefined) {
     concurrency = Number(v.concurrency);
     if (!/^\d+$/.test(v.concurrency) || concurrency < 1) throw new UsageError(`--concurrency takes a whole number ≥ 1, not "${v.concurrency}"`);
   }
-  const options: MirrorOptions = {
-    source: resolve(cwd, source),
-    replicas: replicas.map((r) => localise(r, cwd)),
-    initMirror: v.init === true || isTruthy(env.INIT_MIRROR),
-  };
+  // The config file gives defaults; the command line overrides them key by key.
+  const options = { ...config } as MirrorOptions;
+  if (source !== undefined) options.source = resolve(cwd, source);
+  if (replicas.length > 0) options.replicas = replicas.map((r) => localise(r, cwd));
+  if (v.init === true || isTruthy(env.INIT_MIRROR)) options.initMirror = true;
   if (v.exclude) options.exclude = v.exclude;
   if (v.identity) options.identityFiles = v.identity.map((f) => resolve(cwd, f));
   if (v['known-hosts']) options.knownHostsFiles = v['known-hosts'].map((f) => resolve(cwd, f));
   if (concurrency !== undefined) options.concurrency = concurrency;
-  options.stateDir = resolve(cwd, v['state-dir'] ?? defaultStateDir(env));
+  if (v['state-dir'] !== undefined) options.stateDir = resolve(cwd, v['state-dir']);
+  else options.stateDir ??= defaultStateDir(env);
   if (v['allow-empty-source']) options.allowEmptySource = true;
   if (v['reconcile-every'] !== undefined) {
     const every = v['reconcile-every'];
@@ -134,6 +141,33 @@ function localise(spec: string, cwd: string): string {
   const colon = spec.indexOf(':');
   if (slash > 0 && (colon === -1 || slash < colon) && !spec.startsWith('ssh://') && !spec.startsWith('[')) return resolve(cwd, spec);
   return spec;
+}
+
+const SYSTEM_CONFIG = '/etc/fam-mirror.json';
+
+/**
+ * A JSON object with the library's option names (validated by the library, so an unknown key or a
+ * wrong type is an error naming the key). `--config FILE`, else /etc/fam-mirror.json when present.
+ */
+function loadConfig(file: string | undefined): Partial<MirrorOptions> {
+  const path = file ?? (existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined);
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MirrorError('ERR_CONFIG', `Cannot read the config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Check the path and its permissions.`, { path, cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new MirrorError('ERR_CONFIG', `The config file ${path} is not valid JSON: ${(e as Error).message}.`, { path, cause: e });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new MirrorError('ERR_CONFIG', `The config file ${path} must hold a JSON object of options, e.g. {"source": "/var/www", "replicas": ["web2"]}.`, { path });
+  }
+  return parsed as Partial<MirrorOptions>;
 }
 
 /** XDG Base Directory: state that should survive restarts but is not configuration. */

@@ -6,6 +6,7 @@
  */
 export type MirrorErrorCode =
   | 'ERR_OPTIONS'
+  | 'ERR_CONFIG'
   | 'ERR_SOURCE_MISSING'
   | 'ERR_SOURCE_NOT_DIR'
   | 'ERR_SOURCE_IS_ROOT'

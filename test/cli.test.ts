@@ -5,8 +5,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,7 +67,12 @@ describe('fam-mirror CLI: usage and bad input', () => {
     assert.equal(r.stdout.trim(), pkg.version);
   });
 
-  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp }> = [
+  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv }> = [
+    { name: 'config file missing', args: (t) => ['--config', join(t, 'nope.json')], code: 1, stderr: /Cannot read the config file .*nope\.json: ENOENT.*\(ERR_CONFIG\)/ },
+    { name: 'config file not JSON', args: (t) => ['--config', join(t, 'file')], code: 1, stderr: /not valid JSON.*\(ERR_CONFIG\)/ },
+    { name: 'config file with an unknown key', args: (t) => ['--config', join(t, 'typo.json')], code: 1, stderr: /Option "exlude" is not a known option.*\(ERR_OPTIONS\)/ },
+    { name: 'config file with a wrong type', args: (t) => ['--config', join(t, 'type.json')], code: 1, stderr: /Option "concurrency" must be a whole number.*\(ERR_OPTIONS\)/ },
+    { name: 'rsync missing locally', args: (t) => [t, '/tmp/fam-never'], code: 1, stderr: /rsync was not found.*\(ERR_RSYNC_MISSING\)/, env: { PATH: '/nonexistent' } },
     { name: 'unknown flag', args: () => ['--frobnicate', '/tmp', '/tmp/x'], code: 2, stderr: /Unknown option '--frobnicate'[\s\S]*fam-mirror --help/ },
     { name: 'no arguments', args: () => [], code: 2, stderr: /missing SRC/ },
     { name: 'no replica', args: (t) => [t], code: 2, stderr: /missing REPLICA/ },
@@ -83,7 +89,10 @@ describe('fam-mirror CLI: usage and bad input', () => {
     it(`${c.name} → exit ${c.code} with a clear message`, async () => {
       const tmp = await makeTempDir('fam-cli-bad-');
       await writeFile(join(tmp, 'file'), 'x');
-      const r = await runToEnd(c.args(tmp));
+      await writeFile(join(tmp, 'typo.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], exlude: ['*.tmp'] }));
+      await writeFile(join(tmp, 'type.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], concurrency: 'lots' }));
+      const r = await runToEnd(c.args(tmp), c.env === undefined ? {} : { env: c.env });
+      assert.equal(await readdir('/tmp').then((n) => n.includes('fam-never')), false, 'nothing created on any replica');
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
     });
@@ -91,6 +100,29 @@ describe('fam-mirror CLI: usage and bad input', () => {
 });
 
 describe('fam-mirror CLI: real runs', () => {
+  it('takes source and replicas from --config, and an unreachable host does not stop the others', async () => {
+    const tmp = await makeTempDir('fam-cli-config-');
+    const src = join(tmp, 'src');
+    const dst = join(tmp, 'dst');
+    await mkdir(src);
+    await mkdir(dst);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const closedPort = 1; // nothing listens there on 127.0.0.1
+    const key = join(tmp, 'id_ed25519');
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    await writeFile(join(tmp, 'fam.json'), JSON.stringify({ source: src, replicas: [dst, `ssh://root@127.0.0.1:${closedPort}/srv`], identityFiles: [key], initMirror: false, quietMs: 5, retryMinMs: 200 }));
+    const r = start(['--config', join(tmp, 'fam.json')]);
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
+      await writeFile(join(src, 'b.txt'), 'b\n');
+      await waitFor(async () => (await readFile(join(dst, 'b.txt'), 'utf8').catch(() => '')) === 'b\n', { what: 'b.txt on the local replica' });
+      await waitFor(() => /replica root@127\.0\.0\.1:1:\/srv is down: Could not connect to 127\.0\.0\.1:1: .*ECONNREFUSED/.test(r.stdout()), { what: 'the unreachable replica reported down' });
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
   it('mirrors to a relative local directory with INIT_MIRROR=1 and exits 0 on SIGTERM', async () => {
     const cwd = await makeTempDir('fam-cli-local-');
     const src = join(cwd, 'site');
