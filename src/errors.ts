@@ -23,6 +23,7 @@ export type MirrorErrorCode =
   | 'ERR_RSYNC_MISSING'
   | 'ERR_RSYNC'
   | 'ERR_RSYNC_FATAL'
+  | 'ERR_RSYNC_PATH'
   | 'ERR_SOURCE_VANISHED'
   | 'ERR_SOURCE_EMPTY'
   | 'ERR_STATE'

@@ -9,10 +9,10 @@ import type { BatchOutcome } from './lane.js';
 import { planBatch } from './plan.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
-import { buildRsyncCall, classifyExit, type RsyncTarget } from './rsync-args.js';
+import { buildRsyncCall, classifyExit, parsePathProblems, type RsyncTarget } from './rsync-args.js';
 import { runRsync, type RemoteExec } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
-import type { Replica, SyncedEvent } from './types.js';
+import type { ProblemEvent, Replica, SyncedEvent } from './types.js';
 
 const debug = createDebug('fam-mirror:sync');
 
@@ -29,6 +29,7 @@ export interface ExecutorDeps {
   /** Global cap on rsyncs in flight (p-limit). */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
   onSynced(event: SyncedEvent): void;
+  onProblem(event: ProblemEvent): void;
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
@@ -64,6 +65,10 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       }
       deps.onSynced(event);
       return { verdict };
+    }
+    // Per-path trouble is data (design.md): one problem event per path rsync named.
+    for (const p of parsePathProblems(run.stderr)) {
+      deps.onProblem({ replica: replica.id, code: 'ERR_RSYNC_PATH', path: p.path, message: p.message, exitCode: run.exitCode });
     }
     const reason = lastLines(run.stderr, 6);
     const code = verdict === 'fatal' ? 'ERR_RSYNC_FATAL' : 'ERR_RSYNC';

@@ -166,7 +166,7 @@ export class Lane {
     this.#inflight = batch;
     this.#inflightSeq = minSeq(batch);
     this.#inflightCovers = this.#maxAdded;
-    if (this.#state !== 'down' && this.#state !== 'failed') this.#state = 'syncing';
+    if (this.#state === 'idle') this.#state = 'syncing';
     this.#running = this.#run(batch).finally(() => {
       this.#running = undefined;
     });
@@ -195,7 +195,9 @@ export class Lane {
     this.#failures = 0;
     this.#syncs++;
     this.#lastSuccessAt = this.#clock.now();
-    this.#state = 'idle';
+    // Back from an outage with more queued: 'catching-up' until the backlog is drained.
+    const draining = wasDown || this.#state === 'catching-up';
+    this.#state = draining && !this.#pending.isEmpty ? 'catching-up' : 'idle';
     if (wasDown) this.#listener.onUp();
   }
 

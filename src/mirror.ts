@@ -287,6 +287,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       connect: t.connect,
       limit,
       onSynced: (event) => this.emit('synced', event),
+      onProblem: (event) => this.emit('problem', event),
     });
     const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
     return new Lane(replica.id, execute, timing, realClock, {

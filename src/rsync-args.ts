@@ -129,3 +129,27 @@ export const EXIT_VERDICTS = {
 export function classifyExit(code: number): ExitVerdict {
   return (EXIT_VERDICTS as Record<number, ExitVerdict>)[code] ?? 'retry';
 }
+
+export interface PathProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * The per-path failures in rsync's stderr, e.g.
+ * `rsync: [receiver] write failed on "/srv/www/big.bin": No space left on device (28)` or
+ * `rsync: [generator] delete_file: unlink(old.txt) failed: Permission denied (13)`. Pure; at most
+ * `limit` (rsync can print one line per file of a huge tree).
+ */
+export function parsePathProblems(stderr: string, limit = 50): PathProblem[] {
+  const out: PathProblem[] = [];
+  for (const line of stderr.split('\n')) {
+    if (out.length >= limit) break;
+    const m = /^rsync: (?:\[\w+\] )?(.*?)(?:"([^"]+)"|\(([^()]+)\))(.*?): ([^:]+?)(?: \(\d+\))?$/.exec(line.trim());
+    if (m === null) continue;
+    const path = m[2] ?? m[3];
+    if (path === undefined) continue;
+    out.push({ path, message: line.trim().replace(/^rsync: /, '') });
+  }
+  return out;
+}

@@ -60,7 +60,8 @@ export interface MirrorEvents {
   'replica-up': [ReplicaStateEvent];
 }
 
-export type LaneState = 'idle' | 'syncing' | 'down' | 'failed';
+/** idle/syncing: in step; down: retrying with backoff; failed: needs a human (retried slowly); catching-up: back, draining its backlog. */
+export type LaneState = 'idle' | 'syncing' | 'catching-up' | 'down' | 'failed';
 
 export interface ReplicaStatus {
   replica: string;

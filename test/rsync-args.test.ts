@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BRIDGE_HOST, buildRsyncCall, classifyExit, EXIT_VERDICTS, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+import { BRIDGE_HOST, buildRsyncCall, classifyExit, EXIT_VERDICTS, parsePathProblems, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
 
 const settings: RsyncSettings = { source: '/srv/src', exclude: ['*.tmp', '/cache'], timeoutSec: 30 };
 const common = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30', '--exclude=*.tmp', '--exclude=/cache'];
@@ -121,4 +121,24 @@ describe('classifyExit', () => {
       assert.equal(classifyExit(code), 'retry');
     });
   }
+});
+
+describe('parsePathProblems', () => {
+  const rows: Array<[string, Array<{ path: string }>]> = [
+    ['rsync: [receiver] mkstemp "/srv/www/.index.html.XYZ" failed: Operation not permitted (1)', [{ path: '/srv/www/.index.html.XYZ' }]],
+    ['rsync: [receiver] write failed on "/srv/www/big.bin": No space left on device (28)', [{ path: '/srv/www/big.bin' }]],
+    ['rsync: [generator] delete_file: unlink(old.txt) failed: Permission denied (13)', [{ path: 'old.txt' }]],
+    ['rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1338) [sender=3.5.0]', []],
+    ['file has vanished: "/src/x"', []],
+    ['', []],
+  ];
+  for (const [line, expected] of rows) {
+    it(JSON.stringify(line.slice(0, 60)), () => {
+      assert.deepEqual(parsePathProblems(line).map((p) => ({ path: p.path })), expected);
+    });
+  }
+  it('keeps at most the limit', () => {
+    const many = Array.from({ length: 100 }, (_, i) => `rsync: [receiver] write failed on "/r/f${i}": No space left on device (28)`).join('\n');
+    assert.equal(parsePathProblems(many, 50).length, 50);
+  });
 });
