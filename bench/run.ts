@@ -22,7 +22,7 @@ import { scenarios } from './scenarios/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_OUT = resolve(HERE, 'results', 'latest.json');
-/** Whole-run budget; a full run takes about a minute. */
+/** Whole-run budget; a full run takes about 75 s. */
 const WATCHDOG_MS = { quick: 120_000, full: 600_000 };
 /** After an abort, cleanup gets this long before the process exits regardless. */
 const CLEANUP_GRACE_MS = 30_000;

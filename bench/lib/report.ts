@@ -46,10 +46,15 @@ export function renderTable(env: RunEnvironment, quick: boolean, outcomes: reado
       lines.push(`   FAILED: ${o.error ?? 'unknown error'}`);
       return;
     }
-    const rows = o.result.metrics.map((x) => ({ label: x.label, s: summarize(x.samples) }));
+    const mixed = o.result.metrics.some((x) => (x.unit ?? 'ms') !== 'ms');
+    const rows = o.result.metrics.map((x) => ({
+      label: (x.unit ?? 'ms') === 'ms' ? x.label : `${x.label} [${x.unit}]`,
+      s: summarize(x.samples),
+    }));
     const width = Math.max(34, ...rows.map((r) => r.label.length));
     const cell = (s: string) => s.padStart(8);
-    lines.push(`   ${'ms'.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'mean', 'min', 'max'].map(cell).join('')}`);
+    const head = mixed ? 'ms, unless [unit] is given' : 'ms';
+    lines.push(`   ${head.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'mean', 'min', 'max'].map(cell).join('')}`);
     for (const r of rows) lines.push(`   ${r.label.padEnd(width)} ${String(r.s.n).padStart(4)}${row(r.s).map(cell).join('')}`);
     if (o.result.ratios.length > 0) {
       lines.push(`   ratios of medians (same run):`);
@@ -86,7 +91,7 @@ export function buildJson(env: RunEnvironment, quick: boolean, outcomes: readonl
               return {
                 id: x.id,
                 label: x.label,
-                unit: 'ms',
+                unit: x.unit ?? 'ms',
                 n: s.n,
                 median: round2(s.median),
                 p95: round2(s.p95),

@@ -8,8 +8,10 @@ export interface Metric {
   id: string;
   /** Row label in the table. */
   label: string;
-  /** Raw samples in milliseconds, in the order measured. */
+  /** Raw samples, in the order measured, in `unit`. */
   samples: number[];
+  /** Default 'ms'. A row in another unit (e.g. 'KiB') says so in the table. */
+  unit?: string;
 }
 
 export interface Ratio {

@@ -4,6 +4,7 @@
  */
 import type { Scenario } from '../lib/types.js';
 import { oneFileEndToEnd } from './one-file-e2e.js';
+import { restartVsSeed } from './restart-vs-seed.js';
 import { transportOverhead } from './transport-overhead.js';
 
-export const scenarios: readonly Scenario[] = [oneFileEndToEnd, transportOverhead];
+export const scenarios: readonly Scenario[] = [oneFileEndToEnd, transportOverhead, restartVsSeed];
