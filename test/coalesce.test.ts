@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pending, type Batch, type PendingLimits } from '../src/coalesce.js';
+import { prng } from './helpers/prng.js';
 
 /** One `add` call: paths dirtied at `seq`, seen at time `at`. */
 type Add = [paths: string[], seq: number, at: number];
@@ -200,17 +201,6 @@ describe('Pending: bounded by folding', () => {
   }
 });
 
-/** mulberry32: a tiny seeded PRNG, so a failing case reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Pending: folding never loses a path (generated)', () => {
   it('every added path stays covered by an entry (or the full pass) at least as old', () => {

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Batch } from '../src/coalesce.js';
 import { compareAsTree, coverOf, planBatch, type Plan, type Probe } from '../src/plan.js';
+import { prng } from './helpers/prng.js';
 
 /** Probe rows: `present` exists; `[path, topmostGone]` is gone and listed as its topmost gone ancestor. */
 function probes(present: string[], gone: Array<[string, string]> = []): Map<string, Probe> {
@@ -98,17 +99,6 @@ describe('coverOf', () => {
   });
 });
 
-/** mulberry32: a tiny seeded PRNG, so a failing case reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const isAncestorOrSelf = (a: string, p: string): boolean => a === p || p.startsWith(`${a}/`);
 
