@@ -4,15 +4,21 @@
  * and only here (INIT_MIRROR, SSH_AUTH_SOCK; DEBUG by the debug package).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { hashName } from './backlog.js';
+import { parseMetricsAddress, queryAll, serveMetrics, serveStatus, SOCKET_NAME, type StatusDocument } from './control.js';
+import type { ReplicaStateEvent } from './types.js';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Mirror } from './mirror.js';
-import { MirrorError } from './errors.js';
+import { isMirrorError, MirrorError } from './errors.js';
 import type { MirrorOptions } from './options.js';
 
 const USAGE = `Usage: fam-mirror [options] SRC REPLICA...
        fam-mirror verify [options] SRC REPLICA...
+       fam-mirror status [--json] [--state-dir DIR]
 
 Keeps every REPLICA in step with the directory tree SRC, in near real time:
 file-change events are coalesced and sent with rsync over one ssh connection per host.
@@ -44,9 +50,18 @@ Options:
   --config FILE          JSON file of library options (default /etc/fam-mirror.json when it
                          exists); the command line overrides it
   --concurrency N        at most N rsync processes at once, all replicas together (default 8)
+  --dry-run              show what each replica would get (rsync argv, paths, itemized
+                         changes), send nothing, write no state
+  --metrics HOST:PORT    serve Prometheus metrics on a loopback address (e.g. 127.0.0.1:9477)
+  --on-replica-down CMD  run CMD (with sh) when a replica goes down; it gets FAM_MIRROR_EVENT,
+  --on-replica-up CMD    FAM_MIRROR_REPLICA, FAM_MIRROR_STATE, FAM_MIRROR_ERROR(_CODE) in its env
+  --json                 with status: print JSON
   -q, --quiet            log errors only
   -h, --help             show this help
   -v, --version          show the version
+
+status shows every running mirror's replicas (state, lag, backlog, last success and error,
+files and bytes sent), read from its socket in the state directory.
 
 verify compares each REPLICA with SRC by checksum (an rsync dry run, nothing is changed),
 prints every difference, and exits 0 when all are identical, 1 when not (or not reachable).
@@ -58,11 +73,20 @@ interface Cli {
   command: 'mirror' | 'verify';
   options: MirrorOptions;
   quiet: boolean;
+  metrics: string | undefined;
+  onDown: string | undefined;
+  onUp: string | undefined;
+}
+
+interface StatusCli {
+  command: 'status';
+  stateDir: string;
+  json: boolean;
 }
 
 class UsageError extends Error {}
 
-function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'help' | 'version' {
+function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | StatusCli | 'help' | 'version' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -80,6 +104,11 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
         'allow-empty-source': { type: 'boolean' },
         'reconcile-every': { type: 'string' },
         config: { type: 'string' },
+        metrics: { type: 'string' },
+        'on-replica-down': { type: 'string' },
+        'on-replica-up': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -92,6 +121,9 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
   if (v.help) return 'help';
   if (v.version) return 'version';
   const positionals = [...parsed.positionals];
+  if (positionals.length === 1 && positionals[0] === 'status') {
+    return { command: 'status', stateDir: resolve(cwd, v['state-dir'] ?? defaultStateDir(env)), json: v.json === true };
+  }
   // "verify" is the subcommand only when SRC and a REPLICA follow (a directory named verify: ./verify).
   const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
   if (command === 'verify') positionals.shift();
@@ -131,7 +163,9 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | 'h
     options.strictHostKeyChecking = policy;
   }
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
-  return { command, options, quiet: v.quiet === true };
+  if (v['dry-run']) options.dryRun = true;
+  if (v.metrics !== undefined) parseMetricsAddress(v.metrics);
+  return { command, options, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
 }
 
 /** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
@@ -208,9 +242,35 @@ async function main(): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
+  if (cli.command === 'status') return await status(cli);
   const mirror = new Mirror(cli.options);
   if (cli.command === 'verify') return await verify(mirror);
   const quiet = cli.quiet;
+  if (mirror.options.dryRun) {
+    mirror.on('planned', (e) => {
+      const what = e.paths === 'full' ? 'a full pass' : `${e.paths.length} path${e.paths.length === 1 ? '' : 's'}`;
+      log(`dry run: ${e.replica} would get ${what}: rsync ${e.args.join(' ')}`);
+      if (e.paths !== 'full') for (const p of e.paths) process.stdout.write(`  path ${JSON.stringify(p)}\n`);
+      for (const item of e.items) process.stdout.write(`  ${item}\n`);
+    });
+  }
+  const alert = (cmd: string | undefined, event: string) => (e: ReplicaStateEvent) => {
+    if (cmd === undefined) return;
+    // The operator's command runs through sh; the replica's data reaches it only as environment values.
+    const env = {
+      ...process.env,
+      FAM_MIRROR_EVENT: event,
+      FAM_MIRROR_REPLICA: e.replica,
+      FAM_MIRROR_STATE: mirror.status().find((r) => r.replica === e.replica)?.state ?? '',
+      FAM_MIRROR_ERROR: e.error?.message ?? '',
+      FAM_MIRROR_ERROR_CODE: e.error?.code ?? '',
+    };
+    execFile('/bin/sh', ['-c', cmd], { env, timeout: 60_000 }, (err) => {
+      if (err) log(`--on-${event} command failed: ${err.message}`);
+    });
+  };
+  mirror.on('replica-down', alert(cli.onDown, 'replica-down'));
+  mirror.on('replica-up', alert(cli.onUp, 'replica-up'));
   mirror.on('synced', (e) => {
     if (quiet) return;
     const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
@@ -226,6 +286,7 @@ async function main(): Promise<number> {
 
   // Keeps the event loop alive while watching; the watcher's native thread does not.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  const servers: Array<{ close(): unknown }> = [];
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<void>((resolveStopped) => {
     const stop = (signal: string) => {
@@ -244,16 +305,68 @@ async function main(): Promise<number> {
     if (o.strictHostKeyChecking === 'no') log('WARNING: host keys are not checked (--strict-host-key-checking no): anyone on the network path can impersonate a replica.');
     if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
     const started = Date.now();
+    const statusDoc = () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() });
+    if (o.stateDir !== undefined && !o.dryRun) {
+      const dir = join(o.stateDir, hashName(o.source));
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      servers.push(await serveStatus(join(dir, SOCKET_NAME), statusDoc));
+    }
+    if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => mirror.status()));
     await mirror.start();
     if (!quiet) log(`${o.initMirror ? 'seeded and ' : ''}watching (ready in ${Date.now() - started} ms)`);
     await stopped;
     return 0;
   } catch (e) {
     await mirror.close().catch(() => {});
+    // Stopped by a signal while starting or seeding: that is a clean stop, not a failure.
+    if (stopping !== undefined && isMirrorError(e, 'ERR_CLOSED')) return 0;
     throw e;
   } finally {
     clearInterval(keepAlive);
+    for (const server of servers) server.close();
   }
+}
+
+async function status(cli: StatusCli): Promise<number> {
+  const docs = await queryAll(cli.stateDir);
+  if (cli.json) {
+    process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
+    return docs.length > 0 ? 0 : 1;
+  }
+  if (docs.length === 0) {
+    process.stdout.write(`no running fam-mirror found under ${cli.stateDir} (give --state-dir if it uses another)\n`);
+    return 1;
+  }
+  for (const d of docs) process.stdout.write(formatStatus(d));
+  return 0;
+}
+
+function formatStatus(d: StatusDocument): string {
+  const head = ['REPLICA', 'STATE', 'LAG', 'BACKLOG', 'LAST SUCCESS', 'FILES', 'BYTES', 'LAST ERROR'];
+  const rows = d.replicas.map((r) => [
+    r.replica,
+    r.state,
+    `${r.lagSec.toFixed(1)}s`,
+    String(r.backlog),
+    r.lastSuccessAt === undefined ? '-' : new Date(r.lastSuccessAt).toISOString().replace(/\.\d+Z$/, 'Z'),
+    String(r.filesSent),
+    humanBytes(r.bytesSent),
+    r.lastError === undefined ? '-' : `${r.lastErrorAt === undefined ? '' : `${new Date(r.lastErrorAt).toISOString().slice(11, 19)} `}${r.lastError.slice(0, 120)}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return `${d.source} (pid ${d.pid}, up ${Math.round((Date.now() - d.startedAt) / 1000)}s)\n${[head, ...rows].map((r) => `  ${line(r)}`).join('\n')}\n`;
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 async function verify(mirror: Mirror): Promise<number> {

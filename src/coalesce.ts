@@ -51,6 +51,11 @@ export class Pending {
     return this.size === 0;
   }
 
+  /** When the oldest change now waiting here arrived (undefined when empty). */
+  get firstAt(): number | undefined {
+    return this.#firstAt;
+  }
+
   get hasFull(): boolean {
     return this.#fullSeq !== undefined;
   }

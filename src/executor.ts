@@ -9,10 +9,10 @@ import type { BatchOutcome } from './lane.js';
 import { planBatch } from './plan.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
-import { buildRsyncCall, classifyExit, parsePathProblems, type RsyncTarget } from './rsync-args.js';
+import { buildRsyncCall, classifyExit, emptyTally, parsePathProblems, tallyItem, type RsyncTarget } from './rsync-args.js';
 import { runRsync, type RemoteExec } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
-import type { ProblemEvent, Replica, SyncedEvent } from './types.js';
+import type { PlannedEvent, ProblemEvent, Replica, SyncedEvent } from './types.js';
 
 const debug = createDebug('fam-mirror:sync');
 
@@ -30,6 +30,7 @@ export interface ExecutorDeps {
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
   onSynced(event: SyncedEvent): void;
   onProblem(event: ProblemEvent): void;
+  onPlanned(event: PlannedEvent): void;
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
@@ -52,15 +53,21 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
     }
     const call = buildRsyncCall(plan, deps.target, options);
     // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
-    const run = await deps.limit(() => runRsync(options.rsyncPath, call.args, call.stdin, deps.remote, plan.kind === 'full' ? { maxLines: 20 } : {}));
+    const tally = emptyTally();
+    const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
+    const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
+    const run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine: (line) => tallyItem(tally, line) }));
+    if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
+      deps.onPlanned({ replica: replica.id, args: call.args, paths: plan.kind === 'full' ? 'full' : plan.paths, items: run.lines ?? [] });
+    }
     const verdict = classifyExit(run.exitCode);
     const durationMs = Date.now() - started;
     const paths = plan.kind === 'full' ? 0 : plan.paths.length;
     log('%s %d paths exit %d in %d ms', plan.kind, paths, run.exitCode, durationMs);
     if (verdict === 'ok') {
-      const event: SyncedEvent = { replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs };
+      const event: SyncedEvent = { replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes };
       if (plan.kind === 'full') {
-        event.changed = (run.lines?.length ?? 0) + (run.moreLines ?? 0);
+        event.changed = tally.changed;
         event.sample = run.lines ?? [];
       }
       deps.onSynced(event);

@@ -60,6 +60,9 @@ export class Lane {
   #timerAt: number | undefined;
   #failures = 0;
   #lastError: MirrorError | undefined;
+  #lastErrorAt: number | undefined;
+  /** Since when this replica has lacked some change: the lag operators watch. */
+  #outstandingSince: number | undefined;
   #lastSuccessAt: number | undefined;
   #syncs = 0;
   #closed = false;
@@ -75,6 +78,7 @@ export class Lane {
 
   add(paths: readonly string[], seq: number): void {
     if (this.#closed) return;
+    this.#outstandingSince ??= this.#clock.now();
     if (seq > this.#maxAdded) this.#maxAdded = seq;
     this.#pending.add(paths, seq, this.#clock.now());
     this.#kick();
@@ -82,6 +86,7 @@ export class Lane {
 
   addFull(seq: number): void {
     if (this.#closed) return;
+    this.#outstandingSince ??= this.#clock.now();
     if (seq > this.#maxAdded) this.#maxAdded = seq;
     this.#pending.addFull(seq, this.#clock.now());
     this.#kick();
@@ -102,17 +107,24 @@ export class Lane {
     return new Promise((resolve, reject) => this.#waiters.push({ seq, healthyOnly, resolve, reject }));
   }
 
+  get lastError(): MirrorError | undefined {
+    return this.#lastError;
+  }
+
   #healthy(): boolean {
     return this.#state !== 'down' && this.#state !== 'failed';
   }
 
-  status(): ReplicaStatus {
+  status(): Omit<ReplicaStatus, 'filesSent' | 'bytesSent'> {
+    const since = this.#outstandingSince;
     return {
       replica: this.id,
       state: this.#state,
       backlog: this.#pending.size + (this.#inflight === undefined ? 0 : this.#inflight.entries.length + (this.#inflight.fullSeq === undefined ? 0 : 1)),
+      lagSec: since === undefined ? 0 : Math.max(0, (this.#clock.now() - since) / 1000),
       lastSuccessAt: this.#lastSuccessAt,
       lastError: this.#lastError?.message,
+      lastErrorAt: this.#lastErrorAt,
       syncs: this.#syncs,
     };
   }
@@ -195,6 +207,7 @@ export class Lane {
     this.#failures = 0;
     this.#syncs++;
     this.#lastSuccessAt = this.#clock.now();
+    this.#outstandingSince = this.#pending.firstAt;
     // Back from an outage with more queued: 'catching-up' until the backlog is drained.
     const draining = wasDown || this.#state === 'catching-up';
     this.#state = draining && !this.#pending.isEmpty ? 'catching-up' : 'idle';
@@ -208,11 +221,12 @@ export class Lane {
     this.#failures++;
     const error = outcome.error ?? new MirrorError('ERR_RSYNC', `Replica ${this.id}: the batch failed.`);
     this.#lastError = error;
+    this.#lastErrorAt = now;
     const fatal = outcome.verdict === 'fatal';
     const wasUp = this.#state !== 'down' && this.#state !== 'failed';
     this.#state = fatal ? 'failed' : 'down';
+    if (wasUp) this.#listener.onDown(error);
     if (fatal) this.#listener.onFailed(error);
-    else if (wasUp) this.#listener.onDown(error);
     // Fatal errors need a human, but are retried slowly so the lane heals once the setup is fixed.
     const wait = fatal ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
     this.#cancelTimer?.();

@@ -61,6 +61,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #cancelSnapshots: (() => void) | undefined;
   #backlog: Backlog | undefined;
   #burst = { count: 0, lastAt: 0 };
+  #sent = new Map<string, { files: number; bytes: number }>();
 
   constructor(options: MirrorOptions) {
     super();
@@ -75,7 +76,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await checkSource(o.source);
     await checkRsync(o.rsyncPath);
     const limit = pLimit(o.concurrency);
-    const backlog = o.stateDir === undefined ? undefined : openBacklog(o.stateDir, o.source);
+    // A dry run confirms nothing, so it must not move any replica's durable watermark.
+    const backlog = o.stateDir === undefined || o.dryRun ? undefined : openBacklog(o.stateDir, o.source);
     this.#backlog = backlog;
     this.#seq = backlog?.lastSeq ?? 0;
     this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
@@ -99,7 +101,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     debug('watching %s for %d replicas', o.source, this.#lanes.length);
     if (o.initMirror) {
       this.#dispatch(['']);
-      await this.flush();
+      // Seeded means every replica that can be reached: one that is down gets its seed when it is
+      // back (it stays in its backlog), but one that needs a human fails the start.
+      await this.flush({ healthyOnly: true });
+      const failed = this.#lanes.find((lane) => lane.status().state === 'failed');
+      if (failed !== undefined) throw failed.lastError ?? new MirrorError('ERR_RSYNC_FATAL', `Replica ${failed.id} failed while seeding.`);
     }
   }
 
@@ -183,8 +189,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.flush(opts);
   }
 
+  /** Per replica: state, lag, backlog, last success and error, files and bytes sent. Small on any tree. */
   status(): ReplicaStatus[] {
-    return this.#lanes.map((lane) => lane.status());
+    return this.#lanes.map((lane) => {
+      const sent = this.#sent.get(lane.id) ?? { files: 0, bytes: 0 };
+      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes };
+    });
   }
 
   /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
@@ -286,8 +296,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       remote: t.remote,
       connect: t.connect,
       limit,
-      onSynced: (event) => this.emit('synced', event),
+      onSynced: (event) => {
+        const sent = this.#sent.get(replica.id) ?? { files: 0, bytes: 0 };
+        this.#sent.set(replica.id, { files: sent.files + event.files, bytes: sent.bytes + event.bytes });
+        this.emit('synced', event);
+      },
       onProblem: (event) => this.emit('problem', event),
+      onPlanned: (event) => this.emit('planned', event),
     });
     const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
     return new Lane(replica.id, execute, timing, realClock, {
@@ -300,10 +315,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.emit('problem', problemOf(replica.id, error));
       },
       onUp: () => this.emit('replica-up', { replica: replica.id }),
-      onFailed: (error) => {
-        this.emit('problem', problemOf(replica.id, error));
-        this.#report(error);
-      },
+      onFailed: (error) => this.#report(error),
     });
   }
 

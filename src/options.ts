@@ -36,6 +36,11 @@ export interface MirrorOptions {
    * Default: none, the backlog lives in memory (the CLI defaults to $XDG_STATE_HOME/fam-mirror).
    */
   stateDir?: string;
+  /**
+   * Plan and show, send nothing: every rsync runs with --dry-run and each batch is reported as a
+   * 'planned' event (argv, paths, what rsync would change). No durable state is written.
+   */
+  dryRun?: boolean;
   /** Let an empty source root empty the replicas (default false: held back as ERR_SOURCE_EMPTY). */
   allowEmptySource?: boolean;
   /** Full reconcile pass of every replica every this many seconds (0 = never, the default). */
@@ -73,6 +78,7 @@ export interface NormalizedOptions {
   readonly knownHostsFiles: readonly string[];
   readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
   readonly stateDir: string | undefined;
+  readonly dryRun: boolean;
   readonly allowEmptySource: boolean;
   readonly reconcileIntervalSec: number;
   readonly concurrency: number;
@@ -95,7 +101,7 @@ export interface Environment {
 
 const KNOWN_KEYS = new Set<string>([
   'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'dryRun', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
   'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
 ]);
 
@@ -131,6 +137,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     ),
     strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
     stateDir: ((d) => (d === undefined ? undefined : path.resolve(env.cwd, d)))(optString(raw, 'stateDir')),
+    dryRun: optBoolean(raw, 'dryRun') ?? false,
     allowEmptySource: optBoolean(raw, 'allowEmptySource') ?? false,
     reconcileIntervalSec: optInteger(raw, 'reconcileIntervalSec', 0, 31_536_000) ?? 0,
     concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,

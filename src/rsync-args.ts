@@ -31,6 +31,9 @@ export interface RsyncSettings {
   timeoutSec: number;
 }
 
+/** One stdout line per changed entry: item code, bytes sent for it, name (see parseItem). */
+export const ITEM_FORMAT = '--out-format=%i %b %n%L';
+
 /** rsync never sees this name as a real host: the bridge routes by its own socket, not by name. */
 export const BRIDGE_HOST = 'fam-mirror';
 
@@ -48,9 +51,9 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
     ...remoteShellArgs(target),
   ];
   const ends = ['--', withSlash(settings.source), destinationOf(target)];
-  if (plan.kind === 'full') return { args: ['--out-format=%i %n%L', ...common, ...ends], stdin: undefined };
+  if (plan.kind === 'full') return { args: [ITEM_FORMAT, ...common, ...ends], stdin: undefined };
   return {
-    args: ['-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
+    args: [ITEM_FORMAT, '-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
     // './' because rsync skips --files-from entries that start with ';' or '#' as comments.
     stdin: Buffer.from(plan.paths.map((p) => `./${p}\0`).join(''), 'utf8'),
   };
@@ -152,4 +155,29 @@ export function parsePathProblems(stderr: string, limit = 50): PathProblem[] {
     out.push({ path, message: line.trim().replace(/^rsync: /, '') });
   }
   return out;
+}
+
+export interface ItemTally {
+  /** Entries rsync changed or deleted. */
+  changed: number;
+  /** Regular files whose data was sent. */
+  files: number;
+  deleted: number;
+  /** Bytes rsync reports as transferred for those entries. */
+  bytes: number;
+}
+
+export function emptyTally(): ItemTally {
+  return { changed: 0, files: 0, deleted: 0, bytes: 0 };
+}
+
+/** Adds one ITEM_FORMAT line (`>f.st...... 4096 www/a.html`, `*deleting   0 old`) to a tally. Pure. */
+export function tallyItem(t: ItemTally, line: string): void {
+  const m = /^(\S+)\s+(\d+) /.exec(line);
+  if (m === null) return;
+  const item = m[1]!;
+  t.changed++;
+  t.bytes += Number(m[2]);
+  if (item.startsWith('*deleting')) t.deleted++;
+  else if ((item[0] === '<' || item[0] === '>') && item[1] === 'f') t.files++;
 }

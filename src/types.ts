@@ -33,6 +33,9 @@ export interface SyncedEvent {
   deleted: number;
   full: boolean;
   durationMs: number;
+  /** Regular files whose data rsync sent, and the bytes it reports for the batch. */
+  files: number;
+  bytes: number;
   /** Full passes only: entries rsync changed (itemized lines); on an in-step replica, what events missed. */
   changed?: number;
   /** Full passes only: the first itemized lines, e.g. `>f+++++++++ lost/file`. */
@@ -52,8 +55,20 @@ export interface ReplicaStateEvent {
   error?: MirrorError;
 }
 
+/** A batch as a dry run saw it (option dryRun): nothing was sent. */
+export interface PlannedEvent {
+  replica: string;
+  /** The rsync argv that would run (without -n). Paths are never in it. */
+  args: string[];
+  /** Paths listed to rsync on stdin, or 'full' for a full pass. */
+  paths: string[] | 'full';
+  /** What rsync reports it would change (itemized; at most 200 lines). */
+  items: string[];
+}
+
 export interface MirrorEvents {
   synced: [SyncedEvent];
+  planned: [PlannedEvent];
   problem: [ProblemEvent];
   error: [MirrorError];
   'replica-down': [ReplicaStateEvent];
@@ -66,8 +81,16 @@ export type LaneState = 'idle' | 'syncing' | 'catching-up' | 'down' | 'failed';
 export interface ReplicaStatus {
   replica: string;
   state: LaneState;
+  /** Dirty paths waiting or in flight (a full pass counts as one). */
   backlog: number;
+  /** Seconds since the oldest change this replica does not have yet was seen; 0 when in step. */
+  lagSec: number;
+  /** Epoch ms of the last successful batch. */
   lastSuccessAt: number | undefined;
+  /** Message of the last failure (kept after recovery, for the record). */
   lastError: string | undefined;
+  lastErrorAt: number | undefined;
   syncs: number;
+  filesSent: number;
+  bytesSent: number;
 }

@@ -187,6 +187,76 @@ describe('fam-mirror CLI: real runs', () => {
     assert.match(bad.stdout, new RegExp(`${local}: identical`));
   });
 
+  it('status (table and --json), --metrics and --on-replica-down/up with two replicas, one of them stopped', async () => {
+    const [h] = await startSshdHosts(1);
+    const tmp = await makeTempDir('fam-cli-status-');
+    const src = join(tmp, 'src');
+    const local = join(tmp, 'local');
+    const dst = join(tmp, 'remote');
+    const state = join(tmp, 'state');
+    for (const d of [src, local, dst]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const alerts = join(tmp, 'alerts.log');
+    // The alert command is the operator's; the replica's data arrives only through the environment.
+    const alertCmd = `printf '%s|%s|%s|%s\\n' "$FAM_MIRROR_EVENT" "$FAM_MIRROR_REPLICA" "$FAM_MIRROR_STATE" "$FAM_MIRROR_ERROR_CODE" >> '${alerts}'`;
+    const ssh = `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`;
+    const port = 20000 + (process.pid % 20000);
+    const r = start(['--init', '--state-dir', state, '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, '--metrics', `127.0.0.1:${port}`, '--on-replica-down', alertCmd, '--on-replica-up', alertCmd, src, local, ssh]);
+    try {
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed' });
+      await h!.halt();
+      await writeFile(join(src, 'b.txt'), 'b\n');
+      await waitFor(async () => (await readFile(alerts, 'utf8').catch(() => '')).includes('replica-down|'), { what: 'the down alert' });
+      const table = await runToEnd(['status', '--state-dir', state]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, new RegExp(`${src} \\(pid \\d+, up \\d+s\\)`));
+      assert.match(table.stdout, /REPLICA +STATE +LAG +BACKLOG +LAST SUCCESS +FILES +BYTES +LAST ERROR/);
+      assert.match(table.stdout, new RegExp(`${local} +idle +0\\.0s +0 `));
+      assert.match(table.stdout, /down +\d+\.\ds +\d+ .*Could not connect/);
+      const json = JSON.parse((await runToEnd(['status', '--json', '--state-dir', state])).stdout) as Array<{ replicas: Array<{ replica: string; state: string; filesSent: number }> }>;
+      assert.deepEqual(json[0]!.replicas.map((x) => x.state), ['idle', 'down']);
+      assert.ok(json[0]!.replicas[0]!.filesSent >= 2);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, new RegExp(`fam_mirror_replica_up\\{replica="${local}"\\} 1`));
+      assert.match(metrics, /fam_mirror_replica_up\{replica="[^"]*remote"\} 0/);
+      assert.match(metrics, /# TYPE fam_mirror_replica_bytes_sent_total counter/);
+      await h!.restart();
+      await waitFor(async () => (await readFile(alerts, 'utf8').catch(() => '')).includes('replica-up|'), { what: 'the up alert', timeoutMs: 40_000 });
+      const lines = (await readFile(alerts, 'utf8')).trim().split('\n');
+      assert.match(lines[0]!, new RegExp(`^replica-down\\|.*remote\\|down\\|ERR_SSH_CONNECT$`));
+      assert.match(lines.at(-1)!, /^replica-up\|.*remote\|(idle|syncing|catching-up)\|$/);
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    const after = await runToEnd(['status', '--state-dir', state]);
+    assert.equal(after.code, 1, 'no mirror runs any more');
+  });
+
+  it('--dry-run shows the planned rsync and its changes, and sends nothing', async () => {
+    const tmp = await makeTempDir('fam-cli-dry-');
+    const src = join(tmp, 'src');
+    const dst = join(tmp, 'dst');
+    await mkdir(src);
+    await mkdir(dst);
+    await writeFile(join(src, 'new.txt'), 'n\n');
+    await writeFile(join(dst, 'extra.txt'), 'would be deleted\n');
+    const r = start(['--dry-run', '--init', '--state-dir', join(tmp, 'state'), src, dst]);
+    try {
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'dry seed' });
+      await writeFile(join(src, 'later.txt'), 'l\n');
+      await waitFor(() => /would get 1 path: rsync /.test(r.stdout()), { what: 'the planned batch' });
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.match(r.stdout(), /dry run: .*dst would get a full pass: rsync .*--delete/);
+    assert.match(r.stdout(), /\*deleting +0 extra\.txt/);
+    assert.match(r.stdout(), /path "later\.txt"/);
+    assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
+    assert.deepEqual(await readdir(tmp).then((n) => n.includes('state')), false, 'no state written');
+  });
+
   it('an unknown host key is refused: exit 1, the fingerprint in the message, nothing copied', async () => {
     const [h] = await startSshdHosts(1);
     const src = await makeTempDir('fam-cli-hk-src-');

@@ -47,11 +47,14 @@ export function bridgeRsh(): string {
 export interface RunOptions {
   /** Collect stdout lines (e.g. --itemize-changes), keeping at most this many. */
   maxLines?: number;
+  /** Called with every stdout line (stdout is read only when this or maxLines is given). */
+  onLine?: (line: string) => void;
 }
 
 export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | undefined, remote?: RemoteExec, opts: RunOptions = {}): Promise<RsyncRun> {
   return new Promise((resolve, reject) => {
-    const out = opts.maxLines === undefined ? 'ignore' : 'pipe';
+    const out = opts.maxLines === undefined && opts.onLine === undefined ? 'ignore' : 'pipe';
+    const keep = opts.maxLines ?? 0;
     const stdio = remote === undefined ? ['pipe', out, 'pipe'] : ['pipe', out, 'pipe', 'pipe', 'pipe'];
     const child = spawn(rsyncPath, args, { stdio: stdio as ['pipe', 'pipe', 'pipe'] });
     const lines: string[] = [];
@@ -61,7 +64,8 @@ export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | unde
       const parts = (partial + d.toString('utf8')).split('\n');
       partial = parts.pop() ?? '';
       for (const line of parts) {
-        if (lines.length < opts.maxLines!) lines.push(line);
+        opts.onLine?.(line);
+        if (lines.length < keep) lines.push(line);
         else moreLines++;
       }
     });
@@ -86,7 +90,11 @@ export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | unde
     child.on('close', (code, signal) => {
       // A remote rsync that outlives the local one (hung peer) must not hold the lane forever.
       setTimeout(() => abandon.abort(), CHANNEL_GRACE_MS).unref();
-      if (partial !== '') lines.push(partial);
+      if (partial !== '') {
+        opts.onLine?.(partial);
+        if (lines.length < keep) lines.push(partial);
+        else moreLines++;
+      }
       const run: RsyncRun = { exitCode: code ?? (signal === null ? 255 : 128 + 20), stderr: err.text() };
       if (opts.maxLines !== undefined) Object.assign(run, { lines, moreLines });
       void bridgeDone.finally(() => resolve(run));
