@@ -299,6 +299,11 @@ async function main(): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP: read the config and the command line again and apply the replica list.
+    process.on('SIGHUP', () => {
+      if (stopping !== undefined) return;
+      void reload(mirror).catch((e: Error) => log(`SIGHUP: reload failed, keeping the running setup: ${e.message}`));
+    });
   });
   try {
     const o = mirror.options;
@@ -325,6 +330,15 @@ async function main(): Promise<number> {
     clearInterval(keepAlive);
     for (const server of servers) server.close();
   }
+}
+
+async function reload(mirror: Mirror): Promise<void> {
+  const next = parseCli(process.argv.slice(2), process.env, process.cwd());
+  if (typeof next === 'string' || next.command !== 'mirror') return;
+  const source = resolve(process.cwd(), next.options.source);
+  if (source !== mirror.options.source) log(`SIGHUP: the source changed to ${source}; that needs a restart, the replicas are updated only`);
+  const { added, removed } = await mirror.setReplicas(next.options.replicas);
+  log(`SIGHUP: config reloaded; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`);
 }
 
 async function status(cli: StatusCli): Promise<number> {

@@ -50,7 +50,9 @@ export interface FlushResult {
 type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
 export class Mirror extends EventEmitter<MirrorEvents> {
-  readonly options: NormalizedOptions;
+  #options: NormalizedOptions;
+  readonly #raw: MirrorOptions;
+  #limit: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
   #phase: Phase = 'new';
   #lanes: Lane[] = [];
   #connections = new Map<string, SshConnection>();
@@ -65,7 +67,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   constructor(options: MirrorOptions) {
     super();
-    this.options = normalizeOptions(options, { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username });
+    this.#raw = { ...options };
+    this.#options = normalizeOptions(options, environment());
   }
 
   /** Starts watching; with `initMirror`, resolves once every replica has been seeded. */
@@ -76,6 +79,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await checkSource(o.source);
     await checkRsync(o.rsyncPath);
     const limit = pLimit(o.concurrency);
+    this.#limit = limit;
     // A dry run confirms nothing, so it must not move any replica's durable watermark.
     const backlog = o.stateDir === undefined || o.dryRun ? undefined : openBacklog(o.stateDir, o.source);
     this.#backlog = backlog;
@@ -195,6 +199,50 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       const sent = this.#sent.get(lane.id) ?? { files: 0, bytes: 0 };
       return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes };
     });
+  }
+
+  /** The options in force, normalized and frozen. */
+  get options(): NormalizedOptions {
+    return this.#options;
+  }
+
+  /**
+   * Changes the replica list of a running mirror (the CLI does it on SIGHUP): an added replica is
+   * seeded with a full pass and then follows the changes; a removed one finishes its batch in flight
+   * and its connection is closed. Specs are validated like the constructor's.
+   */
+  async setReplicas(specs: string[]): Promise<{ added: string[]; removed: string[] }> {
+    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'setReplicas() needs a started, open mirror.');
+    const next = normalizeOptions({ ...this.#raw, replicas: specs }, environment());
+    const before = new Set(this.#options.replicas.map((r) => r.id));
+    const after = new Set(next.replicas.map((r) => r.id));
+    const removed = this.#lanes.filter((lane) => !after.has(lane.id));
+    this.#lanes = this.#lanes.filter((lane) => after.has(lane.id));
+    this.#options = next;
+    this.#raw.replicas = [...specs];
+    await Promise.all(removed.map((lane) => lane.close()));
+    const added = next.replicas.filter((r) => !before.has(r.id));
+    const seq = ++this.#seq;
+    this.#backlog?.append({ seq, paths: [''] });
+    for (const replica of added) {
+      const lane = this.#makeLane(replica, this.#limit!);
+      this.#lanes.push(lane);
+      lane.addFull(seq);
+    }
+    await this.#closeIdleConnections();
+    debug('replicas changed: +%d -%d', added.length, removed.length);
+    return { added: added.map((r) => r.id), removed: removed.map((l) => l.id) };
+  }
+
+  async #closeIdleConnections(): Promise<void> {
+    const inUse = new Set(
+      this.#options.replicas.filter((r): r is SshReplica => r.kind === 'ssh').map((r) => `${r.user ?? this.#options.userName}@${r.host}:${r.port}`),
+    );
+    for (const [key, conn] of this.#connections) {
+      if (inUse.has(key)) continue;
+      this.#connections.delete(key);
+      await conn.close();
+    }
   }
 
   /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
@@ -353,6 +401,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     debug('error: %s', err.message);
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
+}
+
+function environment() {
+  return { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username };
 }
 
 function problemOf(replica: string, error: MirrorError): ProblemEvent {

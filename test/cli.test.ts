@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshdHosts, stopAll } from './helpers/sshd.js';
-import { assertTreesEqual, cleanupTempDirs, makeTempDir, waitFor } from './helpers/tree.js';
+import { assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from './helpers/tree.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -255,6 +255,30 @@ describe('fam-mirror CLI: real runs', () => {
     assert.match(r.stdout(), /path "later\.txt"/);
     assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
     assert.deepEqual(await readdir(tmp).then((n) => n.includes('state')), false, 'no state written');
+  });
+
+  it('SIGHUP re-reads the config: an added replica is seeded and follows, a removed one is left alone', async () => {
+    const tmp = await makeTempDir('fam-cli-hup-');
+    const src = join(tmp, 'src');
+    const [one, two, three] = [join(tmp, 'one'), join(tmp, 'two'), join(tmp, 'three')];
+    for (const d of [src, one, two, three]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const config = join(tmp, 'fam.json');
+    await writeFile(config, JSON.stringify({ source: src, replicas: [one, two], initMirror: true }));
+    const r = start(['--config', config, '--state-dir', join(tmp, 'state')]);
+    try {
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed' });
+      await writeFile(config, JSON.stringify({ source: src, replicas: [one, three], initMirror: true }));
+      r.child.kill('SIGHUP');
+      await waitFor(() => /SIGHUP: config reloaded; added \(seeding\) .*three; removed .*two/.test(r.stdout()), { what: 'the reload' });
+      await waitFor(async () => (await diffTrees(src, three)).length === 0, { what: 'the added replica seeded' });
+      await writeFile(join(src, 'b.txt'), 'b\n');
+      await waitFor(async () => (await diffTrees(src, three)).length === 0 && (await diffTrees(src, one)).length === 0, { what: 'b.txt on one and three' });
+      assert.deepEqual(await readdir(two), ['a.txt'], 'the removed replica gets nothing more');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
   });
 
   it('an unknown host key is refused: exit 1, the fingerprint in the message, nothing copied', async () => {
