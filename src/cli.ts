@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { hashName } from './backlog.js';
 import { parseMetricsAddress, queryAll, serveMetrics, serveStatus, SOCKET_NAME, type StatusDocument } from './control.js';
-import type { ReplicaStateEvent } from './types.js';
+import type { ProgressEvent, ReplicaStateEvent } from './types.js';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -220,7 +220,64 @@ function version(): string {
 }
 
 function log(line: string): void {
+  bars.clear();
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  bars.draw();
+}
+
+/**
+ * Progress of full passes: on a terminal, one bar per replica kept at the bottom (redrawn in place);
+ * otherwise a plain log line per replica every few seconds, fit for journald.
+ */
+class ProgressBars {
+  readonly #tty = process.stdout.isTTY === true;
+  readonly #current = new Map<string, ProgressEvent>();
+  readonly #loggedAt = new Map<string, number>();
+  #shown = 0;
+
+  update(e: ProgressEvent): void {
+    if (!this.#tty) {
+      const now = Date.now();
+      if (now - (this.#loggedAt.get(e.replica) ?? 0) < PLAIN_PROGRESS_EVERY_MS && e.percent < 100) return;
+      this.#loggedAt.set(e.replica, now);
+      log(`progress ${e.replica}: ${describeProgress(e)}`);
+      return;
+    }
+    this.clear();
+    this.#current.set(e.replica, e);
+    this.draw();
+  }
+
+  done(replica: string): void {
+    if (!this.#current.has(replica)) return;
+    this.clear();
+    this.#current.delete(replica);
+    this.draw();
+  }
+
+  clear(): void {
+    if (this.#shown === 0) return;
+    process.stdout.write(`\x1b[${this.#shown}F\x1b[0J`);
+    this.#shown = 0;
+  }
+
+  draw(): void {
+    if (!this.#tty || this.#current.size === 0) return;
+    const width = Math.max(10, Math.min(30, (process.stdout.columns ?? 80) - 70));
+    for (const e of this.#current.values()) {
+      const filled = Math.round((width * e.percent) / 100);
+      process.stdout.write(`${e.replica} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${describeProgress(e)}\n`);
+    }
+    this.#shown = this.#current.size;
+  }
+}
+
+const PLAIN_PROGRESS_EVERY_MS = 5000;
+const bars = new ProgressBars();
+
+function describeProgress(e: ProgressEvent): string {
+  const files = e.filesTotal === undefined ? '' : ` ${e.filesDone}/${e.filesTotal} files,`;
+  return `${e.percent}%${files} ${humanBytes(e.bytes)}, ${e.rate}, ETA ${e.eta}`;
 }
 
 async function main(): Promise<number> {
@@ -271,7 +328,9 @@ async function main(): Promise<number> {
   };
   mirror.on('replica-down', alert(cli.onDown, 'replica-down'));
   mirror.on('replica-up', alert(cli.onUp, 'replica-up'));
+  if (!quiet) mirror.on('progress', (e) => bars.update(e));
   mirror.on('synced', (e) => {
+    bars.done(e.replica);
     if (quiet) return;
     const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
     log(`synced ${what} to ${e.replica} in ${e.durationMs} ms`);

@@ -9,12 +9,14 @@ import type { BatchOutcome } from './lane.js';
 import { planBatch } from './plan.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
-import { buildRsyncCall, classifyExit, emptyTally, parsePathProblems, tallyItem, type RsyncTarget } from './rsync-args.js';
+import { buildRsyncCall, classifyExit, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
 import { runRsync, type RemoteExec } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
-import type { PlannedEvent, ProblemEvent, Replica, SyncedEvent } from './types.js';
+import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } from './types.js';
 
 const debug = createDebug('fam-mirror:sync');
+/** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
+const PROGRESS_EVERY_MS = 250;
 
 /** Connect failures that retrying cannot fix; the lane still retries slowly so it heals once fixed. */
 const NEEDS_A_HUMAN = new Set(['ERR_HOST_KEY_UNKNOWN', 'ERR_HOST_KEY_CHANGED', 'ERR_HOST_KEY_REVOKED', 'ERR_SSH_AUTH', 'ERR_SSH_NO_IDENTITY']);
@@ -31,6 +33,7 @@ export interface ExecutorDeps {
   onSynced(event: SyncedEvent): void;
   onProblem(event: ProblemEvent): void;
   onPlanned(event: PlannedEvent): void;
+  onProgress(event: ProgressEvent): void;
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
@@ -56,7 +59,16 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
     const tally = emptyTally();
     const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
     const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
-    const run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine: (line) => tallyItem(tally, line) }));
+    let lastProgressAt = 0;
+    const onLine = (line: string) => {
+      const progress = parseProgress(line);
+      if (progress === undefined) return tallyItem(tally, line);
+      const now = Date.now();
+      if (now - lastProgressAt < PROGRESS_EVERY_MS && progress.percent < 100) return;
+      lastProgressAt = now;
+      deps.onProgress({ replica: replica.id, ...progress, filesSent: tally.files });
+    };
+    const run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
     if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
       deps.onPlanned({ replica: replica.id, args: call.args, paths: plan.kind === 'full' ? 'full' : plan.paths, items: run.lines ?? [] });
     }

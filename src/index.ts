@@ -2,6 +2,6 @@ export { Mirror, type FlushOptions, type FlushResult } from './mirror.js';
 export { MirrorError, isMirrorError, type MirrorErrorCode } from './errors.js';
 export { parseReplicaSpec } from './replica-spec.js';
 export type { MirrorOptions } from './options.js';
-export type { MirrorEvents, PlannedEvent, SyncedEvent, ProblemEvent, ReplicaStateEvent, ReplicaStatus, Replica, LaneState } from './types.js';
+export type { MirrorEvents, PlannedEvent, ProgressEvent, SyncedEvent, ProblemEvent, ReplicaStateEvent, ReplicaStatus, Replica, LaneState } from './types.js';
 export type { VerifyResult } from './verify.js';
 export { formatMetrics } from './metrics.js';

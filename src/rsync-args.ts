@@ -51,7 +51,8 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
     ...remoteShellArgs(target),
   ];
   const ends = ['--', withSlash(settings.source), destinationOf(target)];
-  if (plan.kind === 'full') return { args: [ITEM_FORMAT, ...common, ...ends], stdin: undefined };
+  // Full passes (seeds, reconciles) can be long: rsync reports overall progress on stdout too.
+  if (plan.kind === 'full') return { args: [ITEM_FORMAT, '--info=progress2', '--no-h', ...common, ...ends], stdin: undefined };
   return {
     args: [ITEM_FORMAT, '-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
     // './' because rsync skips --files-from entries that start with ';' or '#' as comments.
@@ -180,4 +181,28 @@ export function tallyItem(t: ItemTally, line: string): void {
   t.bytes += Number(m[2]);
   if (item.startsWith('*deleting')) t.deleted++;
   else if ((item[0] === '<' || item[0] === '>') && item[1] === 'f') t.files++;
+}
+
+export interface ProgressRecord {
+  bytes: number;
+  percent: number;
+  /** rsync's own rendering, e.g. `172.82MB/s`. */
+  rate: string;
+  /** rsync's estimate (h:mm:ss) of the time left. */
+  eta: string;
+  /** Files checked so far and in all, when rsync knows (`to-chk`; `ir-chk` while the list still grows). */
+  filesDone?: number;
+  filesTotal?: number;
+}
+
+/** Parses one `--info=progress2 --no-h` record (`6000000 100%  172.82MB/s  0:00:00 (xfr#300, to-chk=0/301)`). Pure. */
+export function parseProgress(record: string): ProgressRecord | undefined {
+  const m = /^\s*(\d+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:\s+\(xfr#\d+, (?:to|ir)-chk=(\d+)\/(\d+)\))?\s*$/.exec(record);
+  if (m === null) return undefined;
+  const out: ProgressRecord = { bytes: Number(m[1]), percent: Number(m[2]), rate: m[3]!, eta: m[4]! };
+  if (m[5] !== undefined && m[6] !== undefined) {
+    out.filesTotal = Number(m[6]);
+    out.filesDone = out.filesTotal - Number(m[5]);
+  }
+  return out;
 }

@@ -66,7 +66,22 @@ export interface PlannedEvent {
   items: string[];
 }
 
+/** A full pass (seed, reconcile) under way on one replica, as rsync reports it. */
+export interface ProgressEvent {
+  replica: string;
+  /** Bytes of the tree handled so far (sent or found up to date). */
+  bytes: number;
+  percent: number;
+  rate: string;
+  eta: string;
+  filesDone?: number;
+  filesTotal?: number;
+  /** Files whose data was sent so far. */
+  filesSent: number;
+}
+
 export interface MirrorEvents {
+  progress: [ProgressEvent];
   synced: [SyncedEvent];
   planned: [PlannedEvent];
   problem: [ProblemEvent];

@@ -237,6 +237,8 @@ describe('INIT_MIRROR', () => {
       identityFiles: [h1!.identityFile],
       knownHostsFiles: [h1!.knownHostsFile],
     });
+    const progress: number[] = [];
+    m.on('progress', (e) => progress.push(e.percent));
     let writing = true;
     const writer = (async () => {
       for (let i = 0; writing && i < 400; i++) {
@@ -251,6 +253,7 @@ describe('INIT_MIRROR', () => {
     await m.flush();
     await assertTreesEqual(src, r1, 'seed r1');
     await assertTreesEqual(src, r2, 'seed r2');
+    assert.ok(progress.includes(100), `the seed reported progress up to 100 %: ${progress.join()}`);
   });
 });
 

@@ -19,6 +19,7 @@ describe('normalizeOptions: defaults', () => {
       knownHostsFiles: ['/home/u/.ssh/known_hosts', '/etc/ssh/ssh_known_hosts'],
       strictHostKeyChecking: 'yes',
       stateDir: undefined,
+      dryRun: false,
       allowEmptySource: false,
       reconcileIntervalSec: 0,
       concurrency: 8,

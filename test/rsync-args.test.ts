@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BRIDGE_HOST, buildRsyncCall, classifyExit, EXIT_VERDICTS, parsePathProblems, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+import { BRIDGE_HOST, buildRsyncCall, classifyExit, EXIT_VERDICTS, parsePathProblems, parseProgress, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
 
 const settings: RsyncSettings = { source: '/srv/src', exclude: ['*.tmp', '/cache'], timeoutSec: 30 };
 const common = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30', '--exclude=*.tmp', '--exclude=/cache'];
-const incremental = ['-r', '--from0', '--files-from=-', '--delete-missing-args'];
+const full = ['--out-format=%i %b %n%L', '--info=progress2', '--no-h'];
+const incremental = ['--out-format=%i %b %n%L', '-r', '--from0', '--files-from=-', '--delete-missing-args'];
 const bridge = '/usr/bin/node /opt/fam/bridge.js';
 
 describe('buildRsyncCall', () => {
@@ -20,7 +21,7 @@ describe('buildRsyncCall', () => {
       name: 'full pass, local replica',
       plan: { kind: 'full' },
       target: { path: '/srv/replica' },
-      args: ['--out-format=%i %n%L', ...common, '--', '/srv/src/', '/srv/replica/'],
+      args: [...full, ...common, '--', '/srv/src/', '/srv/replica/'],
       stdin: undefined,
     },
     {
@@ -34,7 +35,7 @@ describe('buildRsyncCall', () => {
       name: 'full pass, remote replica with the default remote rsync',
       plan: { kind: 'full' },
       target: { path: '/srv/www', rsh: bridge, remoteRsyncPath: 'rsync' },
-      args: ['--out-format=%i %n%L', ...common, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
+      args: [...full, ...common, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
       stdin: undefined,
     },
     {
@@ -49,7 +50,7 @@ describe('buildRsyncCall', () => {
       plan: { kind: 'full' },
       target: { path: '/r' },
       settings: { source: '/srv/src/', exclude: [], timeoutSec: 5 },
-      args: ['--out-format=%i %n%L', '-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
+      args: [...full, '-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
       stdin: undefined,
     },
   ];
@@ -141,4 +142,16 @@ describe('parsePathProblems', () => {
     const many = Array.from({ length: 100 }, (_, i) => `rsync: [receiver] write failed on "/r/f${i}": No space left on device (28)`).join('\n');
     assert.equal(parsePathProblems(many, 50).length, 50);
   });
+});
+
+describe('parseProgress', () => {
+  const rows: Array<[string, ReturnType<typeof parseProgress>]> = [
+    ['          20000   0%    0.00kB/s    0:00:00  ', { bytes: 20000, percent: 0, rate: '0.00kB/s', eta: '0:00:00' }],
+    ['        6000000 100%  172.82MB/s    0:00:00 (xfr#300, to-chk=0/301)', { bytes: 6000000, percent: 100, rate: '172.82MB/s', eta: '0:00:00', filesDone: 301, filesTotal: 301 }],
+    ['   1234567  45%   10.00MB/s    0:01:02 (xfr#12, ir-chk=1000/1300)', { bytes: 1234567, percent: 45, rate: '10.00MB/s', eta: '0:01:02', filesDone: 300, filesTotal: 1300 }],
+    ['>f+++++++++ 20043 f1', undefined],
+    ['*deleting   0 100% done', undefined],
+    ['', undefined],
+  ];
+  for (const [line, expected] of rows) it(JSON.stringify(line.trim()), () => assert.deepEqual(parseProgress(line), expected));
 });

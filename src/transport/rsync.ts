@@ -61,9 +61,11 @@ export function runRsync(rsyncPath: string, args: string[], stdin: Buffer | unde
     let moreLines = 0;
     let partial = '';
     child.stdout?.on('data', (d: Buffer) => {
-      const parts = (partial + d.toString('utf8')).split('\n');
+      // '\n' ends an itemized line, '\r' a progress record (--info=progress2).
+      const parts = (partial + d.toString('utf8')).split(/[\r\n]/);
       partial = parts.pop() ?? '';
       for (const line of parts) {
+        if (line === '') continue;
         opts.onLine?.(line);
         if (lines.length < keep) lines.push(line);
         else moreLines++;
