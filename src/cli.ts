@@ -13,6 +13,8 @@ import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Mirror } from './mirror.js';
+import { parseReplicaSpec } from './replica-spec.js';
+import { ConnectionPool } from './transport/pool.js';
 import { isMirrorError, MirrorError } from './errors.js';
 import type { MirrorOptions } from './options.js';
 
@@ -71,7 +73,12 @@ Debug logging: DEBUG=fam-mirror:* fam-mirror ...`;
 
 interface Cli {
   command: 'mirror' | 'verify';
+  /** Options for the first (or only) root; optionsForRoot() derives the others. */
   options: MirrorOptions;
+  /** The watched roots: SRC, or the lines of --watch-list. */
+  roots: string[];
+  /** Absolute paths never watched, sent or deleted (--never-from). */
+  never: string[];
   quiet: boolean;
   metrics: string | undefined;
   onDown: string | undefined;
@@ -104,6 +111,9 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
         'allow-empty-source': { type: 'boolean' },
         'reconcile-every': { type: 'string' },
         config: { type: 'string' },
+        'watch-list': { type: 'string' },
+        'exclude-from': { type: 'string', multiple: true },
+        'never-from': { type: 'string', multiple: true },
         metrics: { type: 'string' },
         'on-replica-down': { type: 'string' },
         'on-replica-up': { type: 'string' },
@@ -128,8 +138,11 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
   if (command === 'verify') positionals.shift();
   const config = loadConfig(v.config === undefined ? undefined : resolve(cwd, v.config));
-  const [source, ...replicas] = positionals;
-  if (source === undefined && config.source === undefined) throw new UsageError('missing SRC, the directory tree to mirror');
+  const watchList = v['watch-list'] === undefined ? undefined : readList(resolve(cwd, v['watch-list']), 'watch list').map((r) => resolve(cwd, r));
+  if (watchList !== undefined && watchList.length === 0) throw new UsageError(`the watch list ${v['watch-list']} names no directory`);
+  // With a watch list every positional is a replica.
+  const [source, ...replicas] = watchList === undefined ? positionals : [watchList[0]!, ...positionals];
+  if (source === undefined && config.source === undefined) throw new UsageError('missing SRC, the directory tree to mirror (or --watch-list FILE)');
   if (replicas.length === 0 && config.replicas === undefined) {
     throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
   }
@@ -143,7 +156,12 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   if (source !== undefined) options.source = resolve(cwd, source);
   if (replicas.length > 0) options.replicas = replicas.map((r) => localise(r, cwd));
   if (v.init === true || isTruthy(env.INIT_MIRROR)) options.initMirror = true;
-  if (v.exclude) options.exclude = v.exclude;
+  const excludeFiles = (v['exclude-from'] ?? []).flatMap((f) => readList(resolve(cwd, f), 'exclude file'));
+  if (v.exclude || excludeFiles.length > 0) options.exclude = [...(options.exclude ?? []), ...excludeFiles, ...(v.exclude ?? [])];
+  const never = (v['never-from'] ?? []).flatMap((f) => readList(resolve(cwd, f), 'never-replicate list')).map((p) => {
+    if (!p.startsWith('/')) throw new UsageError(`--never-from: "${p}" is not an absolute path`);
+    return p.replace(/\/+$/, '');
+  });
   if (v.identity) options.identityFiles = v.identity.map((f) => resolve(cwd, f));
   if (v['known-hosts']) options.knownHostsFiles = v['known-hosts'].map((f) => resolve(cwd, f));
   if (concurrency !== undefined) options.concurrency = concurrency;
@@ -165,7 +183,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   if (v['dry-run']) options.dryRun = true;
   if (v.metrics !== undefined) parseMetricsAddress(v.metrics);
-  return { command, options, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
+  const roots = watchList ?? [resolve(cwd, options.source)];
+  return { command, options, roots, never, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
 }
 
 /** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
@@ -175,6 +194,48 @@ function localise(spec: string, cwd: string): string {
   const colon = spec.indexOf(':');
   if (slash > 0 && (colon === -1 || slash < colon) && !spec.startsWith('ssh://') && !spec.startsWith('[')) return resolve(cwd, spec);
   return spec;
+}
+
+/** One entry per line; blank lines and lines starting with '#' or ';' are comments (as rsync's --exclude-from). */
+function readList(file: string, what: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MirrorError('ERR_CONFIG', `Cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`, { path: file, cause: e });
+  }
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, '').trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith(';'));
+}
+
+/**
+ * Several roots (a watch list): each is mirrored to every replica. A bare host gets each root at the
+ * same path (as fam_mirror did); a replica with a path P gets root R at P/R (rsync -R style), so
+ * roots never land on top of each other. Never-replicate paths inside the root become anchored
+ * excludes: not watched, not sent, and, being excluded, never deleted on a replica.
+ */
+function optionsForRoot(cli: Cli, root: string): MirrorOptions {
+  const several = cli.roots.length > 1;
+  const replicas = several ? cli.options.replicas.map((spec) => specForRoot(spec, root)) : cli.options.replicas;
+  const never = cli.never.filter((p) => p.startsWith(`${root}/`)).map((p) => `/${escapePattern(p.slice(root.length + 1))}`);
+  const options: MirrorOptions = { ...cli.options, source: root, replicas };
+  if (never.length > 0) options.exclude = [...(cli.options.exclude ?? []), ...never];
+  return options;
+}
+
+function specForRoot(spec: string, root: string): string {
+  const parsed = parseReplicaSpec(spec);
+  if (parsed.kind === 'local') return join(parsed.path, root);
+  if (parsed.path === undefined) return spec;
+  const host = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host;
+  return `ssh://${parsed.user === undefined ? '' : `${parsed.user}@`}${host}:${parsed.port}${join(parsed.path, root)}`;
+}
+
+/** A literal path as an rsync pattern: rsync reads backslashes as escapes only in a pattern with wildcards. */
+function escapePattern(path: string): string {
+  return /[*?[]/.test(path) ? path.replace(/[\\*?[\]]/g, (c) => `\\${c}`) : path;
 }
 
 const SYSTEM_CONFIG = '/etc/fam-mirror.json';
@@ -300,8 +361,66 @@ async function main(): Promise<number> {
     return 0;
   }
   if (cli.command === 'status') return await status(cli);
-  const mirror = new Mirror(cli.options);
-  if (cli.command === 'verify') return await verify(mirror);
+  // One Mirror per watched root; one shared ssh connection per host among them.
+  const pool = new ConnectionPool();
+  const mirrors = cli.roots.map((root) => new Mirror(optionsForRoot(cli, root), { pool }));
+  if (cli.command === 'verify') return await verify(mirrors);
+  const quiet = cli.quiet;
+  for (const mirror of mirrors) wire(mirror, cli);
+
+  // Keeps the event loop alive while watching; the watcher's native thread does not.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const servers: Array<{ close(): unknown }> = [];
+  const closeAll = () => Promise.all(mirrors.map((m) => m.close())).then(() => undefined);
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<void>((resolveStopped) => {
+    const stop = (signal: string) => {
+      if (stopping !== undefined) {
+        process.stderr.write(`fam-mirror: ${signal} again, exiting without waiting\n`);
+        process.exit(130);
+      }
+      if (!quiet) log(`${signal}: finishing batches in flight and closing connections`);
+      stopping = closeAll().then(resolveStopped);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP: read the config and the command line again and apply the replica list.
+    process.on('SIGHUP', () => {
+      if (stopping !== undefined) return;
+      void reload(mirrors).catch((e: Error) => log(`SIGHUP: reload failed, keeping the running setup: ${e.message}`));
+    });
+  });
+  try {
+    const first = mirrors[0]!.options;
+    if (first.strictHostKeyChecking === 'no') log('WARNING: host keys are not checked (--strict-host-key-checking no): anyone on the network path can impersonate a replica.');
+    const started = Date.now();
+    for (const mirror of mirrors) {
+      const o = mirror.options;
+      if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
+      if (o.stateDir !== undefined && !o.dryRun) {
+        const dir = join(o.stateDir, hashName(o.source));
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        servers.push(await serveStatus(join(dir, SOCKET_NAME), () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() })));
+      }
+    }
+    if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => mirrors.flatMap((m) => m.status())));
+    await Promise.all(mirrors.map((m) => m.start()));
+    if (!quiet) log(`${first.initMirror ? 'seeded and ' : ''}watching (ready in ${Date.now() - started} ms)`);
+    await stopped;
+    return 0;
+  } catch (e) {
+    await closeAll().catch(() => {});
+    // Stopped by a signal while starting or seeding: that is a clean stop, not a failure.
+    if (stopping !== undefined && isMirrorError(e, 'ERR_CLOSED')) return 0;
+    throw e;
+  } finally {
+    clearInterval(keepAlive);
+    for (const server of servers) server.close();
+  }
+}
+
+/** The default log, alerts and dry-run report of one mirror. */
+function wire(mirror: Mirror, cli: Cli): void {
   const quiet = cli.quiet;
   if (mirror.options.dryRun) {
     mirror.on('planned', (e) => {
@@ -318,6 +437,7 @@ async function main(): Promise<number> {
       ...process.env,
       FAM_MIRROR_EVENT: event,
       FAM_MIRROR_REPLICA: e.replica,
+      FAM_MIRROR_SOURCE: mirror.options.source,
       FAM_MIRROR_STATE: mirror.status().find((r) => r.replica === e.replica)?.state ?? '',
       FAM_MIRROR_ERROR: e.error?.message ?? '',
       FAM_MIRROR_ERROR_CODE: e.error?.code ?? '',
@@ -342,62 +462,17 @@ async function main(): Promise<number> {
     else if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log(`problem on ${e.replica}: ${e.message}`);
   });
   mirror.on('error', (err) => log(`error: ${err.message} (${err.code})`));
-
-  // Keeps the event loop alive while watching; the watcher's native thread does not.
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  const servers: Array<{ close(): unknown }> = [];
-  let stopping: Promise<void> | undefined;
-  const stopped = new Promise<void>((resolveStopped) => {
-    const stop = (signal: string) => {
-      if (stopping !== undefined) {
-        process.stderr.write(`fam-mirror: ${signal} again, exiting without waiting\n`);
-        process.exit(130);
-      }
-      if (!quiet) log(`${signal}: finishing batches in flight and closing connections`);
-      stopping = mirror.close().then(resolveStopped);
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    // SIGHUP: read the config and the command line again and apply the replica list.
-    process.on('SIGHUP', () => {
-      if (stopping !== undefined) return;
-      void reload(mirror).catch((e: Error) => log(`SIGHUP: reload failed, keeping the running setup: ${e.message}`));
-    });
-  });
-  try {
-    const o = mirror.options;
-    if (o.strictHostKeyChecking === 'no') log('WARNING: host keys are not checked (--strict-host-key-checking no): anyone on the network path can impersonate a replica.');
-    if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
-    const started = Date.now();
-    const statusDoc = () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() });
-    if (o.stateDir !== undefined && !o.dryRun) {
-      const dir = join(o.stateDir, hashName(o.source));
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      servers.push(await serveStatus(join(dir, SOCKET_NAME), statusDoc));
-    }
-    if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => mirror.status()));
-    await mirror.start();
-    if (!quiet) log(`${o.initMirror ? 'seeded and ' : ''}watching (ready in ${Date.now() - started} ms)`);
-    await stopped;
-    return 0;
-  } catch (e) {
-    await mirror.close().catch(() => {});
-    // Stopped by a signal while starting or seeding: that is a clean stop, not a failure.
-    if (stopping !== undefined && isMirrorError(e, 'ERR_CLOSED')) return 0;
-    throw e;
-  } finally {
-    clearInterval(keepAlive);
-    for (const server of servers) server.close();
-  }
 }
 
-async function reload(mirror: Mirror): Promise<void> {
+async function reload(mirrors: Mirror[]): Promise<void> {
   const next = parseCli(process.argv.slice(2), process.env, process.cwd());
   if (typeof next === 'string' || next.command !== 'mirror') return;
-  const source = resolve(process.cwd(), next.options.source);
-  if (source !== mirror.options.source) log(`SIGHUP: the source changed to ${source}; that needs a restart, the replicas are updated only`);
-  const { added, removed } = await mirror.setReplicas(next.options.replicas);
-  log(`SIGHUP: config reloaded; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`);
+  const running = mirrors.map((m) => m.options.source);
+  if (next.roots.join('\n') !== running.join('\n')) log('SIGHUP: the watched roots changed; that needs a restart, the replicas are updated only');
+  for (const mirror of mirrors) {
+    const { added, removed } = await mirror.setReplicas(optionsForRoot(next, mirror.options.source).replicas);
+    log(`SIGHUP: config reloaded for ${mirror.options.source}; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`);
+  }
 }
 
 async function status(cli: StatusCli): Promise<number> {
@@ -442,24 +517,25 @@ function humanBytes(n: number): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-async function verify(mirror: Mirror): Promise<number> {
+async function verify(mirrors: Mirror[]): Promise<number> {
   try {
-    const results = await mirror.verify();
     let identical = true;
-    for (const r of results) {
-      if (r.identical) {
-        process.stdout.write(`${r.replica}: identical\n`);
-        continue;
+    for (const mirror of mirrors) {
+      for (const r of await mirror.verify()) {
+        if (r.identical) {
+          process.stdout.write(`${r.replica}: identical\n`);
+          continue;
+        }
+        identical = false;
+        const count = r.differences.length + r.more;
+        process.stdout.write(`${r.replica}: ${count} difference${count === 1 ? '' : 's'}\n`);
+        for (const d of r.differences) process.stdout.write(`  ${d}\n`);
+        if (r.more > 0) process.stdout.write(`  … and ${r.more} more\n`);
       }
-      identical = false;
-      const count = r.differences.length + r.more;
-      process.stdout.write(`${r.replica}: ${count} difference${count === 1 ? '' : 's'}\n`);
-      for (const d of r.differences) process.stdout.write(`  ${d}\n`);
-      if (r.more > 0) process.stdout.write(`  … and ${r.more} more\n`);
     }
     return identical ? 0 : 1;
   } finally {
-    await mirror.close();
+    await Promise.all(mirrors.map((m) => m.close()));
   }
 }
 

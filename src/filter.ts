@@ -35,12 +35,13 @@ function compileOne(pattern: string): RegExp {
   // '/' that is one component (its globs cannot cross '/'), for one with '/' the last components.
   // A leading '**/' also matches zero directories, as rsync does ('**/x' excludes a top-level x).
   const deep = p.startsWith('**/');
-  const body = globToRegex(deep ? p.slice(3) : p);
+  const body = globToRegex(deep ? p.slice(3) : p, /[*?[]/.test(p));
   const prefix = deep ? '(?:^|/)(?:.*/)?' : anchored ? '^' : '(?:^|/)';
   return new RegExp(`${prefix}${body}$`, 's');
 }
 
-function globToRegex(glob: string): string {
+/** rsync reads a backslash as an escape only in a pattern that has wildcards (man rsync). */
+function globToRegex(glob: string, escapes: boolean): string {
   let out = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -59,7 +60,7 @@ function globToRegex(glob: string): string {
         out += `[${cls.replace(/\\/g, '\\\\')}]`;
         i = close;
       }
-    } else if (c === '\\' && i + 1 < glob.length) {
+    } else if (escapes && c === '\\' && i + 1 < glob.length) {
       out += escapeRegex(glob[++i]!);
     } else out += escapeRegex(c);
   }
@@ -68,4 +69,19 @@ function globToRegex(glob: string): string {
 
 function escapeRegex(c: string): string {
   return /[.*+?^${}()|[\]\\/]/.test(c) ? `\\${c}` : c;
+}
+
+/**
+ * The anchored patterns without wildcards (`/cache`, `/db/`), as root-relative paths: the watcher
+ * can leave these out entirely (no inotify watches, no crawl), not just drop their events.
+ */
+export function literalAnchoredPaths(patterns: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let p of patterns) {
+    if (p.startsWith('- ')) p = p.slice(2);
+    if (!p.startsWith('/') || /[*?[]/.test(p)) continue;
+    const rel = p.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (rel !== '') out.push(rel);
+  }
+  return out;
 }

@@ -5,3 +5,4 @@ export type { MirrorOptions } from './options.js';
 export type { MirrorEvents, PlannedEvent, ProgressEvent, SyncedEvent, ProblemEvent, ReplicaStateEvent, ReplicaStatus, Replica, LaneState } from './types.js';
 export type { VerifyResult } from './verify.js';
 export { formatMetrics } from './metrics.js';
+export { ConnectionPool } from './transport/pool.js';

@@ -12,11 +12,12 @@ import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import { makeExecutor } from './executor.js';
-import { compileExcludes } from './filter.js';
+import { compileExcludes, literalAnchoredPaths } from './filter.js';
 import { Lane } from './lane.js';
 import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './schedule.js';
 import { SshConnection } from './transport/ssh.js';
+import { ConnectionPool } from './transport/pool.js';
 import { bridgeRsh, type RemoteExec } from './transport/rsync.js';
 import type { RsyncTarget } from './rsync-args.js';
 import { verifyReplica, type VerifyResult } from './verify.js';
@@ -55,7 +56,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #limit: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
   #phase: Phase = 'new';
   #lanes: Lane[] = [];
+  /** This mirror's view of the pool: the connections it holds. */
   #connections = new Map<string, SshConnection>();
+  readonly #pool: ConnectionPool;
   #watcher: TreeWatcher | undefined;
   #seq = 0;
   #cancelReconcile: (() => void) | undefined;
@@ -65,8 +68,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #burst = { count: 0, lastAt: 0 };
   #sent = new Map<string, { files: number; bytes: number }>();
 
-  constructor(options: MirrorOptions) {
+  /**
+   * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host.
+   */
+  constructor(options: MirrorOptions, shared: { pool?: ConnectionPool } = {}) {
     super();
+    this.#pool = shared.pool ?? new ConnectionPool();
     this.#raw = { ...options };
     this.#options = normalizeOptions(options, environment());
   }
@@ -95,7 +102,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.#report(err);
         this.#scheduleReconcile('a watcher error');
       },
-    });
+    }, literalAnchoredPaths(o.exclude));
     // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
     await this.#watcher.start();
@@ -238,10 +245,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const inUse = new Set(
       this.#options.replicas.filter((r): r is SshReplica => r.kind === 'ssh').map((r) => `${r.user ?? this.#options.userName}@${r.host}:${r.port}`),
     );
-    for (const [key, conn] of this.#connections) {
+    for (const key of [...this.#connections.keys()]) {
       if (inUse.has(key)) continue;
       this.#connections.delete(key);
-      await conn.close();
+      await this.#pool.release(this, key);
     }
   }
 
@@ -297,7 +304,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     }
     await this.#watcher?.close();
     await Promise.all(this.#lanes.map((lane) => lane.close()));
-    await Promise.all([...this.#connections.values()].map((c) => c.close()));
+    await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
     this.#backlog?.close();
     this.#phase = 'closed';
   }
@@ -374,27 +381,31 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const key = `${user}@${replica.host}:${replica.port}`;
     let conn = this.#connections.get(key);
     if (conn === undefined) {
-      const keepaliveIntervalMs = Math.max(500, Math.min(5000, Math.floor((o.timeoutSec * 1000) / 3)));
-      conn = new SshConnection({
-        host: replica.host,
-        port: replica.port,
-        user,
-        identityFiles: o.identityFiles,
-        passphrase: o.passphrase,
-        agent: o.agent,
-        knownHostsFiles: o.knownHostsFiles,
-        hostKeyPolicy: o.strictHostKeyChecking,
-        onWarning: (message) => {
-          debug('%s', message);
-          this.emit('problem', { replica: key, code: 'ERR_HOST_KEY_UNCHECKED', message });
-        },
-        connectTimeoutMs: o.connectTimeoutMs,
-        keepaliveIntervalMs,
-        keepaliveCountMax: 3,
-      });
+      conn = this.#pool.acquire(this, key, () => this.#newConnection(replica, user, key));
       this.#connections.set(key, conn);
     }
     return conn;
+  }
+
+  #newConnection(replica: SshReplica, user: string, key: string): SshConnection {
+    const o = this.options;
+    return new SshConnection({
+      host: replica.host,
+      port: replica.port,
+      user,
+      identityFiles: o.identityFiles,
+      passphrase: o.passphrase,
+      agent: o.agent,
+      knownHostsFiles: o.knownHostsFiles,
+      hostKeyPolicy: o.strictHostKeyChecking,
+      onWarning: (message) => {
+        debug('%s', message);
+        this.emit('problem', { replica: key, code: 'ERR_HOST_KEY_UNCHECKED', message });
+      },
+      connectTimeoutMs: o.connectTimeoutMs,
+      keepaliveIntervalMs: Math.max(500, Math.min(5000, Math.floor((o.timeoutSec * 1000) / 3))),
+      keepaliveCountMax: 3,
+    });
   }
 
   /** 'error' is emitted only to listeners: an embedding app must not crash on a replica's trouble. */

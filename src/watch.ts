@@ -52,8 +52,12 @@ export class TreeWatcher {
   #inspections = new Set<Promise<void>>();
   #catchUp: { promise: Promise<void>; resolve: () => void } | undefined;
 
-  constructor(root: string, excluded: PathFilter, handlers: WatchHandlers) {
+  readonly #ignore: readonly string[];
+
+  /** `ignore`: root-relative paths not to watch at all (literal anchored excludes). */
+  constructor(root: string, excluded: PathFilter, handlers: WatchHandlers, ignore: readonly string[] = []) {
     this.#root = root;
+    this.#ignore = ignore;
     this.#excluded = excluded;
     this.#handlers = handlers;
   }
@@ -152,7 +156,7 @@ export class TreeWatcher {
     const viaAlias = this.#generation++ % 2 === 1;
     const watchedRoot = viaAlias ? await this.#aliasRoot() : this.#root;
     try {
-      return await watcher.subscribe(watchedRoot, (err, events) => this.#onEvents(watchedRoot, err, events), { backend: 'inotify' });
+      return await watcher.subscribe(watchedRoot, (err, events) => this.#onEvents(watchedRoot, err, events), { backend: 'inotify', ignore: [...this.#ignore] });
     } catch (e) {
       const message = (e as Error).message;
       const limit = /No space left on device/.test(message);

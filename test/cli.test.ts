@@ -74,7 +74,7 @@ describe('fam-mirror CLI: usage and bad input', () => {
     { name: 'config file with a wrong type', args: (t) => ['--config', join(t, 'type.json')], code: 1, stderr: /Option "concurrency" must be a whole number.*\(ERR_OPTIONS\)/ },
     { name: 'rsync missing locally', args: (t) => [t, '/tmp/fam-never'], code: 1, stderr: /rsync was not found.*\(ERR_RSYNC_MISSING\)/, env: { PATH: '/nonexistent' } },
     { name: 'unknown flag', args: () => ['--frobnicate', '/tmp', '/tmp/x'], code: 2, stderr: /Unknown option '--frobnicate'[\s\S]*fam-mirror --help/ },
-    { name: 'no arguments', args: () => [], code: 2, stderr: /missing SRC/ },
+    { name: 'no arguments', args: () => [], code: 2, stderr: /missing SRC, the directory tree to mirror \(or --watch-list FILE\)/ },
     { name: 'no replica', args: (t) => [t], code: 2, stderr: /missing REPLICA/ },
     { name: 'bad --concurrency', args: (t) => ['--concurrency', 'lots', t, '/tmp/x'], code: 2, stderr: /--concurrency takes a whole number/ },
     { name: 'source missing', args: (t) => [join(t, 'nope'), '/tmp/fam-never'], code: 1, stderr: /does not exist.*\(ERR_SOURCE_MISSING\)/ },
@@ -270,7 +270,7 @@ describe('fam-mirror CLI: real runs', () => {
       await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed' });
       await writeFile(config, JSON.stringify({ source: src, replicas: [one, three], initMirror: true }));
       r.child.kill('SIGHUP');
-      await waitFor(() => /SIGHUP: config reloaded; added \(seeding\) .*three; removed .*two/.test(r.stdout()), { what: 'the reload' });
+      await waitFor(() => /SIGHUP: config reloaded for .*src; added \(seeding\) .*three; removed .*two/.test(r.stdout()), { what: 'the reload' });
       await waitFor(async () => (await diffTrees(src, three)).length === 0, { what: 'the added replica seeded' });
       await writeFile(join(src, 'b.txt'), 'b\n');
       await waitFor(async () => (await diffTrees(src, three)).length === 0 && (await diffTrees(src, one)).length === 0, { what: 'b.txt on one and three' });
@@ -279,6 +279,47 @@ describe('fam-mirror CLI: real runs', () => {
       r.child.kill('SIGTERM');
     }
     assert.equal(await r.exit, 0, r.stderr());
+  });
+
+  it('--watch-list mirrors several roots over one login per host; --exclude-from and --never-from are never sent nor deleted', async () => {
+    const [h] = await startSshdHosts(1);
+    const tmp = await makeTempDir('fam-cli-roots-');
+    const [a, b] = [join(tmp, 'www'), join(tmp, 'uploads')];
+    const remote = await makeTempDir('fam-cli-roots-remote-');
+    const local = join(tmp, 'backup');
+    for (const d of [a, join(a, 'db'), b, local]) await mkdir(d, { recursive: true });
+    await writeFile(join(a, 'index.html'), 'www\n');
+    await writeFile(join(a, 'draft.tmp'), 'never sent\n');
+    await writeFile(join(a, 'db/data.bin'), 'master database\n');
+    await writeFile(join(b, 'photo.jpg'), 'jpg\n');
+    // What each replica already holds below the never-replicated path and as an excluded file stays.
+    for (const base of [join(remote, a), join(local, a)]) {
+      await mkdir(join(base, 'db'), { recursive: true });
+      await writeFile(join(base, 'db/data.bin'), 'replica database\n');
+      await writeFile(join(base, 'keep.tmp'), 'excluded, so never deleted\n');
+    }
+    await writeFile(join(tmp, 'roots.txt'), `# web roots\n${a}\n\n${b}\n`);
+    await writeFile(join(tmp, 'excludes.txt'), '; editor droppings\n*.tmp\n');
+    await writeFile(join(tmp, 'never.txt'), `${join(a, 'db')}\n`);
+    const r = start(['--init', '--watch-list', join(tmp, 'roots.txt'), '--exclude-from', join(tmp, 'excludes.txt'), '--never-from', join(tmp, 'never.txt'), '--state-dir', join(tmp, 'state'), '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, `ssh://${h!.user}@127.0.0.1:${h!.port}${remote}`, local]);
+    try {
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed of both roots' });
+      await writeFile(join(a, 'db/data.bin'), 'master database, changed\n');
+      await writeFile(join(a, 'more.tmp'), 'x');
+      await writeFile(join(b, 'later.jpg'), 'later\n');
+      await waitFor(async () => (await readFile(join(remote, b, 'later.jpg'), 'utf8').catch(() => '')) === 'later\n' && (await readFile(join(local, b, 'later.jpg'), 'utf8').catch(() => '')) === 'later\n', { what: 'later.jpg on both replicas' });
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    for (const base of [remote, local]) {
+      assert.equal(await readFile(join(base, a, 'index.html'), 'utf8'), 'www\n');
+      assert.equal(await readFile(join(base, b, 'photo.jpg'), 'utf8'), 'jpg\n');
+      assert.equal(await readFile(join(base, a, 'db/data.bin'), 'utf8'), 'replica database\n', 'never-replicated path untouched');
+      assert.equal(await readFile(join(base, a, 'keep.tmp'), 'utf8'), 'excluded, so never deleted\n');
+      assert.deepEqual((await readdir(join(base, a))).filter((n) => n.endsWith('.tmp')), ['keep.tmp'], 'no .tmp sent');
+    }
+    assert.equal(await h!.logins(), 1, 'two roots, one login');
   });
 
   it('an unknown host key is refused: exit 1, the fingerprint in the message, nothing copied', async () => {
