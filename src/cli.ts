@@ -77,6 +77,8 @@ interface Cli {
   options: MirrorOptions;
   /** The watched roots: SRC, or the lines of --watch-list. */
   roots: string[];
+  /** Excludes of one root only (`- PATTERN` lines under it in the watch list). */
+  rootExcludes: Map<string, string[]>;
   /** Absolute paths never watched, sent or deleted (--never-from). */
   never: string[];
   quiet: boolean;
@@ -138,7 +140,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
   if (command === 'verify') positionals.shift();
   const config = loadConfig(v.config === undefined ? undefined : resolve(cwd, v.config));
-  const watchList = v['watch-list'] === undefined ? undefined : readList(resolve(cwd, v['watch-list']), 'watch list').map((r) => resolve(cwd, r));
+  const watched = v['watch-list'] === undefined ? undefined : parseWatchList(readList(resolve(cwd, v['watch-list']), 'watch list'), cwd);
+  const watchList = watched?.map((w) => w.root);
   if (watchList !== undefined && watchList.length === 0) throw new UsageError(`the watch list ${v['watch-list']} names no directory`);
   // With a watch list every positional is a replica.
   const [source, ...replicas] = watchList === undefined ? positionals : [watchList[0]!, ...positionals];
@@ -184,7 +187,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   if (v['dry-run']) options.dryRun = true;
   if (v.metrics !== undefined) parseMetricsAddress(v.metrics);
   const roots = watchList ?? [resolve(cwd, options.source)];
-  return { command, options, roots, never, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
+  const rootExcludes = new Map((watched ?? []).map((w) => [w.root, w.exclude]));
+  return { command, options, roots, rootExcludes, never, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
 }
 
 /** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
@@ -211,6 +215,22 @@ function readList(file: string, what: string): string[] {
 }
 
 /**
+ * A watch list: one root per line; `- PATTERN` lines (rsync's exclude-rule syntax) below a root are
+ * excludes of that root only.
+ */
+function parseWatchList(lines: string[], cwd: string): Array<{ root: string; exclude: string[] }> {
+  const out: Array<{ root: string; exclude: string[] }> = [];
+  for (const line of lines) {
+    if (line.startsWith('- ')) {
+      const last = out[out.length - 1];
+      if (last === undefined) throw new UsageError(`watch list: the exclude "${line}" comes before any root`);
+      last.exclude.push(line.slice(2).trim());
+    } else out.push({ root: resolve(cwd, line), exclude: [] });
+  }
+  return out;
+}
+
+/**
  * Several roots (a watch list): each is mirrored to every replica. A bare host gets each root at the
  * same path (as fam_mirror did); a replica with a path P gets root R at P/R (rsync -R style), so
  * roots never land on top of each other. Never-replicate paths inside the root become anchored
@@ -221,7 +241,8 @@ function optionsForRoot(cli: Cli, root: string): MirrorOptions {
   const replicas = several ? cli.options.replicas.map((spec) => specForRoot(spec, root)) : cli.options.replicas;
   const never = cli.never.filter((p) => p.startsWith(`${root}/`)).map((p) => `/${escapePattern(p.slice(root.length + 1))}`);
   const options: MirrorOptions = { ...cli.options, source: root, replicas };
-  if (never.length > 0) options.exclude = [...(cli.options.exclude ?? []), ...never];
+  const own = cli.rootExcludes.get(root) ?? [];
+  if (never.length > 0 || own.length > 0) options.exclude = [...(cli.options.exclude ?? []), ...own, ...never];
   return options;
 }
 

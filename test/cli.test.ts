@@ -298,7 +298,9 @@ describe('fam-mirror CLI: real runs', () => {
       await writeFile(join(base, 'db/data.bin'), 'replica database\n');
       await writeFile(join(base, 'keep.tmp'), 'excluded, so never deleted\n');
     }
-    await writeFile(join(tmp, 'roots.txt'), `# web roots\n${a}\n\n${b}\n`);
+    await writeFile(join(b, 'thumbs.cache'), 'only excluded below uploads\n');
+    await writeFile(join(a, 'site.cache'), 'www has no such exclude\n');
+    await writeFile(join(tmp, 'roots.txt'), `# web roots\n${a}\n\n${b}\n- *.cache\n`);
     await writeFile(join(tmp, 'excludes.txt'), '; editor droppings\n*.tmp\n');
     await writeFile(join(tmp, 'never.txt'), `${join(a, 'db')}\n`);
     const r = start(['--init', '--watch-list', join(tmp, 'roots.txt'), '--exclude-from', join(tmp, 'excludes.txt'), '--never-from', join(tmp, 'never.txt'), '--state-dir', join(tmp, 'state'), '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, `ssh://${h!.user}@127.0.0.1:${h!.port}${remote}`, local]);
@@ -319,7 +321,36 @@ describe('fam-mirror CLI: real runs', () => {
       assert.equal(await readFile(join(base, a, 'keep.tmp'), 'utf8'), 'excluded, so never deleted\n');
       assert.deepEqual((await readdir(join(base, a))).filter((n) => n.endsWith('.tmp')), ['keep.tmp'], 'no .tmp sent');
     }
+    for (const base of [remote, local]) {
+      assert.equal(await readFile(join(base, a, 'site.cache'), 'utf8'), 'www has no such exclude\n');
+      assert.deepEqual((await readdir(join(base, b))).filter((n) => n.endsWith('.cache')), [], 'the per-root exclude holds');
+    }
     assert.equal(await h!.logins(), 1, 'two roots, one login');
+  });
+
+  it('shows a progress bar per replica on a terminal while seeding', async () => {
+    const tmp = await makeTempDir('fam-cli-tty-');
+    const src = join(tmp, 'src');
+    const [one, two] = [join(tmp, 'one'), join(tmp, 'two')];
+    for (const d of [src, one, two]) await mkdir(d);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => writeFile(join(src, `f${i}`), Buffer.alloc(50_000, i))));
+    // script(1) gives the CLI a pseudo-terminal; its command line is sh, so every word is quoted.
+    const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, CLI, '--init', '--state-dir', join(tmp, 'state'), src, one, two].map(quote).join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: stateHome } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await waitFor(() => /seeded and watching/.test(out), { what: 'seed on a tty' });
+    } finally {
+      child.kill('SIGTERM');
+      spawn('pkill', ['-TERM', '-f', `${CLI} --init --state-dir ${join(tmp, 'state')}`]);
+    }
+    await exit;
+    assert.match(out, new RegExp(`${one} \\[[#-]+\\] \\d+%`), 'a bar for the first replica');
+    assert.match(out, new RegExp(`${two} \\[[#-]+\\] \\d+%`), 'a bar for the second replica');
+    assert.ok(out.includes('\x1b[') && out.includes('F\x1b[0J'), 'bars are redrawn in place');
   });
 
   it('an unknown host key is refused: exit 1, the fingerprint in the message, nothing copied', async () => {
