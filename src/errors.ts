@@ -28,6 +28,7 @@ export type MirrorErrorCode =
   | 'ERR_SOURCE_EMPTY'
   | 'ERR_STATE'
   | 'ERR_WATCH'
+  | 'ERR_WATCH_LIMIT'
   | 'ERR_CLOSED';
 
 export interface MirrorErrorDetails {

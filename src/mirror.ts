@@ -12,7 +12,8 @@ import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import { makeExecutor } from './executor.js';
-import { compileExcludes, literalAnchoredPaths } from './filter.js';
+import { compileExcludes, literalAnchoredPaths, type PathFilter } from './filter.js';
+import { checkWatchBudget, countDirectories, countUsedWatches, readWatchLimit } from './watch-limit.js';
 import { Lane } from './lane.js';
 import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './schedule.js';
@@ -103,6 +104,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.#scheduleReconcile('a watcher error');
       },
     }, literalAnchoredPaths(o.exclude));
+    await preflightWatches(o.source, compileExcludes(o.exclude), o.watchLimit);
     // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
     await this.#watcher.start();
@@ -431,6 +433,17 @@ function openBacklog(stateDir: string, source: string): Backlog {
   } catch (e) {
     throw new MirrorError('ERR_STATE', `Cannot use the state directory ${stateDir}: ${(e as Error).message}. Give a writable directory (stateDir, --state-dir).`, { path: stateDir, cause: e });
   }
+}
+
+/** Refuses to watch part of a tree: see watch-limit.ts. An injected limit counts as all free. */
+async function preflightWatches(root: string, excluded: PathFilter, injected: number | undefined): Promise<void> {
+  const limit = injected ?? (await readWatchLimit());
+  if (limit === undefined) return; // not Linux /proc: nothing to check against
+  const used = injected === undefined ? await countUsedWatches(process.getuid?.()) : 0;
+  const started = Date.now();
+  const dirs = await countDirectories(root, excluded, Math.max(0, limit - used));
+  debug('preflight: %d directories, %d of %d watches in use (%d ms)', dirs, used, limit, Date.now() - started);
+  checkWatchBudget(root, dirs, { limit, used });
 }
 
 async function checkSource(source: string): Promise<void> {

@@ -41,6 +41,11 @@ export interface MirrorOptions {
    * 'planned' event (argv, paths, what rsync would change). No durable state is written.
    */
   dryRun?: boolean;
+  /**
+   * inotify watches this mirror may assume are available in all (default: read from
+   * fs.inotify.max_user_watches, minus those this user already holds). For tests and odd kernels.
+   */
+  watchLimit?: number;
   /** Let an empty source root empty the replicas (default false: held back as ERR_SOURCE_EMPTY). */
   allowEmptySource?: boolean;
   /** Full reconcile pass of every replica every this many seconds (0 = never, the default). */
@@ -79,6 +84,7 @@ export interface NormalizedOptions {
   readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
   readonly stateDir: string | undefined;
   readonly dryRun: boolean;
+  readonly watchLimit: number | undefined;
   readonly allowEmptySource: boolean;
   readonly reconcileIntervalSec: number;
   readonly concurrency: number;
@@ -101,7 +107,7 @@ export interface Environment {
 
 const KNOWN_KEYS = new Set<string>([
   'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'dryRun', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'dryRun', 'watchLimit', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
   'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
 ]);
 
@@ -138,6 +144,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
     stateDir: ((d) => (d === undefined ? undefined : path.resolve(env.cwd, d)))(optString(raw, 'stateDir')),
     dryRun: optBoolean(raw, 'dryRun') ?? false,
+    watchLimit: optInteger(raw, 'watchLimit', 1, 2 ** 31),
     allowEmptySource: optBoolean(raw, 'allowEmptySource') ?? false,
     reconcileIntervalSec: optInteger(raw, 'reconcileIntervalSec', 0, 31_536_000) ?? 0,
     concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,

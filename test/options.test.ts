@@ -20,6 +20,7 @@ describe('normalizeOptions: defaults', () => {
       strictHostKeyChecking: 'yes',
       stateDir: undefined,
       dryRun: false,
+      watchLimit: undefined,
       allowEmptySource: false,
       reconcileIntervalSec: 0,
       concurrency: 8,

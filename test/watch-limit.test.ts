@@ -1,0 +1,60 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkWatchBudget, countDirectories, readWatchLimit } from '../src/watch-limit.js';
+import { compileExcludes } from '../src/filter.js';
+import { Mirror, type MirrorError } from '../src/index.js';
+import { cleanupTempDirs, makeTempDir } from './helpers/tree.js';
+
+after(cleanupTempDirs);
+
+describe('checkWatchBudget', () => {
+  const rows: Array<[number, number, number, boolean]> = [
+    [10, 100, 0, true],
+    [100, 100, 0, true],
+    [101, 100, 0, false],
+    [50, 100, 60, false],
+    [40, 100, 60, true],
+  ];
+  for (const [dirs, limit, used, fits] of rows) {
+    it(`${dirs} dirs, limit ${limit}, ${used} used → ${fits ? 'fits' : 'ERR_WATCH_LIMIT'}`, () => {
+      if (fits) return checkWatchBudget('/srv', dirs, { limit, used });
+      assert.throws(() => checkWatchBudget('/srv', dirs, { limit, used }), (e: MirrorError) => {
+        assert.equal(e.code, 'ERR_WATCH_LIMIT');
+        assert.match(e.message, new RegExp(`at least ${dirs} directories to watch but only ${limit - used} inotify watches are free`));
+        assert.match(e.message, /sysctl -w fs\.inotify\.max_user_watches=\d+/);
+        return true;
+      });
+    });
+  }
+});
+
+describe('countDirectories', () => {
+  it('counts the root and every directory below, not through symlinks, skipping excluded ones, and stops past the cap', async () => {
+    const root = await makeTempDir('fam-wl-');
+    for (const d of ['a/b/c', 'a/d', 'e', 'cache/x/y']) await mkdir(join(root, d), { recursive: true });
+    await symlink(join(root, 'a'), join(root, 'link-to-a'));
+    assert.equal(await countDirectories(root, compileExcludes([]), 1000), 9);
+    assert.equal(await countDirectories(root, compileExcludes(['/cache']), 1000), 6);
+    assert.equal(await countDirectories(root, compileExcludes([]), 3), 4, 'stops at cap + 1');
+  });
+
+  it('reads the kernel limit on Linux', async () => {
+    assert.ok(((await readWatchLimit()) ?? 0) > 0);
+  });
+});
+
+describe('Mirror preflight', () => {
+  it('refuses to start on a tree with more directories than watches, before touching any replica', async () => {
+    const src = await makeTempDir('fam-wl-src-');
+    const dst = await makeTempDir('fam-wl-dst-');
+    for (let i = 0; i < 10; i++) await mkdir(join(src, `d${i}`));
+    const m = new Mirror({ source: src, replicas: [dst], initMirror: true, watchLimit: 5 });
+    await assert.rejects(m.start(), (e: MirrorError) => e.code === 'ERR_WATCH_LIMIT' && /at least 6 directories to watch but only 5/.test(e.message));
+    await m.close();
+    const fits = new Mirror({ source: src, replicas: [dst], initMirror: true, watchLimit: 11 });
+    await fits.start();
+    await fits.close();
+  });
+});
