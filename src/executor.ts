@@ -6,7 +6,8 @@ import createDebug from 'debug';
 import type { Batch } from './coalesce.js';
 import { MirrorError } from './errors.js';
 import type { BatchOutcome } from './lane.js';
-import { planBatch } from './plan.js';
+import { pairRenames, planBatch } from './plan.js';
+import { moveOnReplica } from './renames.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
 import { buildRsyncCall, classifyExit, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
@@ -53,6 +54,11 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
         const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `${replica.id}: ${(e as Error).message}`, { cause: e });
         return { verdict: NEEDS_A_HUMAN.has(error.code) ? 'fatal' : 'retry', error };
       }
+    }
+    const renames = options.dryRun ? [] : pairRenames(batch, probes, plan);
+    if (renames.length > 0) {
+      await moveOnReplica(deps.target.path, renames, deps.remote).catch((e: Error) => log('moves skipped: %s', e.message));
+      log('moved %d renamed directories on the replica', renames.length);
     }
     const call = buildRsyncCall(plan, deps.target, options);
     // Full passes are itemized: on a replica that was in step, every line is a change the events missed.

@@ -14,6 +14,8 @@ export interface Probe {
   /** The path as it should be listed: itself when present, its topmost gone ancestor when gone. */
   listAs: string;
   exists: boolean;
+  /** Present and a real directory. */
+  isDir?: boolean;
 }
 
 export type Plan =
@@ -63,4 +65,48 @@ export function compareAsTree(a: string, b: string): number {
     return ca - cb;
   }
   return a.length - b.length;
+}
+
+export interface Rename {
+  from: string;
+  to: string;
+}
+
+/**
+ * Guesses directory renames in a batch, so the replica can move what it has instead of receiving it
+ * again (@parcel/watcher reports a rename as delete + create, with no link between the two). A guess
+ * only ever saves bytes: the move is done on the replica only when `to` is absent there and `from` is
+ * a directory, and the rsync of `to` that follows makes it exactly the source's either way. Pure.
+ * Pairs: the only gone path with the only new directory; otherwise a gone path and a directory with
+ * the same name (a move to another parent), when that name is unique on both sides.
+ */
+export function pairRenames(batch: Batch, probes: ReadonlyMap<string, Probe>, plan: Plan): Rename[] {
+  if (plan.kind !== 'paths' || plan.deleted === 0) return [];
+  const listed = new Set(plan.paths);
+  const gone = new Set<string>();
+  const dirs = new Set<string>();
+  for (const [p] of batch.entries) {
+    const probe = probes.get(p);
+    if (probe === undefined || !listed.has(probe.listAs)) continue;
+    if (!probe.exists) gone.add(probe.listAs);
+    else if (probe.isDir === true && probe.listAs === p) dirs.add(p);
+  }
+  if (gone.size === 0 || dirs.size === 0) return [];
+  if (gone.size === 1 && dirs.size === 1) return [{ from: [...gone][0]!, to: [...dirs][0]! }];
+  const byName = (paths: Set<string>) => {
+    const m = new Map<string, string[]>();
+    for (const p of paths) m.set(baseName(p), [...(m.get(baseName(p)) ?? []), p]);
+    return m;
+  };
+  const goneByName = byName(gone);
+  const out: Rename[] = [];
+  for (const [name, tos] of byName(dirs)) {
+    const froms = goneByName.get(name);
+    if (froms?.length === 1 && tos.length === 1) out.push({ from: froms[0]!, to: tos[0]! });
+  }
+  return out;
+}
+
+function baseName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
 }

@@ -36,7 +36,7 @@ export async function probePaths(root: string, paths: readonly string[]): Promis
         const prefix = parts.slice(0, i).join('/');
         const kind = await kindOf(prefix);
         if (kind === 'gone') return void out.set(p, { listAs: prefix, exists: false });
-        if (kind === 'other' || i === parts.length) return void out.set(p, { listAs: prefix, exists: true });
+        if (kind === 'other' || i === parts.length) return void out.set(p, { listAs: prefix, exists: true, isDir: kind === 'dir' });
       }
     }),
   );
