@@ -31,7 +31,8 @@ export interface LaneListener {
   onConfirmed?(seq: number): void;
   onDown(error: MirrorError): void;
   onUp(): void;
-  onFailed(error: MirrorError): void;
+  /** A failure retrying cannot fix; `wasUp`: the replica was up until now (so it also goes down). */
+  onFailed(error: MirrorError, wasUp: boolean): void;
 }
 
 interface Waiter {
@@ -225,8 +226,8 @@ export class Lane {
     const fatal = outcome.verdict === 'fatal';
     const wasUp = this.#state !== 'down' && this.#state !== 'failed';
     this.#state = fatal ? 'failed' : 'down';
-    if (wasUp) this.#listener.onDown(error);
-    if (fatal) this.#listener.onFailed(error);
+    if (fatal) this.#listener.onFailed(error, wasUp);
+    else if (wasUp) this.#listener.onDown(error);
     // Fatal errors need a human, but are retried slowly so the lane heals once the setup is fixed.
     const wait = fatal ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
     this.#cancelTimer?.();

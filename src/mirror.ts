@@ -373,7 +373,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.emit('problem', problemOf(replica.id, error));
       },
       onUp: () => this.emit('replica-up', { replica: replica.id }),
-      onFailed: (error) => this.#report(error),
+      onFailed: (error, wasUp) => {
+        if (wasUp) this.emit('replica-down', { replica: replica.id, error });
+        this.emit('problem', problemOf(replica.id, error));
+        this.#report(error);
+      },
     });
   }
 

@@ -20,6 +20,7 @@ import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import type { PathFilter } from './filter.js';
 import { parentOf } from './paths.js';
+import { HotDirs } from './hot-dirs.js';
 
 const debug = createDebug('fam-mirror:watch');
 
@@ -33,6 +34,10 @@ const INSPECT_LIMIT = 4096;
 const RESUBSCRIBE_DELAY_MS = 300;
 const BARRIER_TIMEOUT_MS = 3000;
 const OVERLAP_MS = 1000;
+/** Directories with a low-latency side watch (hot-dirs.ts), and the delivery size above which a
+ *  burst is left to the full watcher alone. */
+const HOT_DIRS = 32;
+const HOT_TOUCH_LIMIT = 64;
 
 export class TreeWatcher {
   readonly #root: string;
@@ -55,9 +60,17 @@ export class TreeWatcher {
   readonly #ignore: readonly string[];
 
   /** `ignore`: root-relative paths not to watch at all (literal anchored excludes). */
+  readonly #hot: HotDirs;
+
   constructor(root: string, excluded: PathFilter, handlers: WatchHandlers, ignore: readonly string[] = []) {
     this.#root = root;
     this.#ignore = ignore;
+    this.#hot = new HotDirs(root, HOT_DIRS, (rel) => {
+      if (this.#closed) return;
+      const path = nameableAncestor(rel);
+      // '' would mean a full pass: a name the side watch cannot give is left to the full watcher.
+      if (path !== '' && !this.#excluded(path)) handlers.onChanges([path]);
+    });
     this.#excluded = excluded;
     this.#handlers = handlers;
   }
@@ -114,6 +127,7 @@ export class TreeWatcher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#hot.clear();
     clearTimeout(this.#resubscribeTimer);
     this.#catchUp?.resolve();
     this.#overlapDone?.();
@@ -194,6 +208,7 @@ export class TreeWatcher {
     }
     if (paths.length === 0) return;
     this.#handlers.onChanges(paths);
+    if (paths.length <= HOT_TOUCH_LIMIT) this.#hot.touch(new Set(paths.map(parentOf)));
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
     else if (created.length > 0) {
@@ -256,6 +271,7 @@ export class TreeWatcher {
     this.#blindDirs.clear();
     const started = Date.now();
     let old: AsyncSubscription | undefined;
+    this.#hot.clear();
     try {
       const fresh = await this.#subscribe();
       old = this.#sub;

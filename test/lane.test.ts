@@ -278,7 +278,7 @@ describe('Lane: fatal failures', () => {
     lane.add(['b'], 2);
     await settle({ verdict: 'fatal', error: fatal });
 
-    assert.deepEqual(events, ['down:ERR_RSYNC_FATAL', 'failed:ERR_RSYNC_FATAL']);
+    assert.deepEqual(events, ['failed:ERR_RSYNC_FATAL']);
     assert.equal(lane.status().state, 'failed');
     assert.equal(waiter.state, 'rejected');
     assert.equal(waiter.error, fatal);
@@ -294,7 +294,7 @@ describe('Lane: fatal failures', () => {
     assert.equal(calls.length, 2);
     assert.deepEqual(paths(calls[1]), [['a', 1], ['b', 2]]);
     await settle({ verdict: 'ok' });
-    assert.deepEqual(events, ['down:ERR_RSYNC_FATAL', 'failed:ERR_RSYNC_FATAL', 'up']);
+    assert.deepEqual(events, ['failed:ERR_RSYNC_FATAL', 'up']);
     const healed = track(lane.confirmed(2));
     await flushMicrotasks();
     assert.equal(healed.state, 'resolved');
