@@ -6,7 +6,7 @@
  * figures with their raw samples to bench/results/latest.json (or --out FILE). Progress goes to stderr.
  *
  * Safety: every process is spawned with an argument array, every loop has a count and a deadline,
- * only 127.0.0.1 is contacted. SIGINT/SIGTERM or the watchdog abort the scenario at its next step;
+ * only 127.0.0.1 is contacted. SIGINT/SIGTERM or a scenario's watchdog abort it at its next step;
  * its `finally` closes the Mirror, the ControlMaster and the sshd processes and removes the temp dirs.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
@@ -22,14 +22,17 @@ import { scenarios } from './scenarios/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_OUT = resolve(HERE, 'results', 'latest.json');
-/** Whole-run budget; a full run takes about 75 s. */
+/**
+ * Budget of each scenario: past it, the scenario is aborted (its `finally` cleans up) and the run goes
+ * on with the next one. The comparison scenarios take minutes each in a full run.
+ */
 const WATCHDOG_MS = { quick: 120_000, full: 600_000 };
 /** After an abort, cleanup gets this long before the process exits regardless. */
 const CLEANUP_GRACE_MS = 30_000;
 
 const USAGE = `usage: npm run bench [-- [--quick] [--only ID]... [--out FILE]]
   --quick     a smoke run of a few seconds (few rounds; figures are not meaningful)
-  --only ID   run only this scenario (repeatable): ${scenarios.map((s) => s.id).join(', ')}
+  --only ID   run only this scenario (repeatable): ${scenarios.map((s) => (s.optIn === true ? `${s.id} (opt-in)` : s.id)).join(', ')}
   --out FILE  where to write the JSON (default bench/results/latest.json)`;
 
 async function main(): Promise<number> {
@@ -60,7 +63,7 @@ async function main(): Promise<number> {
     console.error(`unknown scenario: ${unknown.join(', ')}\n${USAGE}`);
     return 2;
   }
-  const selected = scenarios.filter((s) => only.length === 0 || only.includes(s.id));
+  const selected = scenarios.filter((s) => (only.length === 0 ? s.optIn !== true : only.includes(s.id)));
   const out = opts.out === undefined ? DEFAULT_OUT : resolve(opts.out);
 
   const abort = new AbortController();
@@ -72,20 +75,22 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const watchdog = setTimeout(() => {
-    console.error(`bench: watchdog: the run exceeded ${WATCHDOG_MS[quick ? 'quick' : 'full'] / 1000} s, aborting`);
-    abort.abort();
-    setTimeout(() => process.exit(1), CLEANUP_GRACE_MS).unref();
-  }, WATCHDOG_MS[quick ? 'quick' : 'full']);
-  watchdog.unref();
-
   const env = await describeEnvironment(argv);
-  const ctx: ScenarioContext = { quick, signal: abort.signal, log: (m) => console.error(m) };
   const outcomes: ScenarioOutcome[] = [];
+  const budget = WATCHDOG_MS[quick ? 'quick' : 'full'];
   try {
     for (const scenario of selected) {
       if (abort.signal.aborted) break;
       console.error(`bench: ${scenario.id} …`);
+      const own = new AbortController();
+      let grace: NodeJS.Timeout | undefined;
+      const watchdog = setTimeout(() => {
+        console.error(`bench: watchdog: ${scenario.id} exceeded ${budget / 1000} s, aborting it`);
+        own.abort();
+        grace = setTimeout(() => process.exit(1), CLEANUP_GRACE_MS).unref();
+      }, budget);
+      watchdog.unref();
+      const ctx: ScenarioContext = { quick, signal: AbortSignal.any([abort.signal, own.signal]), log: (m) => console.error(m) };
       const t0 = performance.now();
       try {
         const result = await scenario.run(ctx);
@@ -94,14 +99,16 @@ async function main(): Promise<number> {
         const message = (err as Error).stack ?? String(err);
         console.error(`bench: ${scenario.id} failed: ${message}`);
         const why = (err as Error).message ?? String(err);
-        outcomes.push({ scenario, error: abort.signal.aborted ? `aborted (${why})` : why, wallMs: performance.now() - t0 });
+        outcomes.push({ scenario, error: ctx.signal.aborted ? `aborted (${why})` : why, wallMs: performance.now() - t0 });
+      } finally {
+        clearTimeout(watchdog);
+        clearTimeout(grace);
       }
     }
   } finally {
     // Each scenario cleans up after itself; this is the safety net.
     await stopAll().catch((e: Error) => console.error(`bench: stopAll: ${e.message}`));
     await cleanupTempDirs().catch((e: Error) => console.error(`bench: cleanupTempDirs: ${e.message}`));
-    clearTimeout(watchdog);
   }
 
   env.machine.loadavgAtEnd = loadavg();

@@ -52,19 +52,30 @@ export function renderTable(env: RunEnvironment, quick: boolean, outcomes: reado
       s: summarize(x.samples),
     }));
     const width = Math.max(34, ...rows.map((r) => r.label.length));
-    const cell = (s: string) => s.padStart(8);
+    // 8 characters a column, wider when a figure needs it (so figures never run together).
+    const cw = Math.max(8, ...rows.flatMap((r) => row(r.s).map((x) => x.length + 1)));
+    const cell = (s: string) => s.padStart(cw);
     const head = mixed ? 'ms, unless [unit] is given' : 'ms';
     lines.push(`   ${head.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'mean', 'min', 'max'].map(cell).join('')}`);
     for (const r of rows) lines.push(`   ${r.label.padEnd(width)} ${String(r.s.n).padStart(4)}${row(r.s).map(cell).join('')}`);
     if (o.result.ratios.length > 0) {
       lines.push(`   ratios of medians (same run):`);
       const rw = Math.max(...o.result.ratios.map((r) => r.label.length));
-      for (const r of o.result.ratios) lines.push(`     ${r.label.padEnd(rw)}  ${ratioValue(o.result, r.numerator, r.denominator).toFixed(2)}×`);
+      for (const r of o.result.ratios) {
+        const v = ratioValue(o.result, r.numerator, r.denominator);
+        lines.push(`     ${r.label.padEnd(rw)}  ${Number.isFinite(v) ? `${ratioText(v)}×` : '– (not measured)'}`);
+      }
     }
+    for (const n of o.result.notes ?? []) lines.push(`   note: ${n}`);
     const checks = JSON.stringify(o.result.checks);
     lines.push(`   checks: ${checks.length > 300 ? `${checks.slice(0, 300)}… (see JSON)` : checks}`);
   });
   return lines.join('\n');
+}
+
+/** Two decimals; small ratios (bytes re-sent / data) keep two significant digits instead of showing 0.00. */
+function ratioText(v: number): string {
+  return v === 0 || Math.abs(v) >= 0.1 ? v.toFixed(2) : v.toPrecision(2);
 }
 
 function row(s: Summary): string[] {
@@ -101,8 +112,12 @@ export function buildJson(env: RunEnvironment, quick: boolean, outcomes: readonl
                 samples: x.samples.map(round2),
               };
             }),
-            ratios: o.result.ratios.map((r) => ({ ...r, value: Math.round(ratioValue(o.result!, r.numerator, r.denominator) * 1000) / 1000 })),
+            ratios: o.result.ratios.map((r) => {
+              const v = ratioValue(o.result!, r.numerator, r.denominator);
+              return { ...r, value: Number.isFinite(v) ? Number(v.toPrecision(4)) : null };
+            }),
             checks: o.result.checks,
+            ...(o.result.notes === undefined ? {} : { notes: o.result.notes }),
           }),
     })),
   };

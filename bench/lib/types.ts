@@ -28,6 +28,8 @@ export interface ScenarioResult {
   ratios: Ratio[];
   /** Sanity figures that say whether the numbers mean what they claim (logins, stray batches …). */
   checks: Record<string, unknown>;
+  /** Lines printed under the table in full (e.g. which rows were skipped and why). */
+  notes?: string[];
 }
 
 export interface ScenarioContext {
@@ -44,4 +46,6 @@ export interface Scenario {
   /** One paragraph for the table header and the JSON: what the numbers are. */
   describe(quick: boolean): string;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
+  /** Not part of a plain `npm run bench`: runs only when named with --only (e.g. a run of many minutes). */
+  optIn?: boolean;
 }
