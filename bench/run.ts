@@ -10,6 +10,7 @@
  * its `finally` closes the Mirror, the ControlMaster and the sshd processes and removes the temp dirs.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { chartFile, latencyCdfSvg } from './lib/svg.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -118,6 +119,14 @@ async function main(): Promise<number> {
   await writeFile(tmp, `${JSON.stringify(buildJson(env, quick, outcomes), null, 2)}\n`);
   await rename(tmp, out);
   console.error(`bench: figures written to ${out}`);
+  for (const o of outcomes) {
+    const chart = o.result?.chart;
+    if (chart === undefined) continue;
+    const series = chart.metricIds.flatMap((id) => o.result!.metrics.filter((m) => m.id === id)).map((m) => ({ label: m.label, samples: m.samples }));
+    const file = chartFile(out, o.scenario.id);
+    await writeFile(file, latencyCdfSvg(chart.title, series));
+    console.error(`bench: chart written to ${file}`);
+  }
   return outcomes.every((o) => o.result !== undefined) && !abort.signal.aborted ? 0 : 1;
 }
 

@@ -4,16 +4,32 @@
  * 50, MAX_WAIT 500), which doubles the latency of a steady trickle of writes. The few most recently
  * active directories also get a plain inotify watch through Node's fs.watch (libuv: no debounce),
  * whose events go the same way as the watcher's. Bounded (LRU), non-recursive, hints only: the full
- * watcher remains the source of truth, and a duplicate event costs one rsync that finds nothing.
+ * watcher remains the source of truth.
+ *
+ * The full watcher then reports the same change again ≈ 50 ms later, which would cost a second rsync
+ * per replica that finds nothing (twice the processes under a trickle). `covers()` lets it drop those:
+ * a name this side watch has reported since it opened is covered for as long as the watch stays open
+ * on the same directory inode, because every later change of that name is reported here too, and
+ * every earlier one is synced by the batch that carried the report.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { lstatSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+
+/** Names remembered per watched directory; past it, new names are simply not deduplicated. */
+const MAX_NAMES = 4096;
+
+interface SideWatch {
+  watcher: FSWatcher;
+  /** Inode of the directory when the watch opened: a directory renamed away and replaced has another. */
+  ino: number | undefined;
+  reported: Set<string>;
+}
 
 export class HotDirs {
   readonly #root: string;
   readonly #max: number;
   readonly #onPath: (rel: string) => void;
-  readonly #watchers = new Map<string, FSWatcher>();
+  readonly #watchers = new Map<string, SideWatch>();
 
   constructor(root: string, max: number, onPath: (rel: string) => void) {
     this.#root = root;
@@ -30,18 +46,29 @@ export class HotDirs {
         this.#watchers.set(dir, known);
         continue;
       }
-      let w: FSWatcher;
+      const abs = dir === '' ? this.#root : join(this.#root, dir);
+      const entry: SideWatch = { watcher: undefined as unknown as FSWatcher, ino: inodeOf(abs), reported: new Set() };
       try {
-        w = watch(dir === '' ? this.#root : join(this.#root, dir), { persistent: false }, (_type, name) => {
+        entry.watcher = watch(abs, { persistent: false }, (_type, name) => {
+          if (name !== null && entry.reported.size < MAX_NAMES) entry.reported.add(name);
           this.#onPath(name === null ? dir : dir === '' ? name : `${dir}/${name}`);
         });
       } catch {
         continue; // gone or unreadable: the full watcher reports what happened
       }
-      w.on('error', () => this.#drop(dir));
-      this.#watchers.set(dir, w);
+      entry.watcher.on('error', () => this.#drop(dir));
+      this.#watchers.set(dir, entry);
       while (this.#watchers.size > this.#max) this.#drop(this.#watchers.keys().next().value!);
     }
+  }
+
+  /** Has this side watch already reported `rel` (root-relative), and is it still on the same directory? */
+  covers(rel: string): boolean {
+    const slash = rel.lastIndexOf('/');
+    const dir = slash < 0 ? '' : rel.slice(0, slash);
+    const entry = this.#watchers.get(dir);
+    if (entry === undefined || entry.ino === undefined || !entry.reported.has(rel.slice(slash + 1))) return false;
+    return inodeOf(dir === '' ? this.#root : join(this.#root, dir)) === entry.ino;
   }
 
   /** Forgets every watch (after a rename the paths they report would be stale). */
@@ -50,7 +77,15 @@ export class HotDirs {
   }
 
   #drop(dir: string): void {
-    this.#watchers.get(dir)?.close();
+    this.#watchers.get(dir)?.watcher.close();
     this.#watchers.delete(dir);
+  }
+}
+
+function inodeOf(abs: string): number | undefined {
+  try {
+    return lstatSync(abs).ino;
+  } catch {
+    return undefined;
   }
 }

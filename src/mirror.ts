@@ -13,7 +13,7 @@ import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import { makeExecutor } from './executor.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './filter.js';
-import { checkWatchBudget, countDirectories, countUsedWatches, readWatchLimit } from './watch-limit.js';
+import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch-limit.js';
 import { Lane } from './lane.js';
 import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './schedule.js';
@@ -445,6 +445,13 @@ async function preflightWatches(root: string, excluded: PathFilter, injected: nu
   if (limit === undefined) return; // not Linux /proc: nothing to check against
   const used = injected === undefined ? await countUsedWatches(process.getuid?.()) : 0;
   const started = Date.now();
+  if (injected === undefined) {
+    const bound = await directoryUpperBound(root);
+    if (bound !== undefined && bound <= limit - used) {
+      debug('preflight: at most %d directories (inodes in use), %d of %d watches in use', bound, used, limit);
+      return;
+    }
+  }
   const dirs = await countDirectories(root, excluded, Math.max(0, limit - used));
   debug('preflight: %d directories, %d of %d watches in use (%d ms)', dirs, used, limit, Date.now() - started);
   checkWatchBudget(root, dirs, { limit, used });

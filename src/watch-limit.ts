@@ -5,7 +5,8 @@
  * as they exceed what is free, so the count costs little on a tree that does not fit) and refuse to
  * start, with the numbers and the sysctl line that fixes it.
  */
-import { opendir, readdir, readFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MirrorError } from './errors.js';
 import type { PathFilter } from './filter.js';
@@ -38,28 +39,63 @@ export async function countUsedWatches(uid: number | undefined): Promise<number>
   return used;
 }
 
-/** Directories below and including `root` (not excluded, not through symlinks), counting at most `cap + 1`. */
+/**
+ * Directories below and including `root` (not excluded, not through symlinks), counting at most `cap + 1`.
+ * Synchronous readdir in slices of ~8 ms, yielding to the event loop between slices: 100k directories
+ * take ~0.7 s this way against 2 s with promise readdir (one thread-pool round trip per directory) and
+ * 13 s with opendir iteration (bench startup-100k).
+ */
 export async function countDirectories(root: string, excluded: PathFilter, cap: number): Promise<number> {
   let count = 1;
   const stack = [''];
   while (stack.length > 0 && count <= cap) {
-    const rel = stack.pop()!;
-    let dir;
-    try {
-      dir = await opendir(rel === '' ? root : join(root, rel));
-    } catch {
-      continue; // unreadable: the watcher skips it too
+    const sliceEnd = performance.now() + 8;
+    while (stack.length > 0 && count <= cap && performance.now() < sliceEnd) {
+      const rel = stack.pop()!;
+      let entries;
+      try {
+        entries = readdirSync(rel === '' ? root : join(root, rel), { withFileTypes: true });
+      } catch {
+        continue; // unreadable: the watcher skips it too
+      }
+      for (const entry of entries) {
+        if (!entry.isDirectory()) continue;
+        const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+        if (excluded(child)) continue;
+        count++;
+        if (count > cap) break;
+        stack.push(child);
+      }
     }
-    for await (const entry of dir) {
-      if (!entry.isDirectory()) continue;
-      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (excluded(child)) continue;
-      count++;
-      if (count > cap) break;
-      stack.push(child);
-    }
+    if (stack.length > 0) await new Promise((resolve) => setImmediate(resolve));
   }
   return count;
+}
+
+/**
+ * An upper bound of the directories under `root` that costs two reads instead of a walk: the inodes in
+ * use on its file system, valid only when no other file system is mounted below it. Undefined when no
+ * bound is known (btrfs and others report no inode counts; a mount below the root).
+ */
+export async function directoryUpperBound(root: string): Promise<number | undefined> {
+  const real = await realpath(root).catch(() => undefined);
+  const fs = real === undefined ? undefined : await statfs(real).catch(() => undefined);
+  if (real === undefined || fs === undefined || fs.files <= 0) return undefined;
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => undefined);
+  if (mounts === undefined || hasMountBelow(mounts, real)) return undefined;
+  return fs.files - fs.ffree;
+}
+
+/** Pure: does mountinfo text list a mount point strictly below `root`? Mount points are octal-escaped. */
+export function hasMountBelow(mountinfo: string, root: string): boolean {
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  for (const line of mountinfo.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    const point = field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+    if (point.startsWith(prefix)) return true;
+  }
+  return false;
 }
 
 export interface WatchBudget {

@@ -175,9 +175,9 @@ export class TreeWatcher {
       const message = (e as Error).message;
       const limit = /No space left on device/.test(message);
       throw new MirrorError(
-        'ERR_WATCH',
+        limit ? 'ERR_WATCH_LIMIT' : 'ERR_WATCH',
         limit
-          ? `Cannot watch ${this.#root}: the inotify watch limit is reached. Raise it: sysctl -w fs.inotify.max_user_watches=1048576`
+          ? `Cannot watch ${this.#root}: the inotify watch limit was reached while watching (the tree grew, or another process took watches). Raise it: sysctl -w fs.inotify.max_user_watches=1048576`
           : `Cannot watch ${this.#root}: ${message}`,
         { path: this.#root, cause: e },
       );
@@ -200,15 +200,18 @@ export class TreeWatcher {
     }
     const paths: string[] = [];
     const created: string[] = [];
+    const seen: string[] = [];
     for (const e of events) {
       const rel = relativeTo(watchedRoot, e.path);
       if (rel === undefined || this.#excluded(rel)) continue;
-      paths.push(rel);
+      seen.push(rel);
       if (e.type === 'create') created.push(rel);
+      // Already reported by the side watch, which also reports any later change of it: see hot-dirs.ts.
+      if (!this.#hot.covers(rel)) paths.push(rel);
     }
-    if (paths.length === 0) return;
-    this.#handlers.onChanges(paths);
-    if (paths.length <= HOT_TOUCH_LIMIT) this.#hot.touch(new Set(paths.map(parentOf)));
+    if (seen.length === 0) return;
+    if (paths.length > 0) this.#handlers.onChanges(paths);
+    if (seen.length <= HOT_TOUCH_LIMIT) this.#hot.touch(new Set(seen.map(parentOf)));
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
     else if (created.length > 0) {

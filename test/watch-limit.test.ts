@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkWatchBudget, countDirectories, readWatchLimit } from '../src/watch-limit.js';
+import { checkWatchBudget, countDirectories, directoryUpperBound, hasMountBelow, readWatchLimit } from '../src/watch-limit.js';
 import { compileExcludes } from '../src/filter.js';
 import { Mirror, type MirrorError } from '../src/index.js';
 import { cleanupTempDirs, makeTempDir } from './helpers/tree.js';
@@ -40,9 +40,42 @@ describe('countDirectories', () => {
     assert.equal(await countDirectories(root, compileExcludes([]), 3), 4, 'stops at cap + 1');
   });
 
+  it('counts trees wider and deeper than one time slice', async () => {
+    const root = await makeTempDir('fam-wl-big-');
+    for (let i = 0; i < 40; i++) await mkdir(join(root, `d${i}`, 'a', 'b'), { recursive: true });
+    assert.equal(await countDirectories(root, compileExcludes([]), 10_000), 1 + 40 * 3);
+  });
+
+  it('bounds the directories by the inodes in use when nothing is mounted below the root', async () => {
+    const root = await makeTempDir('fam-wl-bound-');
+    for (let i = 0; i < 5; i++) await mkdir(join(root, `d${i}`));
+    const bound = await directoryUpperBound(root);
+    if (bound !== undefined) assert.ok(bound >= 6, `bound ${bound} covers the 6 directories`);
+    assert.equal(await directoryUpperBound('/'), undefined, '/ has /proc and others mounted below it');
+  });
+
   it('reads the kernel limit on Linux', async () => {
     assert.ok(((await readWatchLimit()) ?? 0) > 0);
   });
+});
+
+describe('hasMountBelow', () => {
+  const info = [
+    '22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda rw',
+    '30 22 0:26 / /srv/www/up\\040loads rw - tmpfs tmpfs rw',
+    '31 22 0:27 / /srv/wwwold rw - tmpfs tmpfs rw',
+  ].join('\n');
+  const rows: Array<[string, boolean]> = [
+    ['/srv/www', true],
+    ['/srv/www/', true],
+    ['/srv/www/up loads', false],
+    ['/srv/ww', false],
+    ['/srv', true],
+    ['/var/www', false],
+  ];
+  for (const [root, below] of rows) {
+    it(`${root} → ${below ? 'a mount below' : 'none below'}`, () => assert.equal(hasMountBelow(info, root), below));
+  }
 });
 
 describe('Mirror preflight', () => {

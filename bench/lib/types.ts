@@ -30,6 +30,8 @@ export interface ScenarioResult {
   checks: Record<string, unknown>;
   /** Lines printed under the table in full (e.g. which rows were skipped and why). */
   notes?: string[];
+  /** Latency distributions to draw as an SVG next to the JSON (`<out>.<scenario id>.svg`). */
+  chart?: { title: string; metricIds: string[] };
 }
 
 export interface ScenarioContext {

@@ -179,6 +179,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ratios,
       checks,
       notes,
+      chart: {
+        title: `change → visible on all ${HOSTS} replicas, one ${FILE_BYTES}-byte file every ${INTERVAL_MS} ms: fam-mirror vs lsyncd`,
+        metricIds: ['fam-all', 'lsyncd-cm-all', 'lsyncd-plain-all', 'lsyncd-default-all', 'bare-1', 'bare-4'].filter(has),
+      },
     };
   } finally {
     await cleanup.run(ctx.log);

@@ -1,0 +1,67 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HotDirs } from '../src/hot-dirs.js';
+import { cleanupTempDirs, makeTempDir } from './helpers/tree.js';
+
+after(cleanupTempDirs);
+
+/** Polls (bounded) until `pred` holds. */
+async function until(pred: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  for (let i = 0; i < 1000 && !pred(); i++) {
+    if (Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(pred(), `timed out waiting for ${what}`);
+}
+
+describe('HotDirs', () => {
+  it('reports writes in a hot directory at once, and covers only names it reported on the same directory inode', async () => {
+    const root = await makeTempDir('fam-hot-');
+    await mkdir(join(root, 'd'));
+    await mkdir(join(root, 'cold'));
+    const reported: string[] = [];
+    const hot = new HotDirs(root, 4, (rel) => reported.push(rel));
+    try {
+      hot.touch(['d']);
+      await writeFile(join(root, 'd', 'x'), 'x');
+      await until(() => reported.includes('d/x'), 'the side watch to report d/x');
+      assert.equal(hot.covers('d/x'), true);
+      assert.equal(hot.covers('d/y'), false, 'a name never reported');
+      assert.equal(hot.covers('cold/x'), false, 'a directory without a side watch');
+      assert.equal(hot.covers('x'), false, 'the root has no side watch');
+
+      // Renamed away and replaced: the old watch follows the old inode, so it covers nothing at 'd'.
+      await rename(join(root, 'd'), join(root, 'd2'));
+      await mkdir(join(root, 'd'));
+      await writeFile(join(root, 'd', 'x'), 'new');
+      assert.equal(hot.covers('d/x'), false);
+
+      hot.clear();
+      assert.equal(hot.covers('d/x'), false, 'nothing is covered once the watches are gone');
+    } finally {
+      hot.clear();
+    }
+  });
+
+  it('evicts the least recently touched directory past its bound', async () => {
+    const root = await makeTempDir('fam-hot-lru-');
+    for (const d of ['a', 'b', 'c']) await mkdir(join(root, d));
+    const reported: string[] = [];
+    const hot = new HotDirs(root, 2, (rel) => reported.push(rel));
+    try {
+      hot.touch(['a']);
+      hot.touch(['b']);
+      hot.touch(['a']); // a is now the most recent
+      hot.touch(['c']); // evicts b
+      for (const d of ['a', 'b', 'c']) await writeFile(join(root, d, 'f'), d);
+      await until(() => reported.includes('a/f') && reported.includes('c/f'), 'a/f and c/f');
+      assert.equal(hot.covers('b/f'), false);
+      assert.equal(hot.covers('a/f'), true);
+    } finally {
+      hot.clear();
+    }
+  });
+});
