@@ -78,10 +78,10 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   const env = await describeEnvironment(argv);
   const outcomes: ScenarioOutcome[] = [];
-  const budget = WATCHDOG_MS[quick ? 'quick' : 'full'];
   try {
     for (const scenario of selected) {
       if (abort.signal.aborted) break;
+      const budget = quick ? WATCHDOG_MS.quick : (scenario.watchdogMs ?? WATCHDOG_MS.full);
       console.error(`bench: ${scenario.id} …`);
       const own = new AbortController();
       let grace: NodeJS.Timeout | undefined;

@@ -63,7 +63,7 @@ export function latencyCdfSvg(title: string, input: readonly Series[]): string {
     const v = s.samples.filter((n) => Number.isFinite(n) && n > 0).sort((a, b) => a - b);
     const color = COLORS[i % COLORS.length];
     // A step function: at each sample the share jumps by 1/n.
-    let d = `M${x(v[0]).toFixed(1)},${y(0).toFixed(1)}`;
+    let d = `M${x(v[0]!).toFixed(1)},${y(0).toFixed(1)}`;
     v.forEach((val, k) => {
       d += ` L${x(val).toFixed(1)},${y(k / v.length).toFixed(1)} L${x(val).toFixed(1)},${y((k + 1) / v.length).toFixed(1)}`;
     });

@@ -48,6 +48,8 @@ export interface Scenario {
   /** One paragraph for the table header and the JSON: what the numbers are. */
   describe(quick: boolean): string;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
+  /** Full runs only: this scenario's own watchdog, when the default 10 min is too short (e.g. 1M directories). */
+  watchdogMs?: number;
   /** Not part of a plain `npm run bench`: runs only when named with --only (e.g. a run of many minutes). */
   optIn?: boolean;
 }
