@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isAlive } from './proc.js';
+import { groupMembers, isAlive } from './proc.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const SRC_DIR = fileURLToPath(new URL('../../src/', import.meta.url));
@@ -262,28 +262,4 @@ export class CliProcess {
     timer.abort();
     return r;
   }
-}
-
-/** Live processes whose process group is `pgid` (read from /proc; a zombie does not count). */
-function groupMembers(pgid: number): number[] {
-  if (pgid <= 0) return [];
-  const out: number[] = [];
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const s = readFileSync(`/proc/${name}/stat`, 'latin1');
-      // Fields after the last ')': state ppid pgrp …
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && isAlive(Number(name))) out.push(Number(name));
-    } catch {
-      // Gone between the listing and the read.
-    }
-  }
-  return out;
 }

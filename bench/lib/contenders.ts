@@ -13,8 +13,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { SshdHost } from '../../test/helpers/sshd.js';
-import { makeTempDir } from '../../test/helpers/tree.js';
+import { stopAll, type SshdHost } from '../../test/helpers/sshd.js';
+import { cleanupTempDirs, makeTempDir } from '../../test/helpers/tree.js';
 import { CliProcess, type Moment } from './cli.js';
 import { describeSetup, LsyncdProcess, lsyncdConfig, type LsyncdSetup } from './lsyncd.js';
 import { closeControlMaster, controlMasterWords, rshValue, sshWords } from './openssh.js';
@@ -43,6 +43,19 @@ export class Cleanup {
       }
     }
   }
+
+  /** A scenario's `finally`: every step, then every sshd and temp dir; what the steps said goes to `checks.cleanup`. */
+  async teardown(log: (m: string) => void, checks: Record<string, unknown>): Promise<void> {
+    await this.run(log);
+    if (this.notes.length > 0) checks.cleanup = this.notes;
+    await stopAll();
+    await cleanupTempDirs();
+  }
+}
+
+/** sshd logins so far, summed over `hosts`. */
+export async function sumLogins(hosts: readonly SshdHost[]): Promise<number> {
+  return (await Promise.all(hosts.map((h) => h.logins()))).reduce((a, b) => a + b, 0);
 }
 
 export interface Contender {

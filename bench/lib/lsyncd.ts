@@ -17,11 +17,10 @@
  * configuration: one login per host, kept open).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SshdHost } from '../../test/helpers/sshd.js';
 import { loRxBytes, type Moment } from './cli.js';
-import { isAlive } from './proc.js';
+import { groupMembers, isAlive } from './proc.js';
 
 const LSYNCD = 'lsyncd';
 const UPDATE_TIMEOUT_MS = 180_000;
@@ -344,27 +343,4 @@ export class LsyncdProcess {
     timer.abort();
     return r;
   }
-}
-
-/** Live processes whose process group is `pgid`. */
-function groupMembers(pgid: number): number[] {
-  if (pgid <= 0) return [];
-  const out: number[] = [];
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const s = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && isAlive(Number(name))) out.push(Number(name));
-    } catch {
-      // Gone between the listing and the read.
-    }
-  }
-  return out;
 }

@@ -2,7 +2,7 @@
  * Child processes for the bench: always an argument array (no shell), always a deadline.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface TimedRun {
@@ -99,4 +99,28 @@ export async function waitGone(pid: number, deadlineMs: number): Promise<boolean
     await delay(20);
   }
   return true;
+}
+
+/** Live processes whose process group is `pgid` (read from /proc; a zombie does not count). */
+export function groupMembers(pgid: number): number[] {
+  if (pgid <= 0) return [];
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const s = readFileSync(`/proc/${name}/stat`, 'latin1');
+      // Fields after the last ')': state ppid pgrp …
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && isAlive(Number(name))) out.push(Number(name));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return out;
 }

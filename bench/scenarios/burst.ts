@@ -20,10 +20,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSshdHosts, stopAll, type SshdHost } from '../../test/helpers/sshd.js';
-import { cleanupTempDirs, diffTrees, makeTempDir } from '../../test/helpers/tree.js';
+import { startSshdHosts, type SshdHost } from '../../test/helpers/sshd.js';
+import { diffTrees, makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
-import { Cleanup, rsyncToHosts, startFam, startLsyncd, syncedLines, warmControlMasters, type Contender } from '../lib/contenders.js';
+import { Cleanup, rsyncToHosts, startFam, startLsyncd, syncedLines, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';
 import { finalEntries, waitEach } from '../lib/fsutil.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
 import type { Metric, Ratio, Scenario, ScenarioContext, ScenarioResult } from '../lib/types.js';
@@ -161,16 +161,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       notes,
     };
   } finally {
-    await cleanup.run(ctx.log);
-    if (cleanup.notes.length > 0) checks.cleanup = cleanup.notes;
-    await stopAll();
-    await cleanupTempDirs();
+    await cleanup.teardown(ctx.log, checks);
   }
 }
 
-async function sumLogins(hosts: readonly SshdHost[]): Promise<number> {
-  return (await Promise.all(hosts.map((h) => h.logins()))).reduce((a, b) => a + b, 0);
-}
 
 /** The burst directory on every replica equals the source's (directory mtimes aside). */
 async function verify(source: string, dirs: readonly string[], sub: string, what: string): Promise<void> {

@@ -22,10 +22,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startSshdHosts, stopAll, type SshdHost } from '../../test/helpers/sshd.js';
-import { cleanupTempDirs, makeTempDir } from '../../test/helpers/tree.js';
+import { startSshdHosts, type SshdHost } from '../../test/helpers/sshd.js';
+import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
-import { Cleanup, rsyncToHosts, startFam, startLsyncd, warmControlMasters, type Contender } from '../lib/contenders.js';
+import { Cleanup, rsyncToHosts, startFam, startLsyncd, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
 import { hasContent, sleepUntil } from '../lib/poll.js';
 import { vmHwmKiB } from '../lib/procstat.js';
@@ -185,16 +185,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       },
     };
   } finally {
-    await cleanup.run(ctx.log);
-    if (cleanup.notes.length > 0) checks.cleanup = cleanup.notes;
-    await stopAll();
-    await cleanupTempDirs();
+    await cleanup.teardown(ctx.log, checks);
   }
 }
 
-async function sumLogins(hosts: readonly SshdHost[]): Promise<number> {
-  return (await Promise.all(hosts.map((h) => h.logins()))).reduce((a, b) => a + b, 0);
-}
 
 /** 64 bytes: the label, padded; every write's content is unique. */
 function contentFor(label: string): Buffer {

@@ -20,8 +20,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSshdHosts, stopAll } from '../../test/helpers/sshd.js';
-import { cleanupTempDirs, makeTempDir, snapshotTree } from '../../test/helpers/tree.js';
+import { startSshdHosts } from '../../test/helpers/sshd.js';
+import { makeTempDir, snapshotTree } from '../../test/helpers/tree.js';
 import { checkBuilt, loRxBytes } from '../lib/cli.js';
 import { Cleanup, startFam, startLsyncd, syncedLines, type Contender } from '../lib/contenders.js';
 import { compareSnapshots, exists, finalEntries, KiB, loIdleRate, waitEach, waitLoQuiet } from '../lib/fsutil.js';
@@ -183,9 +183,6 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       notes,
     };
   } finally {
-    await cleanup.run(ctx.log);
-    if (cleanup.notes.length > 0) checks.cleanup = cleanup.notes;
-    await stopAll();
-    await cleanupTempDirs();
+    await cleanup.teardown(ctx.log, checks);
   }
 }

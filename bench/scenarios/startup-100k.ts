@@ -22,8 +22,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startSshdHosts, stopAll } from '../../test/helpers/sshd.js';
-import { cleanupTempDirs, makeTempDir } from '../../test/helpers/tree.js';
+import { startSshdHosts } from '../../test/helpers/sshd.js';
+import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, famActivity, startFam, startLsyncd, type Contender } from '../lib/contenders.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
@@ -188,9 +188,6 @@ async function run(ctx: ScenarioContext, c: Config): Promise<ScenarioResult> {
       notes,
     };
   } finally {
-    await cleanup.run(ctx.log);
-    if (cleanup.notes.length > 0) checks.cleanup = cleanup.notes;
-    await stopAll();
-    await cleanupTempDirs();
+    await cleanup.teardown(ctx.log, checks);
   }
 }
