@@ -38,12 +38,21 @@ describe('countDirectories', () => {
     assert.equal(await countDirectories(root, compileExcludes([]), 1000), 9);
     assert.equal(await countDirectories(root, compileExcludes(['/cache']), 1000), 6);
     assert.equal(await countDirectories(root, compileExcludes([]), 3), 4, 'stops at cap + 1');
+    assert.equal(await countDirectories(root, compileExcludes([]), 0), 1, 'no watch free: the root alone is too many');
   });
 
-  it('counts trees wider and deeper than one time slice', async () => {
+  it('counts the same whether it reads synchronously or, on a cold cache, in parallel', async () => {
     const root = await makeTempDir('fam-wl-big-');
     for (let i = 0; i < 40; i++) await mkdir(join(root, `d${i}`, 'a', 'b'), { recursive: true });
-    assert.equal(await countDirectories(root, compileExcludes([]), 10_000), 1 + 40 * 3);
+    await mkdir(join(root, 'skip', 'x'), { recursive: true });
+    await symlink(join(root, 'd0'), join(root, 'link'));
+    const ex = compileExcludes(['/skip']);
+    // A zero-length slice reads nothing synchronously, which looks like a cold cache: all in parallel.
+    const parallel = { sliceMs: 0, coldSliceDirs: 1 };
+    assert.equal(await countDirectories(root, ex, 10_000), 1 + 40 * 3);
+    assert.equal(await countDirectories(root, ex, 10_000, parallel), 1 + 40 * 3);
+    assert.equal(await countDirectories(root, ex, 10, parallel), 11, 'stops at cap + 1 in parallel too');
+    assert.equal(await countDirectories(root, ex, 0, parallel), 1);
   });
 
   it('bounds the directories by the inodes in use when nothing is mounted below the root', async () => {
