@@ -28,10 +28,11 @@ interface SideWatch {
 export class HotDirs {
   readonly #root: string;
   readonly #max: number;
-  readonly #onPath: (rel: string) => void;
+  /** Returns whether the path was passed on (a name that could not be is never taken as covered). */
+  readonly #onPath: (rel: string) => boolean;
   readonly #watchers = new Map<string, SideWatch>();
 
-  constructor(root: string, max: number, onPath: (rel: string) => void) {
+  constructor(root: string, max: number, onPath: (rel: string) => boolean) {
     this.#root = root;
     this.#max = max;
     this.#onPath = onPath;
@@ -50,8 +51,8 @@ export class HotDirs {
       const entry: SideWatch = { watcher: undefined as unknown as FSWatcher, ino: inodeOf(abs), reported: new Set() };
       try {
         entry.watcher = watch(abs, { persistent: false }, (_type, name) => {
-          if (name !== null && entry.reported.size < MAX_NAMES) entry.reported.add(name);
-          this.#onPath(name === null ? dir : dir === '' ? name : `${dir}/${name}`);
+          const passed = this.#onPath(name === null ? dir : dir === '' ? name : `${dir}/${name}`);
+          if (passed && name !== null && entry.reported.size < MAX_NAMES) entry.reported.add(name);
         });
       } catch {
         continue; // gone or unreadable: the full watcher reports what happened

@@ -66,10 +66,12 @@ export class TreeWatcher {
     this.#root = root;
     this.#ignore = ignore;
     this.#hot = new HotDirs(root, HOT_DIRS, (rel) => {
-      if (this.#closed) return;
+      if (this.#closed) return false;
       const path = nameableAncestor(rel);
       // '' would mean a full pass: a name the side watch cannot give is left to the full watcher.
-      if (path !== '' && !this.#excluded(path)) handlers.onChanges([path]);
+      if (path === '' || this.#excluded(path)) return false;
+      handlers.onChanges([path]);
+      return true;
     });
     this.#excluded = excluded;
     this.#handlers = handlers;

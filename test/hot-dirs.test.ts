@@ -23,13 +23,16 @@ describe('HotDirs', () => {
     await mkdir(join(root, 'd'));
     await mkdir(join(root, 'cold'));
     const reported: string[] = [];
-    const hot = new HotDirs(root, 4, (rel) => reported.push(rel));
+    const hot = new HotDirs(root, 4, (rel) => (reported.push(rel), !rel.endsWith('.refused')));
     try {
       hot.touch(['d']);
       await writeFile(join(root, 'd', 'x'), 'x');
       await until(() => reported.includes('d/x'), 'the side watch to report d/x');
       assert.equal(hot.covers('d/x'), true);
       assert.equal(hot.covers('d/y'), false, 'a name never reported');
+      await writeFile(join(root, 'd', 'x.refused'), 'x');
+      await until(() => reported.includes('d/x.refused'), 'the side watch to report d/x.refused');
+      assert.equal(hot.covers('d/x.refused'), false, 'a name the watcher did not pass on is not covered');
       assert.equal(hot.covers('cold/x'), false, 'a directory without a side watch');
       assert.equal(hot.covers('x'), false, 'the root has no side watch');
 
@@ -50,7 +53,7 @@ describe('HotDirs', () => {
     const root = await makeTempDir('fam-hot-lru-');
     for (const d of ['a', 'b', 'c']) await mkdir(join(root, d));
     const reported: string[] = [];
-    const hot = new HotDirs(root, 2, (rel) => reported.push(rel));
+    const hot = new HotDirs(root, 2, (rel) => (reported.push(rel), true));
     try {
       hot.touch(['a']);
       hot.touch(['b']);
