@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HotDirs } from '../src/hot-dirs.js';
-import { cleanupTempDirs, makeTempDir } from './helpers/tree.js';
+import { Mirror } from '../src/index.js';
+import { assertTreesEqual, cleanupTempDirs, makeTempDir } from './helpers/tree.js';
 
 after(cleanupTempDirs);
 
@@ -65,6 +66,40 @@ describe('HotDirs', () => {
       assert.equal(hot.covers('a/f'), true);
     } finally {
       hot.clear();
+    }
+  });
+});
+
+describe('a trickle of writes into one directory (real @parcel/watcher, local replica)', () => {
+  it('costs about one batch per write, not two: the watcher repeats what the side watch reported', async () => {
+    const src = await makeTempDir('fam-trickle-src-');
+    const dst = await makeTempDir('fam-trickle-dst-');
+    await mkdir(join(src, 'uploads'));
+    const m = new Mirror({ source: src, replicas: [dst], initMirror: true });
+    let batches = 0;
+    m.on('synced', () => batches++);
+    try {
+      await m.start();
+      await m.flush();
+      // The first write makes the directory hot; the rounds after it are the ones counted.
+      await writeFile(join(src, 'uploads', 'warm-up'), 'w');
+      await m.flush();
+      const WRITES = 8;
+      const before = batches;
+      for (let i = 0; i < WRITES; i++) {
+        // The writes are the scenario (a trickle 250 ms apart, inside @parcel/watcher's 500 ms
+        // debounce window), not a wait for work: the mirror is awaited with flush() below.
+        await new Promise((r) => setTimeout(r, 250));
+        await writeFile(join(src, 'uploads', `f${i}`), `content ${i}\n`);
+      }
+      // flush() first waits for @parcel/watcher to deliver what it saw (a barrier), so its repeats
+      // of the writes are in before the count.
+      await m.flush();
+      const perWrite = (batches - before) / WRITES;
+      assert.ok(perWrite <= 1.5, `${batches - before} batches for ${WRITES} writes (two per write without the dedup)`);
+      await assertTreesEqual(src, dst);
+    } finally {
+      await m.close();
     }
   });
 });
