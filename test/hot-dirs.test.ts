@@ -96,6 +96,7 @@ describe('a trickle of writes into one directory (real @parcel/watcher, local re
       // of the writes are in before the count.
       await m.flush();
       const perWrite = (batches - before) / WRITES;
+      console.log(`# trickle: ${batches - before} batches for ${WRITES} writes`);
       assert.ok(perWrite <= 1.5, `${batches - before} batches for ${WRITES} writes (two per write without the dedup)`);
       await assertTreesEqual(src, dst);
     } finally {
