@@ -7,7 +7,7 @@
  * watcher remains the source of truth.
  *
  * The full watcher then reports the same change again ≈ 50 ms later, which would cost a second rsync
- * per replica that finds nothing (twice the processes under a trickle). `covers()` lets it drop those:
+ * per replica that finds nothing (twice the processes under a trickle). `coverage()` lets it drop those:
  * a name this side watch has reported since it opened is covered for as long as the watch stays open
  * on the same directory inode, because every later change of that name is reported here too, and
  * every earlier one is synced by the batch that carried the report.
@@ -47,29 +47,44 @@ export class HotDirs {
         this.#watchers.set(dir, known);
         continue;
       }
-      const abs = dir === '' ? this.#root : join(this.#root, dir);
-      const entry: SideWatch = { watcher: undefined as unknown as FSWatcher, ino: inodeOf(abs), reported: new Set() };
+      const ino = inodeOf(this.#abs(dir));
+      const reported = new Set<string>();
+      let watcher: FSWatcher;
       try {
-        entry.watcher = watch(abs, { persistent: false }, (_type, name) => {
+        watcher = watch(this.#abs(dir), { persistent: false }, (_type, name) => {
           const passed = this.#onPath(name === null ? dir : dir === '' ? name : `${dir}/${name}`);
-          if (passed && name !== null && entry.reported.size < MAX_NAMES) entry.reported.add(name);
+          if (passed && name !== null && reported.size < MAX_NAMES) reported.add(name);
         });
       } catch {
         continue; // gone or unreadable: the full watcher reports what happened
       }
+      const entry: SideWatch = { watcher, ino, reported };
       entry.watcher.on('error', () => this.#drop(dir));
       this.#watchers.set(dir, entry);
       while (this.#watchers.size > this.#max) this.#drop(this.#watchers.keys().next().value!);
     }
   }
 
-  /** Has this side watch already reported `rel` (root-relative), and is it still on the same directory? */
-  covers(rel: string): boolean {
-    const slash = rel.lastIndexOf('/');
-    const dir = slash < 0 ? '' : rel.slice(0, slash);
-    const entry = this.#watchers.get(dir);
-    if (entry === undefined || entry.ino === undefined || !entry.reported.has(rel.slice(slash + 1))) return false;
-    return inodeOf(dir === '' ? this.#root : join(this.#root, dir)) === entry.ino;
+  /**
+   * A test for one delivery of the full watcher: has a side watch already passed on `rel`
+   * (root-relative), and is it still on the same directory? Each directory's inode is read once per
+   * test, not once per path: a burst brings thousands of paths in a few directories.
+   */
+  coverage(): (rel: string) => boolean {
+    const sameDir = new Map<string, boolean>();
+    return (rel) => {
+      const slash = rel.lastIndexOf('/');
+      const dir = slash < 0 ? '' : rel.slice(0, slash);
+      const entry = this.#watchers.get(dir);
+      if (entry === undefined || entry.ino === undefined || !entry.reported.has(rel.slice(slash + 1))) return false;
+      let same = sameDir.get(dir);
+      if (same === undefined) sameDir.set(dir, (same = inodeOf(this.#abs(dir)) === entry.ino));
+      return same;
+    };
+  }
+
+  #abs(dir: string): string {
+    return dir === '' ? this.#root : join(this.#root, dir);
   }
 
   /** Forgets every watch (after a rename the paths they report would be stale). */

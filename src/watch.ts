@@ -203,13 +203,14 @@ export class TreeWatcher {
     const paths: string[] = [];
     const created: string[] = [];
     const seen: string[] = [];
+    const covered = this.#hot.coverage();
     for (const e of events) {
       const rel = relativeTo(watchedRoot, e.path);
       if (rel === undefined || this.#excluded(rel)) continue;
       seen.push(rel);
       if (e.type === 'create') created.push(rel);
       // Already reported by the side watch, which also reports any later change of it: see hot-dirs.ts.
-      if (!this.#hot.covers(rel)) paths.push(rel);
+      if (!covered(rel)) paths.push(rel);
     }
     if (seen.length === 0) return;
     if (paths.length > 0) this.#handlers.onChanges(paths);

@@ -29,22 +29,22 @@ describe('HotDirs', () => {
       hot.touch(['d']);
       await writeFile(join(root, 'd', 'x'), 'x');
       await until(() => reported.includes('d/x'), 'the side watch to report d/x');
-      assert.equal(hot.covers('d/x'), true);
-      assert.equal(hot.covers('d/y'), false, 'a name never reported');
+      assert.equal(hot.coverage()('d/x'), true);
+      assert.equal(hot.coverage()('d/y'), false, 'a name never reported');
       await writeFile(join(root, 'd', 'x.refused'), 'x');
       await until(() => reported.includes('d/x.refused'), 'the side watch to report d/x.refused');
-      assert.equal(hot.covers('d/x.refused'), false, 'a name the watcher did not pass on is not covered');
-      assert.equal(hot.covers('cold/x'), false, 'a directory without a side watch');
-      assert.equal(hot.covers('x'), false, 'the root has no side watch');
+      assert.equal(hot.coverage()('d/x.refused'), false, 'a name the watcher did not pass on is not covered');
+      assert.equal(hot.coverage()('cold/x'), false, 'a directory without a side watch');
+      assert.equal(hot.coverage()('x'), false, 'the root has no side watch');
 
       // Renamed away and replaced: the old watch follows the old inode, so it covers nothing at 'd'.
       await rename(join(root, 'd'), join(root, 'd2'));
       await mkdir(join(root, 'd'));
       await writeFile(join(root, 'd', 'x'), 'new');
-      assert.equal(hot.covers('d/x'), false);
+      assert.equal(hot.coverage()('d/x'), false);
 
       hot.clear();
-      assert.equal(hot.covers('d/x'), false, 'nothing is covered once the watches are gone');
+      assert.equal(hot.coverage()('d/x'), false, 'nothing is covered once the watches are gone');
     } finally {
       hot.clear();
     }
@@ -62,8 +62,8 @@ describe('HotDirs', () => {
       hot.touch(['c']); // evicts b
       for (const d of ['a', 'b', 'c']) await writeFile(join(root, d, 'f'), d);
       await until(() => reported.includes('a/f') && reported.includes('c/f'), 'a/f and c/f');
-      assert.equal(hot.covers('b/f'), false);
-      assert.equal(hot.covers('a/f'), true);
+      assert.equal(hot.coverage()('b/f'), false);
+      assert.equal(hot.coverage()('a/f'), true);
     } finally {
       hot.clear();
     }

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { groupMembers, isAlive } from './proc.js';
+import { groupMembers, isAlive, settlesWithin } from './proc.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const SRC_DIR = fileURLToPath(new URL('../../src/', import.meta.url));
@@ -255,11 +255,7 @@ export class CliProcess {
     }
   }
 
-  async #waitExit(ms: number): Promise<boolean> {
-    if (this.exit !== undefined) return true;
-    const timer = new AbortController();
-    const r = await Promise.race([this.exited.then(() => true), delay(ms, false, { signal: timer.signal }).catch(() => false)]);
-    timer.abort();
-    return r;
+  #waitExit(ms: number): Promise<boolean> {
+    return this.exit !== undefined ? Promise.resolve(true) : settlesWithin(this.exited, ms);
   }
 }

@@ -20,7 +20,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SshdHost } from '../../test/helpers/sshd.js';
 import { loRxBytes, type Moment } from './cli.js';
-import { groupMembers, isAlive } from './proc.js';
+import { groupMembers, isAlive, settlesWithin } from './proc.js';
 
 const LSYNCD = 'lsyncd';
 const UPDATE_TIMEOUT_MS = 180_000;
@@ -336,11 +336,7 @@ export class LsyncdProcess {
     }
   }
 
-  async #waitExit(ms: number): Promise<boolean> {
-    if (this.exit !== undefined) return true;
-    const timer = new AbortController();
-    const r = await Promise.race([this.exited.then(() => true), delay(ms, false, { signal: timer.signal }).catch(() => false)]);
-    timer.abort();
-    return r;
+  #waitExit(ms: number): Promise<boolean> {
+    return this.exit !== undefined ? Promise.resolve(true) : settlesWithin(this.exited, ms);
   }
 }

@@ -124,3 +124,11 @@ export function groupMembers(pgid: number): number[] {
   }
   return out;
 }
+
+/** Whether `p` settles within `ms` (the timer is cleared either way). */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  const r = await Promise.race([p.then(() => true), delay(ms, false, { signal: timer.signal }).catch(() => false)]);
+  timer.abort();
+  return r;
+}
