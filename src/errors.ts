@@ -29,7 +29,9 @@ export type MirrorErrorCode =
   | 'ERR_STATE'
   | 'ERR_WATCH'
   | 'ERR_WATCH_LIMIT'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_STARTED'
+  | 'ERR_NOT_STARTED';
 
 export interface MirrorErrorDetails {
   host?: string;

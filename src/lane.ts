@@ -120,7 +120,7 @@ export class Lane {
     const since = this.#outstandingSince;
     return {
       replica: this.id,
-      state: this.#state,
+      state: this.#closed ? 'closed' : this.#state,
       backlog: this.#pending.size + (this.#inflight === undefined ? 0 : this.#inflight.entries.length + (this.#inflight.fullSeq === undefined ? 0 : 1)),
       lagSec: since === undefined ? 0 : Math.max(0, (this.#clock.now() - since) / 1000),
       lastSuccessAt: this.#lastSuccessAt,

@@ -12,7 +12,7 @@ interface Metric {
 }
 
 const METRICS: Metric[] = [
-  { name: 'fam_mirror_replica_up', type: 'gauge', help: '1 when the replica is in step, syncing or catching up; 0 when down or failed.', value: (s) => (s.state === 'down' || s.state === 'failed' ? 0 : 1) },
+  { name: 'fam_mirror_replica_up', type: 'gauge', help: '1 when the replica is in step, syncing or catching up; 0 when down or failed.', value: (s) => (s.state === 'down' || s.state === 'failed' || s.state === 'closed' ? 0 : 1) },
   { name: 'fam_mirror_replica_failed', type: 'gauge', help: '1 when the replica needs a human (host key, auth, rsync missing).', value: (s) => (s.state === 'failed' ? 1 : 0) },
   { name: 'fam_mirror_replica_lag_seconds', type: 'gauge', help: 'Age of the oldest change the replica does not have yet.', value: (s) => s.lagSec },
   { name: 'fam_mirror_replica_backlog_paths', type: 'gauge', help: 'Dirty paths waiting or in flight (a full pass counts as one).', value: (s) => s.backlog },

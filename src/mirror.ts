@@ -23,7 +23,8 @@ import { bridgeRsh, type RemoteExec } from './transport/rsync.js';
 import type { RsyncTarget } from './rsync-args.js';
 import { verifyReplica, type VerifyResult } from './verify.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, SshReplica } from './types.js';
-import { TreeWatcher } from './watch.js';
+import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch.js';
+import { answerFor, type Phase } from './lifecycle.js';
 
 const debug = createDebug('fam-mirror:mirror');
 
@@ -49,8 +50,6 @@ export interface FlushResult {
   behind: string[];
 }
 
-type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
-
 export class Mirror extends EventEmitter<MirrorEvents> {
   #options: NormalizedOptions;
   readonly #raw: MirrorOptions;
@@ -68,24 +67,48 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #backlog: Backlog | undefined;
   #burst = { count: 0, lastAt: 0 };
   #sent = new Map<string, { files: number; bytes: number }>();
+  readonly #watchTuning: Omit<TreeWatcherOptions, 'ignore'>;
+  /** Settles when start() has (for close() and a flush() called during the start). */
+  #started: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
 
   /**
-   * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host.
+   * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host;
+   * `shared.watchBackend` replaces @parcel/watcher (tests inject one that fails) and
+   * `shared.watchTuning` its health-check and sweep intervals.
    */
-  constructor(options: MirrorOptions, shared: { pool?: ConnectionPool } = {}) {
+  constructor(options: MirrorOptions, shared: { pool?: ConnectionPool; watchBackend?: WatchBackend; watchTuning?: Pick<TreeWatcherOptions, 'healthEveryMs' | 'sweepEveryMs'> } = {}) {
     super();
     this.#pool = shared.pool ?? new ConnectionPool();
+    this.#watchTuning = { ...shared.watchTuning, backend: shared.watchBackend };
     this.#raw = { ...options };
     this.#options = normalizeOptions(options, environment());
   }
 
   /** Starts watching; with `initMirror`, resolves once every replica has been seeded. */
   async start(): Promise<void> {
-    if (this.#phase !== 'new') throw new MirrorError('ERR_OPTIONS', 'Mirror.start() was already called; create a new Mirror to start again.');
+    answerFor('start', this.#phase);
     this.#phase = 'starting';
+    this.#started = this.#start();
+    try {
+      await this.#started;
+    } catch (e) {
+      // A failed start leaves nothing running: whatever it made is closed, and the mirror is closed.
+      await this.close();
+      throw e;
+    }
+  }
+
+  /** A close() during the start ends it: every await is followed by a check that we are still starting. */
+  #stillStarting(): void {
+    if (this.#phase !== 'starting') throw new MirrorError('ERR_CLOSED', 'The mirror was closed while it was starting.');
+  }
+
+  async #start(): Promise<void> {
     const o = this.options;
     await checkSource(o.source);
     await checkRsync(o.rsyncPath);
+    this.#stillStarting();
     const limit = pLimit(o.concurrency);
     this.#limit = limit;
     // A dry run confirms nothing, so it must not move any replica's durable watermark.
@@ -99,17 +122,18 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.#dispatch(paths);
         this.#watchBurst(paths.length);
       },
-      onError: (err) => {
-        this.#report(err);
-        this.#scheduleReconcile('a watcher error');
-      },
-    }, literalAnchoredPaths(o.exclude));
+      // The watcher replaces a failed subscription itself and asks for a full pass once it is back.
+      onError: (err) => this.#report(err),
+    }, { ...this.#watchTuning, ignore: literalAnchoredPaths(o.exclude) });
     await preflightWatches(o.source, compileExcludes(o.exclude), o.watchLimit);
+    this.#stillStarting();
     // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
     await this.#watcher.start();
+    this.#stillStarting();
     this.#phase = 'running';
     if (backlog !== undefined) await this.#catchUpDowntime(backlog);
+    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'The mirror was closed while it was starting.');
     if (o.reconcileIntervalSec > 0) this.#armPeriodicReconcile(o.reconcileIntervalSec * 1000);
     debug('watching %s for %d replicas', o.source, this.#lanes.length);
     if (o.initMirror) {
@@ -159,6 +183,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   #armSnapshots(backlog: Backlog): void {
+    if (this.#phase !== 'running' && this.#phase !== 'starting') return;
     this.#cancelSnapshots = realClock.after(SNAPSHOT_EVERY_MS, () => {
       if (this.#phase !== 'running') return;
       this.#watcher!.saveSnapshot(backlog.snapshotFile).then(
@@ -178,20 +203,22 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * `timeoutMs` stops waiting at all. The result says which replicas are still behind.
    */
   async flush(opts: FlushOptions = {}): Promise<FlushResult> {
-    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'flush() needs a started, open mirror: call start() first.');
-    await this.#watcher!.barrier();
-    const seq = this.#seq;
+    if (answerFor('flush', this.#phase) === 'wait') {
+      await this.#started!.catch(() => {});
+      answerFor('flush', this.#phase);
+    }
+    // The deadline covers the barrier too: a watcher being replaced can take a while.
+    const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
     const done = new Set<string>();
-    const all = Promise.all(
-      this.#lanes.map(async (lane) => {
-        if (await lane.confirmed(seq, { healthyOnly: opts.healthyOnly === true })) done.add(lane.id);
-      }),
-    );
-    if (opts.timeoutMs === undefined) await all;
-    else {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.timeoutMs)))]);
-      clearTimeout(timer);
+    const inTime = await withDeadline(this.#watcher!.barrier(), deadline);
+    if (inTime) {
+      const seq = this.#seq;
+      const all = Promise.all(
+        this.#lanes.map(async (lane) => {
+          if (await lane.confirmed(seq, { healthyOnly: opts.healthyOnly === true })) done.add(lane.id);
+        }),
+      );
+      await withDeadline(all, deadline);
     }
     const behind = this.#lanes.map((l) => l.id).filter((id) => !done.has(id));
     return { complete: behind.length === 0, behind };
@@ -221,7 +248,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * and its connection is closed. Specs are validated like the constructor's.
    */
   async setReplicas(specs: string[]): Promise<{ added: string[]; removed: string[] }> {
-    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'setReplicas() needs a started, open mirror.');
+    answerFor('setReplicas', this.#phase);
     const next = normalizeOptions({ ...this.#raw, replicas: specs }, environment());
     const before = new Set(this.#options.replicas.map((r) => r.id));
     const after = new Set(next.replicas.map((r) => r.id));
@@ -256,7 +283,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
   reconcile(): void {
-    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'reconcile() needs a started, open mirror.');
+    answerFor('reconcile', this.#phase);
     this.#dispatch(['']);
   }
 
@@ -294,9 +321,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Stops watching, lets batches in flight finish, closes every connection. */
   async close(): Promise<void> {
-    if (this.#phase === 'closed' || this.#phase === 'closing') return;
+    const answer = answerFor('close', this.#phase);
+    if (answer === 'noop') return;
+    if (answer === 'wait') return await this.#closing;
     const wasRunning = this.#phase === 'running';
     this.#phase = 'closing';
+    this.#closing = this.#close(wasRunning);
+    return await this.#closing;
+  }
+
+  async #close(wasRunning: boolean): Promise<void> {
     this.#cancelReconcile?.();
     this.#cancelPeriodic?.();
     this.#cancelSnapshots?.();
@@ -305,6 +339,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       await this.#watcher?.saveSnapshot(this.#backlog.snapshotFile).catch((e: Error) => debug('snapshot at close failed: %s', e.message));
     }
     await this.#watcher?.close();
+    await Promise.all(this.#lanes.map((lane) => lane.close()));
+    // A start() under way ends now (its waits were ended above); what it made is closed below.
+    await this.#started?.catch(() => {});
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
     this.#backlog?.close();
@@ -321,6 +358,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * lists the differences. Needs no start(); on a running mirror it reuses its connections.
    */
   async verify(): Promise<VerifyResult[]> {
+    answerFor('verify', this.#phase);
     const o = this.options;
     await checkSource(o.source);
     await checkRsync(o.rsyncPath);
@@ -418,6 +456,21 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #report(err: MirrorError): void {
     debug('error: %s', err.message);
     if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+/** Resolves true when `p` settled before the deadline (none: waits for it); rejections pass through. */
+async function withDeadline(p: Promise<unknown>, deadline: number | undefined): Promise<boolean> {
+  if (deadline === undefined) {
+    await p;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([p.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -90,8 +90,11 @@ export interface MirrorEvents {
   'replica-up': [ReplicaStateEvent];
 }
 
-/** idle/syncing: in step; down: retrying with backoff; failed: needs a human (retried slowly); catching-up: back, draining its backlog. */
-export type LaneState = 'idle' | 'syncing' | 'catching-up' | 'down' | 'failed';
+/**
+ * idle/syncing: in step; down: retrying with backoff; failed: needs a human (retried slowly);
+ * catching-up: back, draining its backlog; closed: the mirror was closed (nothing is sent any more).
+ */
+export type LaneState = 'idle' | 'syncing' | 'catching-up' | 'down' | 'failed' | 'closed';
 
 export interface ReplicaStatus {
   replica: string;

@@ -11,16 +11,30 @@
  * - `barrier()` gives flush() an exact "every event before now has been delivered": a marker file
  *   written in a private directory watched through the same inotify instance and reader thread
  *   arrives after every earlier event of the root.
+ *
+ * No failure of the watcher may end the process or leave it blind (issue 9):
+ * - `unsubscribe()` can reject (`Unable to remove watcher: Invalid argument` once a watched
+ *   directory is gone: upstream parcel-bundler/watcher#129): it is logged and the subscription dropped.
+ * - the native reader thread can die (`Unable to poll: …`), which reaches us as an error callback and
+ *   ends every subscription of the process; a watcher can also go silent. A health check writes a
+ *   marker every few seconds; an error, a marker that does not come back, or a barrier that times
+ *   out replaces every subscription, and once the new one is live a full pass of the root is asked
+ *   for (onChanges(['']): it covers whatever happened while nothing watched).
+ * - the root replaced (`mv www www.old; mv www.new www`) leaves the subscription on the old inode:
+ *   the root's device and inode are checked on each delivery and by the health check, and a new
+ *   one is treated the same way. A root that is gone is retried until it is back.
  */
 import { lstat, mkdir, mkdtemp, readdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import watcher, { type AsyncSubscription, type Event } from '@parcel/watcher';
+import parcelWatcher, { type AsyncSubscription, type Event, type Options, type SubscribeCallback } from '@parcel/watcher';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import type { PathFilter } from './filter.js';
 import { parentOf } from './paths.js';
 import { HotDirs } from './hot-dirs.js';
+import { Sweep } from './sweep.js';
 
 const debug = createDebug('fam-mirror:watch');
 
@@ -29,11 +43,35 @@ export interface WatchHandlers {
   onError(err: MirrorError): void;
 }
 
+/** What we use of @parcel/watcher; tests inject one that throws, rejects or goes silent. */
+export interface WatchBackend {
+  subscribe(dir: string, fn: SubscribeCallback, opts?: Options): Promise<AsyncSubscription>;
+  writeSnapshot(dir: string, snapshot: string, opts?: Options): Promise<string>;
+  getEventsSince(dir: string, snapshot: string, opts?: Options): Promise<Event[]>;
+}
+
+export interface TreeWatcherOptions {
+  /** Root-relative paths not to watch at all (literal anchored excludes). */
+  ignore?: readonly string[];
+  backend?: WatchBackend;
+  /** How often the watcher's health (a marker round trip, the root's identity) is checked. */
+  healthEveryMs?: number;
+  /** Longest time between two sweeps (sweep.ts) when nothing asks for one. */
+  sweepEveryMs?: number;
+}
+
 /** Above this many creates in one delivery we stop inspecting them and resubscribe anyway. */
 const INSPECT_LIMIT = 4096;
 const RESUBSCRIBE_DELAY_MS = 300;
 const BARRIER_TIMEOUT_MS = 3000;
+const HEALTH_EVERY_MS = 5000;
+/** Retry of a subscription that failed during a recovery (a root that is gone, a full watch table). */
+const RECOVER_RETRY_MIN_MS = 250;
+const RECOVER_RETRY_MAX_MS = 5000;
 const OVERLAP_MS = 1000;
+/** A sweep (sweep.ts) this long after a delivery with a delete, spaced by 20× its cost; and at least every minute (100× its cost). */
+const SWEEP_AFTER_MS = 600;
+const SWEEP_EVERY_MS = 60_000;
 /** Directories with a low-latency side watch (hot-dirs.ts), and the delivery size above which a
  *  burst is left to the full watcher alone. */
 const HOT_DIRS = 32;
@@ -43,10 +81,16 @@ export class TreeWatcher {
   readonly #root: string;
   readonly #excluded: PathFilter;
   readonly #handlers: WatchHandlers;
+  readonly #backend: WatchBackend;
+  readonly #healthEveryMs: number;
+  readonly #sweepEveryMs: number;
   #sub: AsyncSubscription | undefined;
+  /** Identity of the current root subscription: callbacks of superseded ones only pass their events on. */
+  #subId = 0;
   #closed = false;
   #resubscribeTimer: NodeJS.Timeout | undefined;
-  #resubscribing: Promise<void> | undefined;
+  /** The one chain every subscription swap runs on: two swaps never overlap. */
+  #swaps: Promise<void> = Promise.resolve();
   #blindDirs = new Set<string>();
   #privateDir: string | undefined;
   #barrierSub: AsyncSubscription | undefined;
@@ -56,15 +100,27 @@ export class TreeWatcher {
   #overlapDone: (() => void) | undefined;
   #inspections = new Set<Promise<void>>();
   #catchUp: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** A recovery under way (every subscription replaced, then a full pass): callers wait for it. */
+  #recovering: Promise<void> | undefined;
+  /** `dev:ino` of the root when the current subscription was made. */
+  #rootId: string | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
+  #checking = false;
+  #starting: Promise<void> | undefined;
+  #sweep: Sweep | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepAt = 0;
 
   readonly #ignore: readonly string[];
 
-  /** `ignore`: root-relative paths not to watch at all (literal anchored excludes). */
   readonly #hot: HotDirs;
 
-  constructor(root: string, excluded: PathFilter, handlers: WatchHandlers, ignore: readonly string[] = []) {
+  constructor(root: string, excluded: PathFilter, handlers: WatchHandlers, opts: TreeWatcherOptions = {}) {
     this.#root = root;
-    this.#ignore = ignore;
+    this.#ignore = opts.ignore ?? [];
+    this.#backend = opts.backend ?? parcelWatcher;
+    this.#healthEveryMs = opts.healthEveryMs ?? HEALTH_EVERY_MS;
+    this.#sweepEveryMs = opts.sweepEveryMs ?? SWEEP_EVERY_MS;
     this.#hot = new HotDirs(root, HOT_DIRS, (rel) => {
       if (this.#closed) return false;
       const path = nameableAncestor(rel);
@@ -78,29 +134,50 @@ export class TreeWatcher {
   }
 
   async start(): Promise<void> {
-    this.#privateDir = await mkdtemp(join(tmpdir(), 'fam-mirror-'));
-    this.#sub = await this.#subscribe();
-    const barrierDir = join(this.#privateDir, 'barrier');
-    await mkdir(barrierDir);
-    this.#barrierSub = await watcher.subscribe(
-      barrierDir,
-      (_err, events) => {
-        for (const e of events) this.#barrierWaiters.get(e.path)?.();
-      },
-      { backend: 'inotify' },
-    );
+    this.#starting = this.#start();
+    return await this.#starting;
   }
 
-  /** Resolves once every event the kernel queued before the call has been handed to onChanges. */
+  async #start(): Promise<void> {
+    this.#privateDir = await mkdtemp(join(tmpdir(), 'fam-mirror-'));
+    await mkdir(join(this.#privateDir, 'barrier'));
+    try {
+      const { sub, watchedRoot } = await this.#subscribe(++this.#subId);
+      this.#sub = sub;
+      this.#barrierSub = await this.#subscribeBarrier();
+      this.#sweep = new Sweep(this.#backend, this.#privateDir, (w, abs) => this.#toRel(w, abs), (paths) => {
+        if (!this.#closed) this.#handlers.onChanges(paths);
+      });
+      await this.#sweep.rebase(watchedRoot);
+    } catch (e) {
+      this.#closed = true;
+      await this.#teardown();
+      throw e;
+    }
+    // close() waits for this start and then drops what it subscribed.
+    if (this.#closed) throw new MirrorError('ERR_CLOSED', `Watching ${this.#root} was stopped while it started.`, { path: this.#root });
+    this.#armHealth();
+    this.#scheduleSweep(this.#sweepEveryMs);
+  }
+
+  /**
+   * Resolves once every event the kernel queued before the call has been handed to onChanges, or,
+   * when the watcher cannot prove that (a marker did not come back), once it has been replaced and
+   * a full pass has been asked for: never silently on a timeout.
+   */
   async barrier(): Promise<void> {
-    if (this.#privateDir === undefined) return;
+    if (this.#privateDir === undefined || this.#closed) return;
+    await this.#recovering;
     // Twice: the first marker proves the reader thread passed our point; the second, sent after the
     // first came back, proves the delivery round that carried the root's events has completed.
-    await this.#marker();
-    await this.#marker();
+    const ok = (await this.#marker()) && (await this.#marker());
+    if (!ok) await this.#recover('a barrier marker did not come back');
+    this.#checkRoot();
     // Events in hand may still be turning into a resubscription and a re-sync of blind directories.
     await Promise.all(this.#inspections);
     await this.#catchUp?.promise;
+    // A delete was delivered: a folded pair may hide behind it (sweep.ts).
+    if (this.#sweep?.wanted === true) await this.#runSweep();
   }
 
   /**
@@ -111,14 +188,14 @@ export class TreeWatcher {
    */
   async saveSnapshot(file: string): Promise<void> {
     const tmp = `${file}.tmp`;
-    await watcher.writeSnapshot(this.#root, tmp, { backend: 'inotify' });
+    await this.#backend.writeSnapshot(this.#root, tmp, { backend: 'inotify' });
     await this.barrier();
     await rename(tmp, file);
   }
 
   /** Paths changed since the snapshot in `file` (mtime-based: a content change with its mtime restored is invisible). */
   async changesSince(file: string): Promise<string[]> {
-    const events = await watcher.getEventsSince(this.#root, file, { backend: 'inotify' });
+    const events = await this.#backend.getEventsSince(this.#root, file, { backend: 'inotify' });
     const out = new Set<string>();
     for (const e of events) {
       const rel = relativeTo(this.#root, e.path);
@@ -129,14 +206,25 @@ export class TreeWatcher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#starting?.catch(() => {});
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
     this.#hot.clear();
     clearTimeout(this.#resubscribeTimer);
+    clearTimeout(this.#healthTimer);
+    clearTimeout(this.#sweepTimer);
     this.#catchUp?.resolve();
     this.#overlapDone?.();
-    await this.#resubscribing;
-    await this.#sub?.unsubscribe();
-    await this.#barrierSub?.unsubscribe();
+    await this.#swaps;
+    await this.#recovering;
+    await dropSubscription(this.#sub, 'the root');
+    await dropSubscription(this.#barrierSub, 'the barrier');
+    this.#sub = undefined;
+    this.#barrierSub = undefined;
     for (const resolve of this.#barrierWaiters.values()) resolve();
+    await this.#sweep?.close();
     if (this.#privateDir !== undefined) {
       // Unlink the alias first, by itself: nothing may ever walk from it into the source tree.
       await unlink(join(this.#privateDir, 'parent')).catch(() => {});
@@ -144,21 +232,33 @@ export class TreeWatcher {
     }
   }
 
-  async #marker(): Promise<void> {
+  /** Writes one marker and waits for its event; false when it did not come back in time. */
+  async #marker(): Promise<boolean> {
     const file = join(this.#privateDir!, 'barrier', `m${++this.#barrierCount}`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, BARRIER_TIMEOUT_MS);
-      function done() {
+    const arrived = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), BARRIER_TIMEOUT_MS);
+      const done = (ok: boolean) => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.#barrierWaiters.set(file, () => {
         this.#barrierWaiters.delete(file);
-        done();
-      });
-      writeFile(file, '').catch(done);
+        resolve(ok);
+      };
+      this.#barrierWaiters.set(file, () => done(true));
+      writeFile(file, '').catch(() => done(false));
     });
     await rm(file, { force: true });
+    return arrived || this.#closed;
+  }
+
+  async #subscribeBarrier(): Promise<AsyncSubscription> {
+    const id = this.#subId;
+    return await this.#backend.subscribe(
+      join(this.#privateDir!, 'barrier'),
+      (err, events) => {
+        if (err) return this.#onFailure(id, err);
+        for (const e of events ?? []) this.#barrierWaiters.get(e.path)?.();
+      },
+      { backend: 'inotify' },
+    );
   }
 
   /**
@@ -168,11 +268,15 @@ export class TreeWatcher {
    * its parent in our private directory): the new subscription crawls afresh and is complete
    * before the old one is dropped, so no event falls in a gap.
    */
-  async #subscribe(): Promise<AsyncSubscription> {
+  async #subscribe(id: number): Promise<{ sub: AsyncSubscription; watchedRoot: string }> {
     const viaAlias = this.#generation++ % 2 === 1;
     const watchedRoot = viaAlias ? await this.#aliasRoot() : this.#root;
+    const before = rootIdOf(this.#root);
     try {
-      return await watcher.subscribe(watchedRoot, (err, events) => this.#onEvents(watchedRoot, err, events), { backend: 'inotify', ignore: [...this.#ignore] });
+      const sub = await this.#backend.subscribe(watchedRoot, (err, events) => this.#onEvents(id, watchedRoot, err, events), { backend: 'inotify', ignore: [...this.#ignore] });
+      // The identity read before subscribing: if the root was swapped meanwhile, the next check sees it.
+      this.#rootId = before;
+      return { sub, watchedRoot };
     } catch (e) {
       const message = (e as Error).message;
       const limit = /No space left on device/.test(message);
@@ -194,12 +298,18 @@ export class TreeWatcher {
     return join(link, basename(this.#root));
   }
 
-  #onEvents(watchedRoot: string, err: Error | null, events: Event[]): void {
+  /** An error callback: of the current subscriptions it means they are dead (the reader thread died). */
+  #onFailure(id: number, err: Error): void {
     if (this.#closed) return;
-    if (err) {
-      this.#handlers.onError(new MirrorError('ERR_WATCH', `Watching ${this.#root} failed: ${err.message}`, { path: this.#root, cause: err }));
-      return;
-    }
+    if (id !== this.#subId) return void debug('error from a superseded subscription: %s', err.message);
+    this.#handlers.onError(new MirrorError('ERR_WATCH', `Watching ${this.#root} failed: ${err.message}. The watch is being replaced and a full pass follows.`, { path: this.#root, cause: err }));
+    void this.#recover(`a watcher error (${err.message})`);
+  }
+
+  #onEvents(id: number, watchedRoot: string, err: Error | null, events: Event[]): void {
+    if (this.#closed) return;
+    if (err) return this.#onFailure(id, err);
+    this.#checkRoot();
     const paths: string[] = [];
     const created: string[] = [];
     const seen: string[] = [];
@@ -208,12 +318,14 @@ export class TreeWatcher {
       const rel = relativeTo(watchedRoot, e.path);
       if (rel === undefined || this.#excluded(rel)) continue;
       seen.push(rel);
+      this.#sweep?.note(rel, e.type);
       if (e.type === 'create') created.push(rel);
       // Already reported by the side watch, which also reports any later change of it: see hot-dirs.ts.
       if (!covered(rel)) paths.push(rel);
     }
     if (seen.length === 0) return;
     if (paths.length > 0) this.#handlers.onChanges(paths);
+    if (this.#sweep?.wanted === true) this.#scheduleSweep(Math.max(SWEEP_AFTER_MS, this.#sweep.lastAt + 20 * this.#sweep.lastMs - Date.now()));
     if (seen.length <= HOT_TOUCH_LIMIT) this.#hot.touch(new Set(seen.map(parentOf)));
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
@@ -221,6 +333,121 @@ export class TreeWatcher {
       const inspection = this.#inspectCreated(created).finally(() => this.#inspections.delete(inspection));
       this.#inspections.add(inspection);
     }
+  }
+
+  /**
+   * The root replaced or gone since the subscription was made: the subscription watches the wrong
+   * tree. A full pass is asked for at once (rsync reads the path, so it mirrors the new tree, and a
+   * root that is gone holds it under the mass-delete guard so flush() cannot say complete), and
+   * another once the new subscription is live.
+   */
+  #checkRoot(): void {
+    if (this.#recovering !== undefined || this.#closed) return;
+    const now = rootIdOf(this.#root);
+    if (now === this.#rootId) return;
+    this.#handlers.onChanges(['']);
+    void this.#recover(now === undefined ? `the root ${this.#root} is gone` : `the root ${this.#root} was replaced`);
+  }
+
+  #armHealth(): void {
+    if (this.#closed || this.#healthEveryMs <= 0) return;
+    this.#healthTimer = setTimeout(() => void this.#healthCheck().finally(() => this.#armHealth()), this.#healthEveryMs);
+    this.#healthTimer.unref();
+  }
+
+  async #healthCheck(): Promise<void> {
+    if (this.#checking || this.#closed || this.#recovering !== undefined) return;
+    this.#checking = true;
+    try {
+      this.#checkRoot();
+      if (this.#recovering === undefined && !(await this.#marker())) await this.#recover('the watcher went silent');
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  /**
+   * Replaces every subscription (root and barrier), retrying while that fails, then asks for a full
+   * pass: whatever changed while nothing watched is covered by it, and everything after by the new
+   * subscription. Concurrent callers share one recovery.
+   */
+  #recover(why: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#recovering !== undefined) return this.#recovering;
+    debug('recovering %s: %s', this.#root, why);
+    const run = async () => {
+      for (let attempt = 0; !this.#closed; attempt++) {
+        try {
+          await this.#replaceAll();
+          break;
+        } catch (e) {
+          const err = e instanceof MirrorError ? e : new MirrorError('ERR_WATCH', `Cannot watch ${this.#root}: ${(e as Error).message}`, { path: this.#root, cause: e });
+          if (attempt === 0) this.#handlers.onError(err);
+          debug('recovery attempt %d failed: %s', attempt + 1, err.message);
+          await new Promise((r) => setTimeout(r, Math.min(RECOVER_RETRY_MAX_MS, RECOVER_RETRY_MIN_MS * 2 ** Math.min(attempt, 10))).unref());
+        }
+      }
+      if (!this.#closed) this.#handlers.onChanges(['']);
+    };
+    const recovering: Promise<void> = this.#enqueue(run).finally(() => {
+      if (this.#recovering === recovering) this.#recovering = undefined;
+    });
+    this.#recovering = recovering;
+    return recovering;
+  }
+
+  async #replaceAll(): Promise<void> {
+    this.#hot.clear();
+    const id = ++this.#subId;
+    const { sub: fresh, watchedRoot } = await this.#subscribe(id);
+    const freshBarrier = await this.#subscribeBarrier().catch(async (e: unknown) => {
+      await dropSubscription(fresh, 'the new root');
+      throw e;
+    });
+    const old = [this.#sub, this.#barrierSub];
+    this.#sub = fresh;
+    this.#barrierSub = freshBarrier;
+    // The full pass that follows covers what the old base would have found.
+    await this.#sweep?.rebase(watchedRoot).catch((e: Error) => debug('sweep base failed: %s', e.message));
+    debug('replaced the subscriptions of %s', this.#root);
+    // A recovery asks for a full pass: no overlap with the old subscriptions is needed.
+    await dropSubscription(old[0], 'the old root');
+    await dropSubscription(old[1], 'the old barrier');
+  }
+
+  #scheduleSweep(delayMs: number): void {
+    if (this.#closed || this.#sweep === undefined) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (this.#sweepTimer !== undefined && this.#sweepAt <= at) return;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = undefined;
+      void this.#runSweep().finally(() => this.#scheduleSweep(Math.max(this.#sweepEveryMs, 100 * (this.#sweep?.lastMs ?? 0))));
+    }, Math.max(0, delayMs));
+    this.#sweepTimer.unref();
+  }
+
+  /** A sweep on the swap chain, so it never runs beside a change of subscription. */
+  #runSweep(): Promise<void> {
+    return this.#enqueue(() => this.#sweepNow());
+  }
+
+  async #sweepNow(): Promise<void> {
+    if (this.#closed) return;
+    await this.#sweep?.run().catch((e: Error) => debug('sweep failed: %s', e.message));
+  }
+
+  #toRel(watchedRoot: string, abs: string): string | undefined {
+    const rel = relativeTo(watchedRoot, abs);
+    return rel === undefined || this.#excluded(rel) ? undefined : rel;
+  }
+
+  /** Runs `task` on the swap chain; the chain never rejects. */
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const next = this.#swaps.then(() => (this.#closed ? undefined : task()));
+    this.#swaps = next.catch((e: Error) => debug('subscription swap failed: %s', e.message));
+    return this.#swaps;
   }
 
   /** A directory that already has entries when we first hear of it may hide unwatched subdirectories. */
@@ -252,13 +479,7 @@ export class TreeWatcher {
     this.#resubscribeTimer = setTimeout(() => {
       this.#resubscribeTimer = undefined;
       // One at a time: a subscription to a root string that is still alive would not crawl again.
-      const previous = this.#resubscribing ?? Promise.resolve();
-      const next: Promise<void> = previous
-        .then(() => (this.#closed ? undefined : this.#resubscribe()))
-        .finally(() => {
-          if (this.#resubscribing === next) this.#resubscribing = undefined;
-        });
-      this.#resubscribing = next;
+      void this.#enqueue(() => this.#resubscribe());
     }, RESUBSCRIBE_DELAY_MS);
   }
 
@@ -278,15 +499,22 @@ export class TreeWatcher {
     const started = Date.now();
     let old: AsyncSubscription | undefined;
     this.#hot.clear();
+    let watchedRoot: string;
     try {
-      const fresh = await this.#subscribe();
+      const fresh = await this.#subscribe(++this.#subId);
       old = this.#sub;
-      this.#sub = fresh;
+      this.#sub = fresh.sub;
+      watchedRoot = fresh.watchedRoot;
     } catch (e) {
+      // The old subscription may be dead too (a root that is gone): a recovery retries until it is back.
       this.#handlers.onError(e as MirrorError);
+      void this.#recover(`a resubscription failed (${(e as Error).message})`);
       return;
     }
     debug('resubscribed %s in %d ms (%d filled dirs)', this.#root, Date.now() - started, dirs.length);
+    // The old base is diffed while its subscription still lives, then the base moves to the new one.
+    await this.#sweepNow();
+    await this.#sweep?.rebase(watchedRoot).catch((e: Error) => debug('sweep base failed: %s', e.message));
     // Writes made while the old watch was blind below these directories were never reported.
     if (!this.#closed && dirs.length > 0) this.#handlers.onChanges(dirs);
     catchUp?.resolve();
@@ -298,7 +526,29 @@ export class TreeWatcher {
       setTimeout(resolve, OVERLAP_MS).unref();
     });
     this.#overlapDone = undefined;
-    await old?.unsubscribe();
+    await dropSubscription(old, 'the old root');
+  }
+}
+
+/**
+ * unsubscribe() rejects when a watched directory is already gone (`Unable to remove watcher: Invalid
+ * argument`, upstream parcel-bundler/watcher#129); the subscription is dropped all the same.
+ */
+async function dropSubscription(sub: AsyncSubscription | undefined, what: string): Promise<void> {
+  if (sub === undefined) return;
+  try {
+    await sub.unsubscribe();
+  } catch (e) {
+    debug('unsubscribing %s failed (dropped anyway): %s', what, (e as Error).message);
+  }
+}
+
+function rootIdOf(root: string): string | undefined {
+  try {
+    const st = statSync(root);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
   }
 }
 
