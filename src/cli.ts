@@ -481,6 +481,8 @@ function wire(mirror: Mirror, cli: Cli): void {
   mirror.on('problem', (e) => {
     if (e.code === 'ERR_HOST_KEY_UNCHECKED') log(`WARNING: ${e.message}`);
     else if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log(`problem on ${e.replica}: ${e.message}`);
+    else if (e.code === 'ERR_STATE_DAMAGED') log(`WARNING: ${e.message}`);
+    else if (e.code === 'ERR_STATE_UNCLEAN' && !quiet) log(e.message);
   });
   mirror.on('error', (err) => log(`error: ${err.message} (${err.code})`));
 }
