@@ -408,7 +408,7 @@ async function main(): Promise<number> {
     // SIGHUP: read the config and the command line again and apply the replica list.
     process.on('SIGHUP', () => {
       if (stopping !== undefined) return;
-      void reload(mirrors).catch((e: Error) => log(`SIGHUP: reload failed, keeping the running setup: ${e.message}`));
+      void reload(mirrors).catch((e: Error) => log(`SIGHUP: reload failed, keeping the running setup: ${e.message}${isMirrorError(e) ? ` (${e.code})` : ''}`));
     });
   });
   try {
@@ -481,6 +481,8 @@ function wire(mirror: Mirror, cli: Cli): void {
   mirror.on('problem', (e) => {
     if (e.code === 'ERR_HOST_KEY_UNCHECKED') log(`WARNING: ${e.message}`);
     else if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log(`problem on ${e.replica}: ${e.message}`);
+    else if (e.code === 'ERR_STATE_DAMAGED') log(`WARNING: ${e.message}`);
+    else if (e.code === 'ERR_STATE_UNCLEAN' && !quiet) log(e.message);
   });
   mirror.on('error', (err) => log(`error: ${err.message} (${err.code})`));
 }
@@ -490,9 +492,15 @@ async function reload(mirrors: Mirror[]): Promise<void> {
   if (typeof next === 'string' || next.command !== 'mirror') return;
   const running = mirrors.map((m) => m.options.source);
   if (next.roots.join('\n') !== running.join('\n')) log('SIGHUP: the watched roots changed; that needs a restart, the replicas are updated only');
-  for (const mirror of mirrors) {
-    const { added, removed } = await mirror.setReplicas(optionsForRoot(next, mirror.options.source).replicas);
+  // Validated exactly as at start-up, every root before any is changed: a bad file changes nothing.
+  const wanted = mirrors.map((mirror) => optionsForRoot(next, mirror.options.source));
+  for (const options of wanted) Mirror.checkOptions(options);
+  for (const [i, mirror] of mirrors.entries()) {
+    const { added, removed, restartNeeded } = await mirror.reconfigure(wanted[i]!);
     log(`SIGHUP: config reloaded for ${mirror.options.source}; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`);
+    if (restartNeeded.length > 0) {
+      log(`SIGHUP: changed for ${mirror.options.source}, but needs a restart (the running mirror keeps the old value): ${restartNeeded.join(', ')}`);
+    }
   }
 }
 

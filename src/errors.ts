@@ -27,6 +27,8 @@ export type MirrorErrorCode =
   | 'ERR_SOURCE_VANISHED'
   | 'ERR_SOURCE_EMPTY'
   | 'ERR_STATE'
+  | 'ERR_STATE_DAMAGED'
+  | 'ERR_STATE_UNCLEAN'
   | 'ERR_WATCH'
   | 'ERR_WATCH_LIMIT'
   | 'ERR_CLOSED'

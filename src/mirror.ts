@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { Backlog } from './backlog.js';
+import { Backlog, hashName, type Resume } from './backlog.js';
 import { homedir, userInfo } from 'node:os';
 import { execFile } from 'node:child_process';
 import pLimit from 'p-limit';
@@ -15,7 +15,7 @@ import { makeExecutor } from './executor.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './filter.js';
 import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch-limit.js';
 import { Lane } from './lane.js';
-import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
+import { changedOptions, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './schedule.js';
 import { SshConnection } from './transport/ssh.js';
 import { ConnectionPool } from './transport/pool.js';
@@ -65,6 +65,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #cancelPeriodic: (() => void) | undefined;
   #cancelSnapshots: (() => void) | undefined;
   #backlog: Backlog | undefined;
+  /** What the last run left each replica owing: decided before watching, applied once watching. */
+  #resumePlan: Array<{ lane: Lane; resume: Resume }> = [];
   #burst = { count: 0, lastAt: 0 };
   #sent = new Map<string, { files: number; bytes: number }>();
   readonly #watchTuning: Omit<TreeWatcherOptions, 'ignore'>;
@@ -112,7 +114,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const limit = pLimit(o.concurrency);
     this.#limit = limit;
     // A dry run confirms nothing, so it must not move any replica's durable watermark.
-    const backlog = o.stateDir === undefined || o.dryRun ? undefined : openBacklog(o.stateDir, o.source);
+    const backlog = o.stateDir === undefined || o.dryRun ? undefined : openBacklog(o.stateDir, o.source, o.journalLimitBytes);
     this.#backlog = backlog;
     this.#seq = backlog?.lastSeq ?? 0;
     this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
@@ -151,26 +153,75 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const seq = ++this.#seq;
     this.#backlog?.append({ seq, paths });
     for (const lane of this.#lanes) lane.add(paths, seq);
+    this.#compactJournal();
   }
 
-  /** A restart: what each replica had not confirmed goes back into its backlog. */
+  /**
+   * A full pass for one replica only, journaled so that it survives any kill until that replica
+   * confirms it. It stands for everything the replica lacked, so its watermark moves up to just
+   * below it (which lets the journal drop what it was behind on).
+   */
+  #fullPassFor(lane: Lane): void {
+    const seq = ++this.#seq;
+    if (this.#backlog !== undefined) {
+      this.#backlog.append({ seq, paths: [''], replica: hashName(lane.id) });
+      this.#backlog.setMark(lane.id, seq - 1);
+    }
+    lane.addFull(seq);
+  }
+
+  /**
+   * Compaction follows the slowest watermark, so a replica down for long would keep the journal
+   * growing: past `journalLimitBytes` behind, that replica gets a full pass instead of its records.
+   */
+  #compactJournal(): void {
+    const backlog = this.#backlog;
+    if (backlog === undefined || !backlog.compactionDue) return;
+    const ids = this.#lanes.map((lane) => lane.id);
+    for (const id of backlog.behindBeyond(ids)) {
+      debug('%s: more than %d bytes of journal behind, a full pass replaces its records', id, this.options.journalLimitBytes);
+      this.#fullPassFor(this.#lanes.find((lane) => lane.id === id)!);
+    }
+    backlog.compact(ids);
+  }
+
+  /** A restart: decides what each replica is owed (applied by #catchUpDowntime, once watching). */
   #restoreBacklogs(backlog: Backlog): void {
     for (const lane of this.#lanes) {
-      const records = backlog.unconfirmed(lane.id);
+      const resume = backlog.resume(lane.id);
       // A replica this state has never seen is assumed in step (fam_mirror's rule), as on a first start.
-      if (records === undefined) backlog.confirm(lane.id, this.#seq);
-      else for (const r of records) lane.add(r.paths, r.seq);
-      debug('%s: %d journal records to resend', lane.id, records?.length ?? 0);
+      if (resume.kind === 'new') backlog.confirm(lane.id, this.#seq);
+      this.#resumePlan.push({ lane, resume });
     }
   }
 
   /**
-   * Changes made while no mirror ran: the snapshot of the last run diffed against the tree now.
-   * Without a snapshot but with earlier state (lost or never written), only a full pass is safe.
+   * What each replica is owed after a restart, then the changes made while no mirror ran: after a
+   * clean stop, the snapshot of the last run diffed against the tree now. After an unclean stop
+   * (killed, crashed), what changed since its last snapshot is unknown, and without a snapshot
+   * nothing is known: every replica gets a full pass, itemized so only what differs is sent, and
+   * journaled so it survives another kill. State that does not check out gets the same answer for
+   * the replicas it concerns; it is never trusted.
    */
   async #catchUpDowntime(backlog: Backlog): Promise<void> {
     const watcher = this.#watcher!;
-    if (backlog.known) {
+    for (const { lane, resume } of this.#resumePlan.splice(0)) {
+      if (resume.kind === 'records') for (const r of resume.records) lane.add(r.paths, r.seq);
+      else if (resume.kind === 'full') {
+        const message = `The saved state of ${lane.id} cannot be trusted (${resume.reason}): it gets a full pass, itemized so only what differs is sent.`;
+        debug('%s', message);
+        this.emit('problem', { replica: lane.id, code: 'ERR_STATE_DAMAGED', message });
+        this.#fullPassFor(lane);
+      }
+      debug('%s: %s', lane.id, resume.kind === 'records' ? `${resume.records.length} journal records to resend` : resume.kind);
+    }
+    if (backlog.known && !backlog.cleanStop) {
+      for (const lane of this.#lanes) {
+        const message = `The last run did not stop cleanly (killed or crashed), so what changed since its last snapshot is unknown: ${lane.id} gets a full pass, itemized so only what differs is sent.`;
+        this.emit('problem', { replica: lane.id, code: 'ERR_STATE_UNCLEAN', message });
+      }
+      this.#dispatch(['']);
+    } else if (backlog.known) {
       if (existsSync(backlog.snapshotFile)) {
         const started = Date.now();
         const paths = await watcher.changesSince(backlog.snapshotFile);
@@ -250,20 +301,42 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   async setReplicas(specs: string[]): Promise<{ added: string[]; removed: string[] }> {
     answerFor('setReplicas', this.#phase);
     const next = normalizeOptions({ ...this.#raw, replicas: specs }, environment());
+    return await this.#applyReplicas(next.replicas, specs);
+  }
+
+  /**
+   * Applies new options to a running mirror (the CLI does it on SIGHUP), validated exactly as the
+   * constructor validates them: when they are bad it throws and nothing changes. The replica list
+   * changes live (as setReplicas()); every other option that differs needs a restart: it keeps its
+   * running value and is named in `restartNeeded`.
+   */
+  async reconfigure(options: MirrorOptions): Promise<{ added: string[]; removed: string[]; restartNeeded: string[] }> {
+    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'reconfigure() needs a started, open mirror.');
+    const next = normalizeOptions(options, environment());
+    const restartNeeded = changedOptions(this.#options, next).filter((key) => key !== 'replicas');
+    return { ...(await this.#applyReplicas(next.replicas, [...options.replicas])), restartNeeded };
+  }
+
+  /** Validates options exactly as `new Mirror()` does, without creating one; throws a MirrorError. */
+  static checkOptions(options: MirrorOptions): NormalizedOptions {
+    return normalizeOptions(options, environment());
+  }
+
+  async #applyReplicas(replicas: readonly Replica[], specs: readonly string[]): Promise<{ added: string[]; removed: string[] }> {
     const before = new Set(this.#options.replicas.map((r) => r.id));
-    const after = new Set(next.replicas.map((r) => r.id));
+    const after = new Set(replicas.map((r) => r.id));
     const removed = this.#lanes.filter((lane) => !after.has(lane.id));
     this.#lanes = this.#lanes.filter((lane) => after.has(lane.id));
-    this.#options = next;
+    this.#options = Object.freeze({ ...this.#options, replicas });
     this.#raw.replicas = [...specs];
     await Promise.all(removed.map((lane) => lane.close()));
-    const added = next.replicas.filter((r) => !before.has(r.id));
-    const seq = ++this.#seq;
-    this.#backlog?.append({ seq, paths: [''] });
+    const added = replicas.filter((r) => !before.has(r.id));
+    // Each added replica gets its own journaled full pass (it has no watermark to resume from);
+    // the replicas already in step get none.
     for (const replica of added) {
       const lane = this.#makeLane(replica, this.#limit!);
       this.#lanes.push(lane);
-      lane.addFull(seq);
+      this.#fullPassFor(lane);
     }
     await this.#closeIdleConnections();
     debug('replicas changed: +%d -%d', added.length, removed.length);
@@ -334,9 +407,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#cancelReconcile?.();
     this.#cancelPeriodic?.();
     this.#cancelSnapshots?.();
-    // A clean stop saves the tree's state, so the next start diffs only what changed while stopped.
+    // A clean stop saves the tree's state, so the next start diffs only what changed while stopped;
+    // only then is the stop recorded as clean (otherwise the next start reconciles every replica).
+    let snapshotSaved = false;
     if (wasRunning && this.#backlog !== undefined) {
-      await this.#watcher?.saveSnapshot(this.#backlog.snapshotFile).catch((e: Error) => debug('snapshot at close failed: %s', e.message));
+      snapshotSaved = await this.#watcher!.saveSnapshot(this.#backlog.snapshotFile).then(
+        () => true,
+        (e: Error) => {
+          debug('snapshot at close failed: %s', e.message);
+          return false;
+        },
+      );
     }
     await this.#watcher?.close();
     await Promise.all(this.#lanes.map((lane) => lane.close()));
@@ -344,7 +425,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await this.#started?.catch(() => {});
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
-    this.#backlog?.close();
+    this.#backlog?.close({ clean: snapshotSaved });
     this.#phase = 'closed';
   }
 
@@ -404,7 +485,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return new Lane(replica.id, execute, timing, realClock, {
       onConfirmed: (seq) => {
         this.#backlog?.confirm(replica.id, seq);
-        this.#backlog?.compact(this.options.replicas.map((r) => r.id));
+        this.#compactJournal();
       },
       onDown: (error) => {
         this.emit('replica-down', { replica: replica.id, error });
@@ -484,9 +565,9 @@ function problemOf(replica: string, error: MirrorError): ProblemEvent {
   return event;
 }
 
-function openBacklog(stateDir: string, source: string): Backlog {
+function openBacklog(stateDir: string, source: string, limitBytes: number): Backlog {
   try {
-    return new Backlog(stateDir, source);
+    return new Backlog(stateDir, source, { limitBytes });
   } catch (e) {
     throw new MirrorError('ERR_STATE', `Cannot use the state directory ${stateDir}: ${(e as Error).message}. Give a writable directory (stateDir, --state-dir).`, { path: stateDir, cause: e });
   }

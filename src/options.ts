@@ -37,6 +37,12 @@ export interface MirrorOptions {
    */
   stateDir?: string;
   /**
+   * How much journal (bytes) a replica may be behind, while it is down, before its backlog is
+   * replaced by one full pass (itemized: only what differs is sent) and the journal is compacted.
+   * Default 64 MiB.
+   */
+  journalLimitBytes?: number;
+  /**
    * Plan and show, send nothing: every rsync runs with --dry-run and each batch is reported as a
    * 'planned' event (argv, paths, what rsync would change). No durable state is written.
    */
@@ -83,6 +89,7 @@ export interface NormalizedOptions {
   readonly knownHostsFiles: readonly string[];
   readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
   readonly stateDir: string | undefined;
+  readonly journalLimitBytes: number;
   readonly dryRun: boolean;
   readonly watchLimit: number | undefined;
   readonly allowEmptySource: boolean;
@@ -107,7 +114,7 @@ export interface Environment {
 
 const KNOWN_KEYS = new Set<string>([
   'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'dryRun', 'watchLimit', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
+  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'journalLimitBytes', 'dryRun', 'watchLimit', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
   'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
 ]);
 
@@ -143,6 +150,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     ),
     strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
     stateDir: ((d) => (d === undefined ? undefined : path.resolve(env.cwd, d)))(optString(raw, 'stateDir')),
+    journalLimitBytes: optInteger(raw, 'journalLimitBytes', 1024, 2 ** 40) ?? 64 * 1024 * 1024,
     dryRun: optBoolean(raw, 'dryRun') ?? false,
     watchLimit: optInteger(raw, 'watchLimit', 1, 2 ** 31),
     allowEmptySource: optBoolean(raw, 'allowEmptySource') ?? false,
@@ -158,6 +166,12 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     remoteRsyncPath: optString(raw, 'remoteRsyncPath') ?? 'rsync',
     userName,
   });
+}
+
+/** The options whose normalized values differ between `a` and `b` (a reload names them). Pure. */
+export function changedOptions(a: NormalizedOptions, b: NormalizedOptions): Array<keyof NormalizedOptions> {
+  const keys = Object.keys(a) as Array<keyof NormalizedOptions>;
+  return keys.filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
 }
 
 function normalizeSource(source: unknown, cwd: string): string {

@@ -281,6 +281,73 @@ describe('fam-mirror CLI: real runs', () => {
     assert.equal(await r.exit, 0, r.stderr());
   });
 
+  it('SIGHUP validates the config as start-up does: a bad file keeps the running setup and names the key; an option that needs a restart is named', async () => {
+    const tmp = await makeTempDir('fam-cli-hup-check-');
+    const src = join(tmp, 'src');
+    const [one, two] = [join(tmp, 'one'), join(tmp, 'two')];
+    for (const d of [src, one, two]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const config = join(tmp, 'fam.json');
+    await writeFile(config, JSON.stringify({ source: src, replicas: [one, two] }));
+    const r = start(['--init', '--config', config, '--state-dir', join(tmp, 'state')]);
+    try {
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed' });
+      // A typo in a key, and two dropped: refused as a whole, so two keeps being mirrored.
+      await writeFile(config, JSON.stringify({ source: src, replicas: [one], exlude: ['*.tmp'] }));
+      r.child.kill('SIGHUP');
+      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: Option "exlude" is not a known option.*\(ERR_OPTIONS\)/.test(r.stdout()), { what: 'the bad config refused' });
+      await writeFile(join(src, 'after-bad-reload.txt'), 'b\n');
+      await waitFor(async () => (await diffTrees(src, two)).length === 0, { what: 'two still mirrored after the refused reload' });
+      // exclude cannot change live (the watcher filters events with it): named, and the old value kept.
+      await writeFile(config, JSON.stringify({ source: src, replicas: [one, two], exclude: ['*.tmp'] }));
+      r.child.kill('SIGHUP');
+      await waitFor(() => /SIGHUP: changed for .*src, but needs a restart \(the running mirror keeps the old value\): exclude\n/.test(r.stdout()), { what: 'exclude named as needing a restart' });
+      assert.match(r.stdout(), /SIGHUP: config reloaded for .*src; no replica added; none removed/);
+      await writeFile(join(src, 'still-sent.tmp'), 'old excludes still apply\n');
+      await waitFor(async () => (await diffTrees(src, one)).length === 0, { what: 'the running excludes kept' });
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
+  it('a replica added by SIGHUP is journaled: never seeded before a restart, it is seeded after it, and only it gets a full pass', async () => {
+    const tmp = await makeTempDir('fam-cli-hup-restart-');
+    const src = join(tmp, 'src');
+    const one = join(tmp, 'one');
+    // two's parent does not exist yet, so its seed fails (rsync exit 11) until it is created.
+    const two = join(tmp, 'later', 'two');
+    for (const d of [src, one]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const config = join(tmp, 'fam.json');
+    const state = join(tmp, 'state');
+    await writeFile(config, JSON.stringify({ source: src, replicas: [one] }));
+    const first = start(['--init', '--config', config, '--state-dir', state]);
+    try {
+      await waitFor(() => /seeded and watching/.test(first.stdout()), { what: 'seed' });
+      await writeFile(config, JSON.stringify({ source: src, replicas: [one, two] }));
+      first.child.kill('SIGHUP');
+      await waitFor(() => /SIGHUP: config reloaded for .*src; added \(seeding\) .*two; none removed/.test(first.stdout()), { what: 'the reload' });
+      await waitFor(() => /replica .*two is down/.test(first.stdout()), { what: 'the seed of two to fail' });
+    } finally {
+      first.child.kill('SIGTERM');
+    }
+    assert.equal(await first.exit, 0, first.stderr());
+
+    await mkdir(join(tmp, 'later'));
+    const second = start(['--config', config, '--state-dir', state]);
+    try {
+      await waitFor(async () => (await diffTrees(src, two).catch(() => ['missing'])).length === 0, { what: 'two seeded after the restart' });
+      await writeFile(join(src, 'b.txt'), 'b\n');
+      await waitFor(async () => (await diffTrees(src, two)).length === 0 && (await diffTrees(src, one)).length === 0, { what: 'b.txt on one and two' });
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+    assert.equal(await second.exit, 0, second.stderr());
+    assert.match(second.stdout(), /synced full pass to \S*two in/);
+    assert.doesNotMatch(second.stdout(), /synced full pass to \S*one in/, 'the replica in step got a full pass');
+  });
+
   it('--watch-list mirrors several roots over one login per host; --exclude-from and --never-from are never sent nor deleted', async () => {
     const [h] = await startSshdHosts(1);
     const tmp = await makeTempDir('fam-cli-roots-');

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isMirrorError, type MirrorErrorCode } from '../src/errors.js';
-import { normalizeOptions, type MirrorOptions } from '../src/options.js';
+import { changedOptions, normalizeOptions, type MirrorOptions } from '../src/options.js';
 
 const env = { cwd: '/work', homeDir: '/home/u', userName: 'u' };
 const base: MirrorOptions = { source: '/var/www', replicas: ['/backup/www'] };
@@ -19,6 +19,7 @@ describe('normalizeOptions: defaults', () => {
       knownHostsFiles: ['/home/u/.ssh/known_hosts', '/etc/ssh/ssh_known_hosts'],
       strictHostKeyChecking: 'yes',
       stateDir: undefined,
+      journalLimitBytes: 64 * 1024 * 1024,
       dryRun: false,
       watchLimit: undefined,
       allowEmptySource: false,
@@ -135,6 +136,7 @@ describe('normalizeOptions: errors', () => {
     { name: 'passphrase empty', raw: { passphrase: '' }, code: 'ERR_OPTIONS', mention: '"passphrase"' },
     { name: 'rsyncPath not a string', raw: { rsyncPath: ['rsync'] }, code: 'ERR_OPTIONS', mention: '"rsyncPath"' },
     { name: 'homeDir empty', raw: { homeDir: '' }, code: 'ERR_OPTIONS', mention: '"homeDir"' },
+    { name: 'journalLimitBytes below 1 KiB', raw: { journalLimitBytes: 10 }, code: 'ERR_OPTIONS', mention: '"journalLimitBytes"' },
   ];
   for (const row of rows) {
     it(`${row.name} → ${row.code}`, () => {
@@ -154,4 +156,19 @@ describe('normalizeOptions: errors', () => {
   it('retryMinMs above retryMaxMs → ERR_OPTIONS', () => {
     assert.throws(() => normalizeOptions({ ...base, retryMinMs: 5000, retryMaxMs: 100 }, env), (err: unknown) => isMirrorError(err, 'ERR_OPTIONS'));
   });
+});
+
+describe('changedOptions (what a reload names)', () => {
+  const rows: Array<{ name: string; next: Partial<MirrorOptions>; want: string[] }> = [
+    { name: 'nothing changed', next: {}, want: [] },
+    { name: 'the same values written differently', next: { source: '/var/www/', replicas: ['/backup/www/'], concurrency: 8 }, want: [] },
+    { name: 'a replica added', next: { replicas: ['/backup/www', '/backup/two'] }, want: ['replicas'] },
+    { name: 'an exclude added', next: { exclude: ['*.tmp'] }, want: ['exclude'] },
+    { name: 'several options', next: { quietMs: 50, strictHostKeyChecking: 'accept-new', identityFiles: ['/k'] }, want: ['identityFiles', 'strictHostKeyChecking', 'quietMs'] },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.deepEqual(changedOptions(normalizeOptions(base, env), normalizeOptions({ ...base, ...row.next }, env)), row.want);
+    });
+  }
 });
