@@ -312,6 +312,7 @@ export class TreeWatcher {
     this.#checkRoot();
     const paths: string[] = [];
     const created: string[] = [];
+    const updated: string[] = [];
     const seen: string[] = [];
     const covered = this.#hot.coverage();
     for (const e of events) {
@@ -320,6 +321,7 @@ export class TreeWatcher {
       seen.push(rel);
       this.#sweep?.note(rel, e.type);
       if (e.type === 'create') created.push(rel);
+      else if (e.type === 'update') updated.push(rel);
       // Already reported by the side watch, which also reports any later change of it: see hot-dirs.ts.
       if (!covered(rel)) paths.push(rel);
     }
@@ -329,8 +331,13 @@ export class TreeWatcher {
     if (seen.length <= HOT_TOUCH_LIMIT) this.#hot.touch(new Set(seen.map(parentOf)));
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (created.length > INSPECT_LIMIT) this.#scheduleResubscribe([...new Set(created.map(parentOf))]);
-    else if (created.length > 0) {
-      const inspection = this.#inspectCreated(created).finally(() => this.#inspections.delete(inspection));
+    // A directory replaced within one delivery window (`mv a tmp; mv b a; mv tmp b`) arrives as an
+    // `update` (the watcher folds delete+create so): its subdirectories' watches keep their old
+    // paths, exactly as after a move in. A chmod of a directory looks the same and costs one
+    // needless resubscription.
+    const inspectCreated = created.length > INSPECT_LIMIT ? [] : created;
+    if (inspectCreated.length + updated.length > 0) {
+      const inspection = this.#inspectCreated(inspectCreated, updated).finally(() => this.#inspections.delete(inspection));
       this.#inspections.add(inspection);
     }
   }
@@ -450,20 +457,21 @@ export class TreeWatcher {
     return this.#swaps;
   }
 
-  /** A directory that already has entries when we first hear of it may hide unwatched subdirectories. */
-  async #inspectCreated(created: string[]): Promise<void> {
+  /** A directory that already has entries when we first hear of it may hide unwatched (or stale) subdirectories. */
+  async #inspectCreated(created: string[], updated: string[] = []): Promise<void> {
     const filled: string[] = [];
-    await Promise.all(
-      created.map(async (rel) => {
-        try {
-          const abs = join(this.#root, rel);
-          if (!(await lstat(abs)).isDirectory()) return;
-          if ((await readdir(abs)).length > 0) filled.push(rel);
-        } catch {
-          // gone again: its delete event follows
-        }
-      }),
-    );
+    const inspect = async (rel: string, needsSubdir: boolean) => {
+      try {
+        const abs = join(this.#root, rel);
+        if (!(await lstat(abs)).isDirectory()) return;
+        const entries = await readdir(abs, { withFileTypes: true });
+        // Only subdirectories can hold stale watches; a new directory's files may have lost their events.
+        if (needsSubdir ? entries.some((e) => e.isDirectory()) : entries.length > 0) filled.push(rel);
+      } catch {
+        // gone again: its delete event follows
+      }
+    };
+    await Promise.all([...created.map((rel) => inspect(rel, false)), ...updated.map((rel) => inspect(rel, true))]);
     if (filled.length > 0) this.#scheduleResubscribe(filled);
   }
 

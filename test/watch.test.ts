@@ -6,7 +6,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import parcel, { type AsyncSubscription, type SubscribeCallback } from '@parcel/watcher';
 import { Mirror } from '../src/index.js';
@@ -213,6 +213,35 @@ describe('the source root replaced (mv www www.old; mv www.new www)', () => {
 });
 
 describe('changes the watcher folds away', () => {
+  it('two directories swapped through a temporary name: later writes below them are not lost (5 rounds)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const src = await makeTempDir('fam-dswap-src-');
+      const dst = await makeTempDir('fam-dswap-dst-');
+      await mkdir(join(src, 'n', 'i', 'u'), { recursive: true });
+      await writeFile(join(src, 'n', 'i', 'u', 'k'), 'k\n');
+      await mkdir(join(src, 'b'));
+      await writeFile(join(src, 'b', 's'), 's\n');
+      await writeFile(join(src, 'file'), 'f\n');
+      const mirror = new Mirror({ source: src, replicas: [dst], initMirror: true });
+      await mirror.start();
+      try {
+        // One delivery window: the watcher folds delete+create of n/i and of b into "update".
+        await rename(join(src, 'n', 'i'), join(src, 'tmp'));
+        await rename(join(src, 'b'), join(src, 'n', 'i'));
+        await rename(join(src, 'tmp'), join(src, 'b'));
+        await mirror.flush();
+        await symlink('x', join(src, 'b', 'u', 'l'));
+        await rename(join(src, 'file'), join(src, 'b', 'u', '.f'));
+        await writeFile(join(src, 'n', 'i', 's'), 'rewritten\n');
+        const r = await mirror.flush();
+        assert.equal(r.complete, true);
+        await assertTreesEqual(src, dst, `round ${round}`);
+      } finally {
+        await mirror.close();
+      }
+    }
+  });
+
   it('mv d/g f (f existing), then rm f: f is deleted on the replica (5 times)', async () => {
     const { src, dst, mirror } = await localRig();
     try {
