@@ -7,6 +7,7 @@ import type { Batch } from './coalesce.js';
 import { MirrorError } from './errors.js';
 import type { BatchOutcome } from './lane.js';
 import { compileExcludes } from './filter.js';
+import { HardLinks } from './hard-links.js';
 import { pairRenames, planBatch, type Plan, type Probe } from './plan.js';
 import { moveOnReplica } from './renames.js';
 import { probePaths, probeRoot } from './probe.js';
@@ -36,17 +37,21 @@ export interface ExecutorDeps {
   onProblem(event: ProblemEvent): void;
   onPlanned(event: PlannedEvent): void;
   onProgress(event: ProgressEvent): void;
+  /** The source's hard-link index, shared by every replica's executor (one walk serves them all). */
+  links?: HardLinks;
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
   const { options, replica } = deps;
   const log = debug.extend(replica.id);
   const excluded = compileExcludes(options.exclude);
+  const links = deps.links ?? new HardLinks(options.source, excluded);
   return async (batch) => {
     const started = Date.now();
     let probes = new Map<string, Probe>();
     if (batch.fullSeq === undefined) {
       probes = await probePaths(options.source, batch.entries.map(([p]) => p));
+      batch = await withOtherLinks(batch, probes, links, options.source);
     }
     const plan = planBatch(batch, probes, excluded);
     if (plan.kind === 'none') return { verdict: 'ok' };
@@ -134,3 +139,29 @@ function listedCount(plan: Exclude<Plan, { kind: 'none' }>): number {
   return plan.paths.length + (plan.recheck?.length ?? 0) + (plan.shallow?.length ?? 0);
 }
 
+/**
+ * The batch plus every other name of each hard-linked file it names (hard-links.ts), probed like the
+ * rest: inotify reports a write under the name written to only.
+ */
+async function withOtherLinks(batch: Batch, probes: Map<string, Probe>, links: HardLinks, root: string): Promise<Batch> {
+  const multi: string[] = [];
+  let seq = 0;
+  for (const [p, s] of batch.entries) {
+    seq = Math.max(seq, s);
+    const probe = probes.get(p);
+    if (probe?.exists !== true || probe.listAs !== p) continue;
+    if (probe.isDir === true) links.directoryChanged(s);
+    else if (probe.isFile === true && (probe.links ?? 1) > 1) multi.push(p);
+  }
+  if (multi.length === 0) return batch;
+  let others: string[];
+  try {
+    others = (await links.otherNames(multi, seq)).filter((p) => !probes.has(p));
+  } catch (e) {
+    debug('hard links of %d files not looked up: %s', multi.length, (e as Error).message);
+    return batch;
+  }
+  if (others.length === 0) return batch;
+  for (const [p, probe] of await probePaths(root, others)) probes.set(p, probe);
+  return { ...batch, entries: [...batch.entries, ...others.map((p): [string, number] => [p, seq])] };
+}

@@ -13,6 +13,7 @@ import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import { makeExecutor } from './executor.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './filter.js';
+import { HardLinks } from './hard-links.js';
 import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch-limit.js';
 import { Lane } from './lane.js';
 import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
@@ -68,6 +69,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #backlog: Backlog | undefined;
   #burst = { count: 0, lastAt: 0 };
   #sent = new Map<string, { files: number; bytes: number }>();
+  /** One hard-link index of the source for every lane (see hard-links.ts). */
+  #links: HardLinks | undefined;
 
   /**
    * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host.
@@ -346,8 +349,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #makeLane(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): Lane {
     const o = this.options;
     const t = this.#transportFor(replica);
+    this.#links ??= new HardLinks(o.source, compileExcludes(o.exclude));
     const execute = makeExecutor({
       options: o,
+      links: this.#links,
       replica,
       target: t.target,
       remote: t.remote,

@@ -2,6 +2,7 @@
  * End to end, changes that inotify's events or rsync's quick check miss (issue 9, items 12-14): real
  * @parcel/watcher, real rsync, a local replica and one replica behind a real sshd on 127.0.0.1.
  * - a rewrite that keeps size and mtime (`cp -p`, `touch -r`): rsync's quick check would skip it;
+ * - a write through one name of a hard-linked file: inotify names only that one;
  * - directory-only excludes (`cache/`): a *file* named cache is sent, an excluded directory that
  *   exists only on a replica is never deleted there, even when the source's twin goes.
  * The oracle: each replica equals the source (content, type, mode, symlink target, mtimes) outside
@@ -11,11 +12,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Batch } from '../src/coalesce.js';
 import { makeExecutor } from '../src/executor.js';
+import { HardLinks } from '../src/hard-links.js';
+import { compileExcludes } from '../src/filter.js';
 import { normalizeOptions } from '../src/options.js';
 import { Mirror } from '../src/index.js';
 import { startSshdHosts, stopAll, type SshdHost } from './helpers/sshd.js';
@@ -101,6 +104,24 @@ describe('changes events or the quick check miss (end to end)', () => {
     await assertAllEqual('new directory and rewrite');
   });
 
+  it('a write through one name of a hard-linked file reaches every name on every replica', async () => {
+    await appendFile(join(source, 'hl', 'a'), 'appended through a\n');
+    await mirror.flush();
+    await assertAllEqual('write through hl/a');
+    assert.match(await readFile(join(replicas[1]!, 'hl2', 'c'), 'utf8'), /appended through a/);
+    await appendFile(join(source, 'hl2', 'c'), 'appended through c\n');
+    await mirror.flush();
+    await assertAllEqual('write through hl2/c');
+  });
+
+  it('a new hard link, then a write through the old name', async () => {
+    await link(join(source, 'page.html'), join(source, 'hl', 'page-link'));
+    await mirror.flush();
+    await rewriteKeepingSizeAndMtime(join(source, 'page.html'), 'version 4 DDDD\n', scratch);
+    await mirror.flush();
+    await assertAllEqual('write after a new link');
+  });
+
   it("a file named like a directory-only exclude ('cache/') is sent, created and deleted", async () => {
     await mkdir(join(source, 'f'));
     await writeFile(join(source, 'f', 'cache'), 'a file, sent by rsync\n');
@@ -180,5 +201,52 @@ describe('executor: batches that need more than one rsync call (local replica, r
     await sync(['cache', 'sub/cache']);
     assert.equal(await readFile(join(replica, 'cache', 'keep'), 'utf8'), 'replica only\n');
     await assert.rejects(readFile(join(replica, 'sub', 'cache')), { code: 'ENOENT' });
+  });
+});
+
+describe('HardLinks: the other names of a multi-link inode', () => {
+  after(cleanupTempDirs);
+
+  it('walks once, then answers from its index until it cannot vouch for it', async () => {
+    const root = await makeTempDir('fam-links-');
+    await mkdir(join(root, 'd'));
+    await mkdir(join(root, 'skip'));
+    await writeFile(join(root, 'a'), 'x');
+    await link(join(root, 'a'), join(root, 'd', 'b'));
+    await link(join(root, 'a'), join(root, 'skip', 'c'));
+    await writeFile(join(root, 'single'), 'y');
+    const links = new HardLinks(root, compileExcludes(['/skip']));
+    assert.deepEqual(await links.otherNames(['single'], 1), [], 'a single-link file asks nothing');
+    assert.equal(links.walks, 0);
+    assert.deepEqual(await links.otherNames(['a'], 1), ['d/b'], 'excluded names are not sent');
+    assert.equal(links.walks, 1);
+    assert.deepEqual(await links.otherNames(['d/b'], 2), ['a']);
+    assert.equal(links.walks, 1, 'the index vouches: no walk');
+    // A new name changes the link count: walk again.
+    await link(join(root, 'a'), join(root, 'e'));
+    assert.deepEqual((await links.otherNames(['a'], 3)).sort(), ['d/b', 'e']);
+    assert.equal(links.walks, 2);
+    // A known name renamed away: it no longer lstats to the inode, walk again.
+    await run('mv', [join(root, 'e'), join(root, 'd', 'e2')]);
+    assert.deepEqual((await links.otherNames(['a'], 4)).sort(), ['d/b', 'd/e2']);
+    assert.equal(links.walks, 3);
+    // A directory that appeared after the walk may hold names it never saw (moved in from outside).
+    links.directoryChanged(5);
+    assert.deepEqual((await links.otherNames(['a'], 5)).sort(), ['d/b', 'd/e2']);
+    assert.equal(links.walks, 4);
+    links.directoryChanged(5);
+    await links.otherNames(['a'], 6);
+    assert.equal(links.walks, 4, 'a directory change older than the walk does not make it stale');
+  });
+
+  it('names outside the tree count in nlink but never force a walk each time', async () => {
+    const base = await makeTempDir('fam-links-');
+    await mkdir(join(base, 'root'));
+    await writeFile(join(base, 'root', 'in'), 'x');
+    await link(join(base, 'root', 'in'), join(base, 'outside'));
+    const links = new HardLinks(join(base, 'root'), compileExcludes([]));
+    assert.deepEqual(await links.otherNames(['in'], 1), []);
+    assert.deepEqual(await links.otherNames(['in'], 2), []);
+    assert.equal(links.walks, 1);
   });
 });
