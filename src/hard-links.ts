@@ -41,6 +41,7 @@ export class HardLinks {
   readonly #excluded: PathFilter;
   #index: Index | undefined;
   #walking: Promise<Index> | undefined;
+  #walkingSeq = 0;
   /** The newest change to a present directory seen (a sequence number). */
   #dirSeq = 0;
   #walks = 0;
@@ -95,11 +96,13 @@ export class HardLinks {
   }
 
   #walk(seq: number): Promise<Index> {
-    // One walk at a time; a caller that arrives during one waits for it and then walks anew, so its
-    // own changes (seq) are surely older than the walk it uses.
+    // One walk at a time. A walk in flight serves a caller whose changes it is sure to see (every
+    // lane asks about the same change); any other caller waits for it and then walks anew.
+    if (this.#walking !== undefined && seq <= this.#walkingSeq) return this.#walking;
     const previous = this.#walking ?? Promise.resolve(undefined);
     const next = previous.catch(() => undefined).then(() => this.#walkTree(seq));
     this.#walking = next;
+    this.#walkingSeq = seq;
     // Handled here and by the caller, so a failed walk is never an unhandled rejection.
     next.then(
       () => this.#walkDone(next),

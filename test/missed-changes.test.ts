@@ -239,6 +239,16 @@ describe('HardLinks: the other names of a multi-link inode', () => {
     assert.equal(links.walks, 4, 'a directory change older than the walk does not make it stale');
   });
 
+  it('lanes asking about the same change at once share one walk', async () => {
+    const root = await makeTempDir('fam-links-');
+    await writeFile(join(root, 'a'), 'x');
+    await link(join(root, 'a'), join(root, 'b'));
+    const links = new HardLinks(root, compileExcludes([]));
+    const answers = await Promise.all([1, 2, 3].map(() => links.otherNames(['a'], 7)));
+    assert.deepEqual(answers, [['b'], ['b'], ['b']]);
+    assert.equal(links.walks, 1);
+  });
+
   it('names outside the tree count in nlink but never force a walk each time', async () => {
     const base = await makeTempDir('fam-links-');
     await mkdir(join(base, 'root'));
