@@ -6,12 +6,14 @@ import createDebug from 'debug';
 import type { Batch } from './coalesce.js';
 import { MirrorError } from './errors.js';
 import type { BatchOutcome } from './lane.js';
-import { pairRenames, planBatch } from './plan.js';
+import { compileExcludes } from './filter.js';
+import { HardLinks } from './hard-links.js';
+import { pairRenames, planBatch, type Plan, type Probe } from './plan.js';
 import { moveOnReplica } from './renames.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
-import { buildRsyncCall, classifyExit, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
-import { runRsync, type RemoteExec } from './transport/rsync.js';
+import { buildRsyncCalls, classifyExit, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
+import { runRsync, type RemoteExec, type RsyncRun } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
 import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } from './types.js';
 
@@ -35,15 +37,23 @@ export interface ExecutorDeps {
   onProblem(event: ProblemEvent): void;
   onPlanned(event: PlannedEvent): void;
   onProgress(event: ProgressEvent): void;
+  /** The source's hard-link index, shared by every replica's executor (one walk serves them all). */
+  links?: HardLinks;
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
   const { options, replica } = deps;
   const log = debug.extend(replica.id);
+  const excluded = compileExcludes(options.exclude);
+  const links = deps.links ?? new HardLinks(options.source, excluded);
   return async (batch) => {
     const started = Date.now();
-    const probes = batch.fullSeq === undefined ? await probePaths(options.source, batch.entries.map(([p]) => p)) : new Map();
-    const plan = planBatch(batch, probes);
+    let probes = new Map<string, Probe>();
+    if (batch.fullSeq === undefined) {
+      probes = await probePaths(options.source, batch.entries.map(([p]) => p));
+      batch = await withOtherLinks(batch, probes, links, options.source);
+    }
+    const plan = planBatch(batch, probes, excluded);
     if (plan.kind === 'none') return { verdict: 'ok' };
     const held = guardPlan(plan, await probeRoot(options.source), options.source, options.allowEmptySource);
     if (held !== undefined) return { verdict: 'retry', error: held };
@@ -60,10 +70,8 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       await moveOnReplica(deps.target.path, renames, deps.remote).catch((e: Error) => log('moves skipped: %s', e.message));
       log('moved %d renamed directories on the replica', renames.length);
     }
-    const call = buildRsyncCall(plan, deps.target, options);
     // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
     const tally = emptyTally();
-    const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
     const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
     let lastProgressAt = 0;
     const onLine = (line: string) => {
@@ -74,19 +82,27 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       lastProgressAt = now;
       deps.onProgress({ replica: replica.id, ...progress, filesSent: tally.files });
     };
-    const run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
-    if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
-      deps.onPlanned({ replica: replica.id, args: call.args, paths: plan.kind === 'full' ? 'full' : plan.paths, items: run.lines ?? [] });
+    const sample: string[] = [];
+    // The calls of one plan run in order; the first that does not succeed decides the batch.
+    let run: RsyncRun = { exitCode: 0, stderr: '' };
+    for (const call of buildRsyncCalls(plan, deps.target, options)) {
+      const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
+      run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
+      sample.push(...(run.lines ?? []));
+      if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
+        deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
+      }
+      if (classifyExit(run.exitCode) !== 'ok') break;
     }
     const verdict = classifyExit(run.exitCode);
     const durationMs = Date.now() - started;
-    const paths = plan.kind === 'full' ? 0 : plan.paths.length;
+    const paths = listedCount(plan);
     log('%s %d paths exit %d in %d ms', plan.kind, paths, run.exitCode, durationMs);
     if (verdict === 'ok') {
       const event: SyncedEvent = { replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes };
       if (plan.kind === 'full') {
         event.changed = tally.changed;
-        event.sample = run.lines ?? [];
+        event.sample = sample;
       }
       deps.onSynced(event);
       return { verdict };
@@ -115,4 +131,37 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
 
 function lastLines(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).join(' | ');
+}
+
+/** Paths listed to rsync over all calls of a plan (0 for a full pass). */
+function listedCount(plan: Exclude<Plan, { kind: 'none' }>): number {
+  if (plan.kind === 'full') return 0;
+  return plan.paths.length + (plan.recheck?.length ?? 0) + (plan.shallow?.length ?? 0);
+}
+
+/**
+ * The batch plus every other name of each hard-linked file it names (hard-links.ts), probed like the
+ * rest: inotify reports a write under the name written to only.
+ */
+async function withOtherLinks(batch: Batch, probes: Map<string, Probe>, links: HardLinks, root: string): Promise<Batch> {
+  const multi: string[] = [];
+  let seq = 0;
+  for (const [p, s] of batch.entries) {
+    seq = Math.max(seq, s);
+    const probe = probes.get(p);
+    if (probe?.exists !== true || probe.listAs !== p) continue;
+    if (probe.isDir === true) links.directoryChanged(s);
+    else if (probe.isFile === true && (probe.links ?? 1) > 1) multi.push(p);
+  }
+  if (multi.length === 0) return batch;
+  let others: string[];
+  try {
+    others = (await links.otherNames(multi, seq)).filter((p) => !probes.has(p));
+  } catch (e) {
+    debug('hard links of %d files not looked up: %s', multi.length, (e as Error).message);
+    return batch;
+  }
+  if (others.length === 0) return batch;
+  for (const [p, probe] of await probePaths(root, others)) probes.set(p, probe);
+  return { ...batch, entries: [...batch.entries, ...others.map((p): [string, number] => [p, seq])] };
 }

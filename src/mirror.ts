@@ -13,6 +13,7 @@ import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import { makeExecutor } from './executor.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './filter.js';
+import { HardLinks } from './hard-links.js';
 import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch-limit.js';
 import { Lane } from './lane.js';
 import { changedOptions, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
@@ -73,6 +74,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Settles when start() has (for close() and a flush() called during the start). */
   #started: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** One hard-link index of the source for every lane (see hard-links.ts). */
+  #links: HardLinks | undefined;
 
   /**
    * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host;
@@ -465,8 +468,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #makeLane(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): Lane {
     const o = this.options;
     const t = this.#transportFor(replica);
+    this.#links ??= new HardLinks(o.source, compileExcludes(o.exclude));
     const execute = makeExecutor({
       options: o,
+      links: this.#links,
       replica,
       target: t.target,
       remote: t.remote,

@@ -7,8 +7,22 @@
  *   the deletion of the ancestor (when it is gone) already covers it.
  * - A gone path is replaced by its topmost gone ancestor: rsync cannot delete `a/b` when `a` is
  *   gone too (exit 24, and `a` would stay on the replica). See field-notes.md.
+ * - Excludes, now that the type is known: a directory matched by a directory-only pattern
+ *   (`cache/`) is dropped. A gone path such a pattern could match is never listed: rsync deletes a
+ *   listed missing path without asking whether the replica's entry is a directory that pattern
+ *   protects (it tests the exclude as for a file). Its parent is synced one level deep instead
+ *   (`shallow`), where rsync's --delete sees the replica's real types: an excluded directory stays,
+ *   a file of that name goes.
+ * - A file named by an event is compared by content (rsync --ignore-times), because a rewrite that
+ *   keeps size and mtime (`cp -p`, `touch -r`, unpacking an archive) passes rsync's quick check.
+ *   -I applies to every file of an rsync call, and a listed directory is recursed: with no existing
+ *   directory listed, the one call gets -I (`ignoreTimes`); otherwise the named files go to a second
+ *   call of their own (`recheck`), so a directory's subtree keeps the quick check. Full passes keep
+ *   the quick check too.
  */
 import type { Batch } from './coalesce.js';
+import type { PathFilter } from './filter.js';
+import { parentOf } from './paths.js';
 
 export interface Probe {
   /** The path as it should be listed: itself when present, its topmost gone ancestor when gone. */
@@ -16,26 +30,74 @@ export interface Probe {
   exists: boolean;
   /** Present and a real directory. */
   isDir?: boolean;
+  /** The path itself is present and a regular file. */
+  isFile?: boolean;
+  /** Regular files: the inode's link count (st.nlink). */
+  links?: number;
 }
 
 export type Plan =
   | { kind: 'full' }
-  | { kind: 'paths'; paths: string[]; deleted: number }
+  | {
+      kind: 'paths';
+      /** Listed to one recursive rsync call (may be empty when only the lists below have work). */
+      paths: string[];
+      /** Deletions: gone paths listed, plus gone names left to a shallow sync. */
+      deleted: number;
+      /** The call of `paths` compares every file by content (no directory among them). */
+      ignoreTimes?: true;
+      /** Files named by events, compared by content in a call of their own. */
+      recheck?: string[];
+      /** Directories synced one level deep (rsync -d, `dir/.`), with --delete. */
+      shallow?: string[];
+    }
   | { kind: 'none' };
 
-export function planBatch(batch: Batch, probes: ReadonlyMap<string, Probe>): Plan {
+const NOTHING_EXCLUDED: PathFilter = () => false;
+
+export function planBatch(batch: Batch, probes: ReadonlyMap<string, Probe>, excluded: PathFilter = NOTHING_EXCLUDED): Plan {
   if (batch.fullSeq !== undefined) return { kind: 'full' };
   const listed = new Map<string, boolean>();
+  // Listed present paths that are, or may be (type unknown), directories.
+  const dirs = new Set<string>();
+  const named = new Set<string>();
+  const goneByType = new Set<string>();
   for (const [p] of batch.entries) {
     const probe = probes.get(p) ?? { listAs: p, exists: false };
-    const known = listed.get(probe.listAs);
-    listed.set(probe.listAs, (known ?? false) || probe.exists);
+    const at = probe.listAs;
+    if (at !== '') {
+      if (probe.exists && excluded(at, probe.isDir)) continue;
+      if (!probe.exists) {
+        const asFile = excluded(at, false);
+        const asDir = excluded(at, true);
+        if (asFile && asDir) continue;
+        // Whether rsync would delete it depends on the replica's type there.
+        if (asFile !== asDir) {
+          goneByType.add(at);
+          continue;
+        }
+      }
+    }
+    const known = listed.get(at);
+    listed.set(at, (known ?? false) || probe.exists);
+    if (probe.exists && probe.isDir !== false) dirs.add(at);
+    if (probe.exists && probe.isFile === true && at === p) named.add(p);
   }
   if (listed.has('')) return { kind: 'full' };
-  const paths = coverOf([...listed.keys()]);
-  if (paths.length === 0) return { kind: 'none' };
-  const deleted = paths.filter((p) => listed.get(p) === false).length;
-  return { kind: 'paths', paths, deleted };
+  const cover = coverOf([...listed.keys()]);
+  const isListedDir = (c: string) => listed.get(c) === true && dirs.has(c);
+  // A shallow sync is needed only where no listed directory's recursion already covers the parent.
+  const coveredByDir = (d: string) => cover.some((c) => isListedDir(c) && (d === c || d.startsWith(`${c}/`)));
+  const shallowGone = [...goneByType].filter((g) => !coveredByDir(parentOf(g)));
+  const shallow = [...new Set(shallowGone.map(parentOf))].sort(compareAsTree);
+  const deleted = cover.filter((p) => listed.get(p) === false).length + shallowGone.length;
+  const extra = shallow.length > 0 ? { shallow } : {};
+  if (named.size === 0) {
+    if (cover.length === 0 && shallow.length === 0) return { kind: 'none' };
+    return { kind: 'paths', paths: cover, deleted, ...extra };
+  }
+  if (!cover.some(isListedDir)) return { kind: 'paths', paths: cover, deleted, ignoreTimes: true, ...extra };
+  return { kind: 'paths', paths: cover.filter((c) => !named.has(c)), deleted, recheck: [...named].sort(compareAsTree), ...extra };
 }
 
 /** The smallest sorted subset such that every input path is listed or lies below a listed one. */

@@ -5,7 +5,8 @@
  * - gone → list it (the topmost gone path: rsync cannot delete `a/b` when `a` is gone too);
  * - a symlink or a file → list it, present: a stale event below it (a phantom after a rename) must
  *   never make rsync -R walk *through* the link and copy what it points to;
- * - none (the path itself exists) → list the path.
+ * - none (the path itself exists) → list the path; a regular file also reports its link count, so
+ *   the executor can find the other names of a hard-linked file (hard-links.ts).
  * One lstat per component, memoized within the batch.
  */
 import { lstat, readdir } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import type { Probe } from './plan.js';
 import type { RootFacts } from './guard.js';
 
-type Kind = 'dir' | 'other' | 'gone';
+type Kind = { is: 'dir' | 'other' | 'gone' } | { is: 'file'; links: number };
 
 export async function probePaths(root: string, paths: readonly string[]): Promise<Map<string, Probe>> {
   const kinds = new Map<string, Promise<Kind>>();
@@ -21,8 +22,8 @@ export async function probePaths(root: string, paths: readonly string[]): Promis
     let known = kinds.get(p);
     if (known === undefined) {
       known = lstat(join(root, p)).then(
-        (st) => (st.isDirectory() ? 'dir' : 'other'),
-        () => 'gone',
+        (st): Kind => (st.isDirectory() ? { is: 'dir' } : st.isFile() ? { is: 'file', links: st.nlink } : { is: 'other' }),
+        (): Kind => ({ is: 'gone' }),
       );
       kinds.set(p, known);
     }
@@ -35,8 +36,14 @@ export async function probePaths(root: string, paths: readonly string[]): Promis
       for (let i = 1; i <= parts.length; i++) {
         const prefix = parts.slice(0, i).join('/');
         const kind = await kindOf(prefix);
-        if (kind === 'gone') return void out.set(p, { listAs: prefix, exists: false });
-        if (kind === 'other' || i === parts.length) return void out.set(p, { listAs: prefix, exists: true, isDir: kind === 'dir' });
+        if (kind.is === 'gone') return void out.set(p, { listAs: prefix, exists: false });
+        if (kind.is === 'dir' && i < parts.length) continue;
+        const probe: Probe = { listAs: prefix, exists: true, isDir: kind.is === 'dir' };
+        if (kind.is === 'file' && i === parts.length) {
+          probe.isFile = true;
+          probe.links = kind.links;
+        }
+        return void out.set(p, probe);
       }
     }),
   );

@@ -7,7 +7,7 @@
  * arrive empty); `--delete-missing-args --force` so a gone path, even a non-empty directory, is
  * deleted; `--delete` so a listed directory's extraneous entries go too (only listed directories:
  * implied parents are not touched); `--ignore-errors` so one unreadable file does not cancel the
- * deletions of the rest.
+ * deletions of the rest. `--ignore-times` where the plan asks for a comparison by content.
  */
 import type { Plan } from './plan.js';
 
@@ -37,7 +37,13 @@ export const ITEM_FORMAT = '--out-format=%i %b %n%L';
 /** rsync never sees this name as a real host: the bridge routes by its own socket, not by name. */
 export const BRIDGE_HOST = 'fam-mirror';
 
-export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: RsyncTarget, settings: RsyncSettings): RsyncCall {
+/** Directories synced one level deep: their entries, not their subtrees (see planBatch). */
+export interface ShallowPlan {
+  kind: 'shallow';
+  dirs: string[];
+}
+
+export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }> | ShallowPlan, target: RsyncTarget, settings: RsyncSettings): RsyncCall {
   const common = [
     '-a',
     '--force',
@@ -53,11 +59,42 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }>, target: Rs
   const ends = ['--', withSlash(settings.source), destinationOf(target)];
   // Full passes (seeds, reconciles) can be long: rsync reports overall progress on stdout too.
   if (plan.kind === 'full') return { args: [ITEM_FORMAT, '--info=progress2', '--no-h', ...common, ...ends], stdin: undefined };
+  // -d without -r: a listed 'dir/.' brings the directory's entries, and --delete acts in it alone.
+  if (plan.kind === 'shallow') {
+    return { args: [ITEM_FORMAT, '-d', '--from0', '--files-from=-', ...common, ...ends], stdin: fileList(plan.dirs.map((d) => (d === '' ? '.' : `${d}/.`))) };
+  }
   return {
-    args: [ITEM_FORMAT, '-r', '--from0', '--files-from=-', '--delete-missing-args', ...common, ...ends],
-    // './' because rsync skips --files-from entries that start with ';' or '#' as comments.
-    stdin: Buffer.from(plan.paths.map((p) => `./${p}\0`).join(''), 'utf8'),
+    args: [ITEM_FORMAT, '-r', '--from0', '--files-from=-', '--delete-missing-args', ...(plan.ignoreTimes === true ? ['--ignore-times'] : []), ...common, ...ends],
+    stdin: fileList(plan.paths),
   };
+}
+
+/** './' because rsync skips --files-from entries that start with ';' or '#' as comments. */
+function fileList(paths: readonly string[]): Buffer {
+  return Buffer.from(paths.map((p) => `./${p}\0`).join(''), 'utf8');
+}
+
+export interface PlannedCall extends RsyncCall {
+  /** What the call lists on stdin, as planned ('full': the whole root). */
+  paths: string[] | 'full';
+}
+
+/**
+ * Every rsync call of a plan, in the order they run: the listed paths (recursive, deletions), the
+ * directories synced one level deep, then the event-named files compared by content (-I).
+ */
+export function buildRsyncCalls(plan: Exclude<Plan, { kind: 'none' }>, target: RsyncTarget, settings: RsyncSettings): PlannedCall[] {
+  if (plan.kind === 'full') return [{ ...buildRsyncCall(plan, target, settings), paths: 'full' }];
+  const calls: PlannedCall[] = [];
+  if (plan.paths.length > 0) calls.push({ ...buildRsyncCall(plan, target, settings), paths: plan.paths });
+  if (plan.shallow !== undefined && plan.shallow.length > 0) {
+    calls.push({ ...buildRsyncCall({ kind: 'shallow', dirs: plan.shallow }, target, settings), paths: plan.shallow });
+  }
+  if (plan.recheck !== undefined && plan.recheck.length > 0) {
+    const recheck = { kind: 'paths', paths: plan.recheck, deleted: 0, ignoreTimes: true } as const;
+    calls.push({ ...buildRsyncCall(recheck, target, settings), paths: plan.recheck });
+  }
+  return calls;
 }
 
 /**

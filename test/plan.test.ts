@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Batch } from '../src/coalesce.js';
+import { compileExcludes } from '../src/filter.js';
 import { compareAsTree, coverOf, planBatch, type Plan, type Probe } from '../src/plan.js';
 import { prng } from './helpers/prng.js';
 
@@ -36,6 +37,49 @@ describe('planBatch', () => {
   for (const row of rows) {
     it(row.name, () => {
       assert.deepEqual(planBatch(row.batch, row.probes), row.want);
+    });
+  }
+});
+
+/** Typed probe rows, as the real probe gives them: `file:`, `dir:`, `link:` (a symlink), `gone:`. */
+function typed(...specs: string[]): Map<string, Probe> {
+  const map = new Map<string, Probe>();
+  for (const spec of specs) {
+    const [kind, p] = spec.split(':') as [string, string];
+    if (kind === 'file') map.set(p, { listAs: p, exists: true, isDir: false, isFile: true, links: 1 });
+    else if (kind === 'dir') map.set(p, { listAs: p, exists: true, isDir: true });
+    else if (kind === 'link') map.set(p, { listAs: p, exists: true, isDir: false });
+    else map.set(p, { listAs: p, exists: false });
+  }
+  return map;
+}
+
+describe('planBatch: content checks and type-dependent excludes', () => {
+  const rows: Array<{ name: string; batch: Batch; probes: Map<string, Probe>; exclude?: string[]; want: Plan }> = [
+    // Item 13: a file named by an event is compared by content (--ignore-times)...
+    { name: 'a named file alone: its one call compares by content', batch: batchOf(['f']), probes: typed('file:f'), want: { kind: 'paths', paths: ['f'], deleted: 0, ignoreTimes: true } },
+    { name: 'files and a deletion, no directory: one call with -I', batch: batchOf(['g', 'f', 'old']), probes: typed('file:f', 'file:g', 'gone:old'), want: { kind: 'paths', paths: ['f', 'g', 'old'], deleted: 1, ignoreTimes: true } },
+    { name: 'a symlink is not compared by content (rsync always compares its target)', batch: batchOf(['l']), probes: typed('link:l'), want: { kind: 'paths', paths: ['l'], deleted: 0 } },
+    { name: 'a phantom below a file lists the file, which no event named', batch: batchOf(['f/x']), probes: new Map([['f/x', { listAs: 'f', exists: true, isDir: false }]]), want: { kind: 'paths', paths: ['f'], deleted: 0 } },
+    // ...but -I must never reach a listed directory's subtree: the files get a call of their own.
+    { name: 'a directory and a file: the file is rechecked in its own call', batch: batchOf(['d', 'f']), probes: typed('dir:d', 'file:f'), want: { kind: 'paths', paths: ['d'], deleted: 0, recheck: ['f'] } },
+    { name: 'a named file below a listed directory is rechecked too', batch: batchOf(['d/f', 'd']), probes: typed('dir:d', 'file:d/f'), want: { kind: 'paths', paths: ['d'], deleted: 0, recheck: ['d/f'] } },
+    { name: 'a present path of unknown type counts as a directory', batch: batchOf(['u', 'f']), probes: new Map([...probes(['u']), ...typed('file:f')]), want: { kind: 'paths', paths: ['u'], deleted: 0, recheck: ['f'] } },
+    { name: 'a directory, a deletion and files', batch: batchOf(['d', 'x', 'f', 'd/g']), probes: typed('dir:d', 'gone:x', 'file:f', 'file:d/g'), want: { kind: 'paths', paths: ['d', 'x'], deleted: 1, recheck: ['d/g', 'f'] } },
+    // Item 14: excludes once the type is known.
+    { name: "a directory matched by 'cache/' is dropped", batch: batchOf(['cache']), probes: typed('dir:cache'), exclude: ['cache/'], want: { kind: 'none' } },
+    { name: "a file named 'cache' is sent", batch: batchOf(['cache']), probes: typed('file:cache'), exclude: ['cache/'], want: { kind: 'paths', paths: ['cache'], deleted: 0, ignoreTimes: true } },
+    { name: "a gone 'a/cache': never listed, its parent synced one level deep", batch: batchOf(['a/cache']), probes: typed('gone:a/cache'), exclude: ['cache/'], want: { kind: 'paths', paths: [], deleted: 1, shallow: ['a'] } },
+    { name: "a gone 'cache' at the root: the root one level deep", batch: batchOf(['cache', 'f']), probes: typed('gone:cache', 'file:f'), exclude: ['cache/'], want: { kind: 'paths', paths: ['f'], deleted: 1, ignoreTimes: true, shallow: [''] } },
+    { name: 'no shallow sync where a listed directory covers the parent', batch: batchOf(['a', 'a/b/cache']), probes: typed('dir:a', 'gone:a/b/cache'), exclude: ['cache/'], want: { kind: 'paths', paths: ['a'], deleted: 0 } },
+    { name: 'one shallow sync per parent', batch: batchOf(['a/cache', 'b/cache', 'a/x']), probes: new Map([...typed('gone:a/cache', 'gone:b/cache'), ['a/x', { listAs: 'a/x', exists: false }]]), exclude: ['cache/', 'x/'], want: { kind: 'paths', paths: [], deleted: 3, shallow: ['a', 'b'] } },
+    { name: 'a gone path excluded whatever its type is never listed (rsync protects it)', batch: batchOf(['x.tmp']), probes: typed('gone:x.tmp'), exclude: ['*.tmp'], want: { kind: 'none' } },
+    { name: 'an include for directories only is type-dependent too', batch: batchOf(['keep']), probes: typed('gone:keep'), exclude: ['+ keep/', 'keep'], want: { kind: 'paths', paths: [], deleted: 1, shallow: [''] } },
+    { name: 'a path below an excluded directory is dropped', batch: batchOf(['cache/x']), probes: typed('file:cache/x'), exclude: ['cache/'], want: { kind: 'none' } },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.deepEqual(planBatch(row.batch, row.probes, compileExcludes(row.exclude ?? [])), row.want);
     });
   }
 });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BRIDGE_HOST, buildRsyncCall, classifyExit, EXIT_VERDICTS, parsePathProblems, parseProgress, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+import { BRIDGE_HOST, buildRsyncCall, buildRsyncCalls, classifyExit, EXIT_VERDICTS, parsePathProblems, parseProgress, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
 
 const settings: RsyncSettings = { source: '/srv/src', exclude: ['*.tmp', '/cache'], timeoutSec: 30 };
 const common = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30', '--exclude=*.tmp', '--exclude=/cache'];
@@ -76,6 +76,54 @@ describe('buildRsyncCall', () => {
       assert.deepEqual(call.args.slice(0, incremental.length), incremental);
     });
   }
+});
+
+describe('buildRsyncCalls', () => {
+  const target: RsyncTarget = { path: '/srv/replica' };
+  const ends = ['--', '/srv/src/', '/srv/replica/'];
+  const shallow = ['--out-format=%i %b %n%L', '-d', '--from0', '--files-from=-'];
+  const rows: Array<{ name: string; plan: Parameters<typeof buildRsyncCalls>[0]; calls: Array<{ args: string[]; stdin: string | undefined; paths: string[] | 'full' }> }> = [
+    { name: 'full pass: one call, quick check', plan: { kind: 'full' }, calls: [{ args: [...full, ...common, ...ends], stdin: undefined, paths: 'full' }] },
+    { name: 'paths: one call', plan: { kind: 'paths', paths: ['a'], deleted: 0 }, calls: [{ args: [...incremental, ...common, ...ends], stdin: './a\0', paths: ['a'] }] },
+    {
+      name: 'paths compared by content: --ignore-times',
+      plan: { kind: 'paths', paths: ['a', 'b/c'], deleted: 0, ignoreTimes: true },
+      calls: [{ args: [...incremental, '--ignore-times', ...common, ...ends], stdin: './a\0./b/c\0', paths: ['a', 'b/c'] }],
+    },
+    {
+      name: 'a directory, then shallow parents (dir/. with -d, no -r), then the named files with -I',
+      plan: { kind: 'paths', paths: ['d'], deleted: 2, shallow: ['', 'a/b'], recheck: ['d/f', 'g'] },
+      calls: [
+        { args: [...incremental, ...common, ...ends], stdin: './d\0', paths: ['d'] },
+        { args: [...shallow, ...common, ...ends], stdin: './.\0./a/b/.\0', paths: ['', 'a/b'] },
+        { args: [...incremental, '--ignore-times', ...common, ...ends], stdin: './d/f\0./g\0', paths: ['d/f', 'g'] },
+      ],
+    },
+    {
+      name: 'nothing listed recursively: no empty call',
+      plan: { kind: 'paths', paths: [], deleted: 1, shallow: ['a'] },
+      calls: [{ args: [...shallow, ...common, ...ends], stdin: './a/.\0', paths: ['a'] }],
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const calls = buildRsyncCalls(row.plan, target, settings);
+      assert.deepEqual(
+        calls.map((c) => ({ args: c.args, stdin: c.stdin?.toString('utf8'), paths: c.paths })),
+        row.calls,
+      );
+    });
+  }
+
+  it('hostile names travel only in stdin, in every call', () => {
+    const hostile = ['-rf', 'a\nb', '$(id)', "it's", '#notes', ';x', '--rsh=sh'];
+    const calls = buildRsyncCalls({ kind: 'paths', paths: hostile, deleted: 0, shallow: hostile, recheck: hostile }, { path: '/srv/www', rsh: bridge }, settings);
+    assert.equal(calls.length, 3);
+    for (const call of calls) {
+      for (const name of hostile) assert.ok(!call.args.some((a) => a.includes(name)), `${JSON.stringify(name)} leaked into argv`);
+    }
+    assert.deepEqual(calls[1]!.stdin?.toString('utf8').split('\0').slice(0, -1), hostile.map((p) => `./${p}/.`));
+  });
 });
 
 describe('classifyExit', () => {
