@@ -24,7 +24,7 @@
  *   the root's device and inode are checked on each delivery and by the health check, and a new
  *   one is treated the same way. A root that is gone is retried until it is back.
  */
-import { lstat, mkdir, mkdtemp, readdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -35,6 +35,7 @@ import type { PathFilter } from './filter.js';
 import { parentOf } from './paths.js';
 import { HotDirs } from './hot-dirs.js';
 import { Sweep } from './sweep.js';
+import { rebaseSnapshot } from './snapshot-file.js';
 
 const debug = createDebug('fam-mirror:watch');
 
@@ -97,6 +98,8 @@ export class TreeWatcher {
   #barrierWaiters = new Map<string, () => void>();
   #barrierCount = 0;
   #generation = 0;
+  /** The path string of the current root subscription (the root, or an alias of it). */
+  #watchedRoot: string;
   #overlapDone: (() => void) | undefined;
   #inspections = new Set<Promise<void>>();
   #catchUp: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -117,6 +120,7 @@ export class TreeWatcher {
 
   constructor(root: string, excluded: PathFilter, handlers: WatchHandlers, opts: TreeWatcherOptions = {}) {
     this.#root = root;
+    this.#watchedRoot = root;
     this.#ignore = opts.ignore ?? [];
     this.#backend = opts.backend ?? parcelWatcher;
     this.#healthEveryMs = opts.healthEveryMs ?? HEALTH_EVERY_MS;
@@ -188,17 +192,26 @@ export class TreeWatcher {
    */
   async saveSnapshot(file: string): Promise<void> {
     const tmp = `${file}.tmp`;
-    await this.#backend.writeSnapshot(this.#root, tmp, { backend: 'inotify' });
+    // From the live subscription's tree (no crawl), spelled with the real root for the next start.
+    const live = this.#watchedRoot;
+    await this.#backend.writeSnapshot(live, tmp, { backend: 'inotify' });
+    if (live !== this.#root) await writeFile(tmp, rebaseSnapshot(await readFile(tmp), live, this.#root));
     await this.barrier();
     await rename(tmp, file);
   }
 
   /** Paths changed since the snapshot in `file` (mtime-based: a content change with its mtime restored is invisible). */
   async changesSince(file: string): Promise<string[]> {
-    const events = await this.#backend.getEventsSince(this.#root, file, { backend: 'inotify' });
+    const live = this.#watchedRoot;
+    let from = file;
+    if (live !== this.#root) {
+      from = join(this.#privateDir!, 'since');
+      await writeFile(from, rebaseSnapshot(await readFile(file), this.#root, live));
+    }
+    const events = await this.#backend.getEventsSince(live, from, { backend: 'inotify' });
     const out = new Set<string>();
     for (const e of events) {
-      const rel = relativeTo(this.#root, e.path);
+      const rel = relativeTo(live, e.path);
       if (rel !== undefined && !this.#excluded(rel)) out.add(rel);
     }
     return [...out];
@@ -226,8 +239,8 @@ export class TreeWatcher {
     for (const resolve of this.#barrierWaiters.values()) resolve();
     await this.#sweep?.close();
     if (this.#privateDir !== undefined) {
-      // Unlink the alias first, by itself: nothing may ever walk from it into the source tree.
-      await unlink(join(this.#privateDir, 'parent')).catch(() => {});
+      // Unlink the aliases first, by themselves: nothing may ever walk from one into the source tree.
+      for (let g = 1; g < this.#generation; g++) await unlink(join(this.#privateDir, `a${g}`)).catch(() => {});
       await rm(this.#privateDir, { recursive: true, force: true });
     }
   }
@@ -264,18 +277,20 @@ export class TreeWatcher {
   /**
    * @parcel/watcher caches its crawled tree per root path string and reuses it for a second
    * subscription while the first is alive, so resubscribing the same string crawls nothing and
-   * adds no watches. We alternate between the real path and an alias of it (through a symlink to
-   * its parent in our private directory): the new subscription crawls afresh and is complete
-   * before the old one is dropped, so no event falls in a gap.
+   * adds no watches; and an unsubscribe() that failed (upstream #129) leaves that tree cached, stale,
+   * for good. So each subscription after the first uses a path string never used before: an alias
+   * of the root through a new symlink to its parent in our private directory. The new subscription
+   * crawls afresh and is complete before the old one is dropped, so no event falls in a gap.
    */
   async #subscribe(id: number): Promise<{ sub: AsyncSubscription; watchedRoot: string }> {
-    const viaAlias = this.#generation++ % 2 === 1;
-    const watchedRoot = viaAlias ? await this.#aliasRoot() : this.#root;
+    const generation = this.#generation++;
+    const watchedRoot = generation === 0 ? this.#root : await this.#aliasRoot(generation);
     const before = rootIdOf(this.#root);
     try {
       const sub = await this.#backend.subscribe(watchedRoot, (err, events) => this.#onEvents(id, watchedRoot, err, events), { backend: 'inotify', ignore: [...this.#ignore] });
       // The identity read before subscribing: if the root was swapped meanwhile, the next check sees it.
       this.#rootId = before;
+      this.#watchedRoot = watchedRoot;
       return { sub, watchedRoot };
     } catch (e) {
       const message = (e as Error).message;
@@ -290,11 +305,9 @@ export class TreeWatcher {
     }
   }
 
-  async #aliasRoot(): Promise<string> {
-    const link = join(this.#privateDir!, 'parent');
-    await symlink(dirname(this.#root), link).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
+  async #aliasRoot(generation: number): Promise<string> {
+    const link = join(this.#privateDir!, `a${generation}`);
+    await symlink(dirname(this.#root), link);
     return join(link, basename(this.#root));
   }
 

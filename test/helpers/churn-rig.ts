@@ -15,6 +15,7 @@
  * seen as what it is.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,8 @@ interface Child {
 function startChild(options: MirrorOptions): Child {
   const proc = fork(CHILD, [JSON.stringify(options)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   const stderr: string[] = [];
+  // For a post-mortem: FAM_CHURN_LOG=file (with DEBUG=fam-mirror:*) keeps the mirror's whole stderr.
+  if (process.env.FAM_CHURN_LOG) proc.stderr!.pipe(createWriteStream(process.env.FAM_CHURN_LOG, { flags: 'a' }));
   proc.stderr!.on('data', (d: Buffer) => {
     stderr.push(d.toString());
     if (stderr.length > 200) stderr.shift();
