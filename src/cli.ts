@@ -29,7 +29,9 @@ REPLICA is one of:
   HOST                      same path as SRC on HOST (as fam_mirror did)
   HOST:/path, USER@HOST:/path
   ssh://USER@HOST:PORT/path
-  /local/path or ./path     a local directory (plain rsync, no ssh)
+  /local/path, ./path, ../path
+                            a local directory (plain rsync, no ssh); a relative
+                            path must start with ./ or ../
 
 Options:
   --init                 seed every replica first (full rsync --delete pass);
@@ -191,12 +193,13 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   return { command, options, roots, rootExcludes, never, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
 }
 
-/** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
+/**
+ * `./x`, `../x`, `.` and `..` are local directories, made absolute here so a watch list can nest
+ * roots below them; anything else goes to the library as written (`dir/sub` is refused there: a
+ * remote spec with its colon forgotten).
+ */
 function localise(spec: string, cwd: string): string {
-  if (spec === '.' || spec === '..') return resolve(cwd, spec);
-  const slash = spec.indexOf('/');
-  const colon = spec.indexOf(':');
-  if (slash > 0 && (colon === -1 || slash < colon) && !spec.startsWith('ssh://') && !spec.startsWith('[')) return resolve(cwd, spec);
+  if (spec === '.' || spec === '..' || spec.startsWith('./') || spec.startsWith('../')) return resolve(cwd, spec);
   return spec;
 }
 

@@ -17,6 +17,7 @@ import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBou
 import { Lane } from './lane.js';
 import { normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './schedule.js';
+import { realPathOfExisting } from './real-path.js';
 import { SshConnection } from './transport/ssh.js';
 import { ConnectionPool } from './transport/pool.js';
 import { bridgeRsh, type RemoteExec } from './transport/rsync.js';
@@ -422,7 +423,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 }
 
 function environment() {
-  return { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username };
+  return { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username, resolvePath: realPathOfExisting };
 }
 
 function problemOf(replica: string, error: MirrorError): ProblemEvent {

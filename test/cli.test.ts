@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +67,7 @@ describe('fam-mirror CLI: usage and bad input', () => {
     assert.equal(r.stdout.trim(), pkg.version);
   });
 
-  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv }> = [
+  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv; cwd?: (tmp: string) => string }> = [
     { name: 'config file missing', args: (t) => ['--config', join(t, 'nope.json')], code: 1, stderr: /Cannot read the config file .*nope\.json: ENOENT.*\(ERR_CONFIG\)/ },
     { name: 'config file not JSON', args: (t) => ['--config', join(t, 'file')], code: 1, stderr: /not valid JSON.*\(ERR_CONFIG\)/ },
     { name: 'config file with an unknown key', args: (t) => ['--config', join(t, 'typo.json')], code: 1, stderr: /Option "exlude" is not a known option.*\(ERR_OPTIONS\)/ },
@@ -84,6 +84,12 @@ describe('fam-mirror CLI: usage and bad input', () => {
     { name: 'relative remote path', args: (t) => [t, 'web2:www'], code: 1, stderr: /not absolute.*\(ERR_REPLICA_SPEC\)/ },
     { name: 'replica inside the source', args: (t) => [t, join(t, 'inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
     { name: 'duplicate replica', args: (t) => [t, '/tmp/fam-dup', '/tmp/fam-dup/'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
+    { name: 'duplicate replica written with /./', args: (t) => [t, '/tmp/fam-dup', '/tmp/./fam-dup'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
+    { name: 'remote spec with its colon forgotten', args: (t) => [t, 'web2/srv/www'], code: 1, stderr: /must start with "\.\/" or "\.\.\/" \(or did you mean "web2:\/srv\/www".*\(ERR_REPLICA_SPEC\)/ },
+    { name: 'relative replica without ./', args: (t) => [t, 'fam-never/www'], code: 1, stderr: /\(ERR_REPLICA_SPEC\)/, cwd: () => '/tmp' },
+    { name: 'replica inside the source, written with //', args: (t) => [t, t.replace(/\/([^/]+)$/, '//$1//inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
+    { name: 'relative replica leading back inside the source', args: (t) => ['src', `../${t.split('/').pop()}/src/sub`], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/, cwd: (t) => t },
+    { name: 'replica through a symlink into the source', args: (t) => [join(t, 'src'), join(t, 'to-sub')], code: 1, stderr: /to-sub" is the source, or lies inside it.*\(ERR_REPLICA_LOOP\)/ },
   ];
   for (const c of cases) {
     it(`${c.name} → exit ${c.code} with a clear message`, async () => {
@@ -91,7 +97,11 @@ describe('fam-mirror CLI: usage and bad input', () => {
       await writeFile(join(tmp, 'file'), 'x');
       await writeFile(join(tmp, 'typo.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], exlude: ['*.tmp'] }));
       await writeFile(join(tmp, 'type.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], concurrency: 'lots' }));
-      const r = await runToEnd(c.args(tmp), c.env === undefined ? {} : { env: c.env });
+      await mkdir(join(tmp, 'src/sub'), { recursive: true });
+      await writeFile(join(tmp, 'src/sub/only-here.txt'), 'precious\n');
+      await symlink(join(tmp, 'src/sub'), join(tmp, 'to-sub'));
+      const r = await runToEnd(c.args(tmp), { ...(c.env === undefined ? {} : { env: c.env }), ...(c.cwd === undefined ? {} : { cwd: c.cwd(tmp) }) });
+      assert.equal(await readFile(join(tmp, 'src/sub/only-here.txt'), 'utf8'), 'precious\n', 'nothing of the source deleted');
       assert.equal(await readdir('/tmp').then((n) => n.includes('fam-never')), false, 'nothing created on any replica');
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
