@@ -70,6 +70,8 @@ files and bytes sent), read from its socket in the state directory.
 verify compares each REPLICA with SRC by checksum (an rsync dry run, nothing is changed),
 prints every difference, and exits 0 when all are identical, 1 when not (or not reachable).
 
+A first word verify or status is always the command; a directory of that name is ./verify.
+
 Stop with Ctrl-C or SIGTERM: batches in flight finish, connections close, exit 0.
 Debug logging: DEBUG=fam-mirror:* fam-mirror ...`;
 
@@ -135,20 +137,29 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   if (v.help) return 'help';
   if (v.version) return 'version';
   const positionals = [...parsed.positionals];
-  if (positionals.length === 1 && positionals[0] === 'status') {
+  const command = takeCommand(positionals);
+  for (const [option, given] of Object.entries(v)) {
+    const why = given === undefined ? undefined : optionRefusal(command, option);
+    if (why !== undefined) throw new UsageError(why);
+  }
+  if (command === 'status') {
+    if (positionals.length > 0) {
+      throw new UsageError(`status takes no SRC or REPLICA ("${positionals[0]}" given): it lists every mirror running under the state directory (--state-dir DIR)`);
+    }
     return { command: 'status', stateDir: resolve(cwd, v['state-dir'] ?? defaultStateDir(env)), json: v.json === true };
   }
-  // "verify" is the subcommand only when SRC and a REPLICA follow (a directory named verify: ./verify).
-  const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
-  if (command === 'verify') positionals.shift();
   const config = loadConfig(v.config === undefined ? undefined : resolve(cwd, v.config));
   const watched = v['watch-list'] === undefined ? undefined : parseWatchList(readList(resolve(cwd, v['watch-list']), 'watch list'), cwd);
   const watchList = watched?.map((w) => w.root);
   if (watchList !== undefined && watchList.length === 0) throw new UsageError(`the watch list ${v['watch-list']} names no directory`);
   // With a watch list every positional is a replica.
   const [source, ...replicas] = watchList === undefined ? positionals : [watchList[0]!, ...positionals];
+  if (command === 'verify' && source === undefined && config.source === undefined) {
+    throw new UsageError(`verify: missing SRC and REPLICA, the tree to compare and the replicas to compare it with${DIRECTORY_HINT}`);
+  }
   if (source === undefined && config.source === undefined) throw new UsageError('missing SRC, the directory tree to mirror (or --watch-list FILE)');
   if (replicas.length === 0 && config.replicas === undefined) {
+    if (command === 'verify') throw new UsageError(`verify: missing REPLICA: name at least one host or directory to compare ${source ?? config.source} with${DIRECTORY_HINT}`);
     throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
   }
   let concurrency: number | undefined;
@@ -160,7 +171,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   const options = { ...config } as MirrorOptions;
   if (source !== undefined) options.source = resolve(cwd, source);
   if (replicas.length > 0) options.replicas = replicas.map((r) => localise(r, cwd));
-  if (v.init === true || isTruthy(env.INIT_MIRROR)) options.initMirror = true;
+  // INIT_MIRROR is about starting a mirror; verify only compares, whatever the environment says.
+  if (command === 'mirror' && (v.init === true || isTruthy(env.INIT_MIRROR))) options.initMirror = true;
   const excludeFiles = (v['exclude-from'] ?? []).flatMap((f) => readList(resolve(cwd, f), 'exclude file'));
   if (v.exclude || excludeFiles.length > 0) options.exclude = [...(options.exclude ?? []), ...excludeFiles, ...(v.exclude ?? [])];
   const never = (v['never-from'] ?? []).flatMap((f) => readList(resolve(cwd, f), 'never-replicate list')).map((p) => {
@@ -192,6 +204,61 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   const rootExcludes = new Map((watched ?? []).map((w) => [w.root, w.exclude]));
   return { command, options, roots, rootExcludes, never, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
 }
+
+const COMMANDS = ['verify', 'status'] as const;
+const DIRECTORY_HINT = '\n(a directory named verify or status is given as ./verify or ./status)';
+
+/**
+ * A first word that names a command is that command, whatever follows: a directory of that name is
+ * written `./verify`. A command word anywhere else, or a near miss of one first, is refused, so a
+ * mistyped command never starts a mirror (nor an --init pass that deletes on the replica).
+ */
+function takeCommand(positionals: string[]): 'mirror' | 'verify' | 'status' {
+  const first = positionals[0];
+  if (first === 'verify' || first === 'status') {
+    positionals.shift();
+  } else if (first !== undefined) {
+    const near = COMMANDS.find((c) => withinOneEdit(first.toLowerCase(), c));
+    if (near !== undefined) throw new UsageError(`unknown command "${first}": did you mean "${near}"? (a directory of that name is given as ./${first})`);
+  }
+  const misplaced = positionals.find((p) => (COMMANDS as readonly string[]).includes(p));
+  if (misplaced !== undefined) {
+    throw new UsageError(`"${misplaced}" is a command and goes first: fam-mirror ${misplaced} [options]${misplaced === 'verify' ? ' SRC REPLICA...' : ''} (a directory of that name is given as ./${misplaced}, a host as ${misplaced}:)`);
+  }
+  return first === 'verify' || first === 'status' ? first : 'mirror';
+}
+
+/** Equal, or one character inserted, deleted, replaced, or two adjacent ones swapped. Pure. */
+function withinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    return a.slice(i + 1) === b.slice(i + 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
+/**
+ * Why an option means nothing for a command, or undefined when it applies. Refused rather than
+ * ignored: whoever wrote it expects something (a seed, a JSON answer, an alert) that would not happen.
+ */
+function optionRefusal(command: 'mirror' | 'verify' | 'status', option: string): string | undefined {
+  if (command === 'status') {
+    return option === 'json' || option === 'state-dir' ? undefined : `--${option} does not apply to status: it only lists the running mirrors (status [--json] [--state-dir DIR])`;
+  }
+  if (option === 'json') return '--json applies to status only (fam-mirror status --json)';
+  return command === 'verify' ? VERIFY_REFUSES[option] : undefined;
+}
+
+const VERIFY_REFUSES: Record<string, string> = {
+  init: '--init does not apply to verify: it compares by checksum and changes nothing',
+  'dry-run': '--dry-run does not apply to verify: it never changes anything anyway',
+  metrics: '--metrics does not apply to verify (it serves the metrics of a running mirror)',
+  'on-replica-down': '--on-replica-down does not apply to verify',
+  'on-replica-up': '--on-replica-up does not apply to verify',
+};
 
 /**
  * `./x`, `../x`, `.` and `..` are local directories, made absolute here so a watch list can nest

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, readFile, writeFile, mkdir, symlink } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +107,75 @@ describe('fam-mirror CLI: usage and bad input', () => {
       assert.match(r.stderr, c.stderr);
     });
   }
+});
+
+describe('fam-mirror CLI: subcommands are always subcommands', () => {
+  /**
+   * A cwd holding directories named like the commands (and like their typos), a source and a local
+   * replica that differs from it by one extra file: whatever is mistyped, that file must survive.
+   */
+  async function workdir(): Promise<{ cwd: string; src: string; dst: string }> {
+    const cwd = await makeTempDir('fam-cli-sub-');
+    const src = join(cwd, 'src');
+    const dst = join(cwd, 'dst');
+    for (const d of ['verify', 'status', 'verfy', 'Verify', 'stauts', 'src', 'dst']) await mkdir(join(cwd, d));
+    await writeFile(join(cwd, 'verify/index.html'), 'a directory named verify\n');
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    await writeFile(join(dst, 'extra.txt'), 'only on the replica\n');
+    await writeFile(join(cwd, 'ok.json'), JSON.stringify({ source: src, replicas: [dst] }));
+    return { cwd, src, dst };
+  }
+
+  const mistakes: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv; stderr: RegExp }> = [
+    { name: 'verify DIR with INIT_MIRROR=1 and a ./verify directory', args: ['verify', './dst'], env: { INIT_MIRROR: '1' }, stderr: /verify: missing REPLICA.*\n?.*\.\/verify/ },
+    { name: 'verify alone', args: ['verify'], stderr: /verify: missing SRC/ },
+    { name: 'status with a SRC', args: ['status', 'src'], stderr: /status takes no SRC or REPLICA \("src" given\)/ },
+    { name: 'status with SRC and REPLICA', args: ['status', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /status takes no SRC or REPLICA/ },
+    { name: 'a typo: verfy', args: ['verfy', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /unknown command "verfy": did you mean "verify"\? .*\.\/verfy/ },
+    { name: 'a typo: Verify', args: ['Verify', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /unknown command "Verify": did you mean "verify"\?/ },
+    { name: 'a typo: verfiy', args: ['verfiy', 'src', './dst'], stderr: /did you mean "verify"\?/ },
+    { name: 'a typo: stauts', args: ['stauts'], stderr: /unknown command "stauts": did you mean "status"\?/ },
+    { name: 'a typo: stats', args: ['stats', '--json'], stderr: /did you mean "status"\?/ },
+    { name: 'the command after SRC', args: ['src', 'verify', './dst'], env: { INIT_MIRROR: '1' }, stderr: /"verify" is a command and goes first/ },
+    { name: 'the command last', args: ['--init', 'src', './dst', 'status'], stderr: /"status" is a command and goes first/ },
+    { name: 'verify --init', args: ['verify', '--init', 'src', './dst'], stderr: /--init does not apply to verify/ },
+    { name: 'verify --dry-run', args: ['verify', '--dry-run', 'src', './dst'], stderr: /--dry-run does not apply to verify/ },
+    { name: 'status --init', args: ['status', '--init'], stderr: /--init does not apply to status/ },
+    { name: '--json without status', args: ['--json', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /--json applies to status only/ },
+  ];
+  for (const m of mistakes) {
+    it(`${m.name}: exit 2, a clear message, nothing run`, async () => {
+      const { cwd, dst } = await workdir();
+      const r = await runToEnd(m.args, { cwd, ...(m.env === undefined ? {} : { env: m.env }) });
+      assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stderr, m.stderr);
+      assert.match(r.stderr, /fam-mirror --help/);
+      assert.equal(r.stdout, '', 'nothing started');
+      assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
+    });
+  }
+
+  it('verify --config FILE verifies (exit 1, the difference listed) and never starts mirroring', async () => {
+    const { cwd, dst } = await workdir();
+    const r = await runToEnd(['verify', '--config', 'ok.json'], { cwd, env: { INIT_MIRROR: '1' } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`${dst}: \\d+ differences?\n[\\s\\S]*\\*deleting +extra\\.txt`));
+    assert.doesNotMatch(r.stdout, /watching/);
+    assert.deepEqual(await readdir(dst), ['extra.txt'], 'verify changes nothing');
+  });
+
+  it('a directory named like a command is mirrored when written ./verify', async () => {
+    const { cwd, dst } = await workdir();
+    await rm(join(dst, 'extra.txt'));
+    const r = start(['--init', './verify', './dst'], { cwd });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'the seed of ./verify' });
+      await assertTreesEqual(join(cwd, 'verify'), dst, 'seed of ./verify');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
 });
 
 describe('fam-mirror CLI: real runs', () => {
