@@ -27,6 +27,7 @@ export type MirrorErrorCode =
   | 'ERR_SOURCE_VANISHED'
   | 'ERR_SOURCE_EMPTY'
   | 'ERR_STATE'
+  | 'ERR_EXCLUDE_FILE'
   | 'ERR_WATCH'
   | 'ERR_WATCH_LIMIT'
   | 'ERR_CLOSED';

@@ -29,6 +29,8 @@ export interface ExecutorDeps {
   remote: RemoteExec | undefined;
   /** Opens the replica's connection, so connect-time failures get their own code and verdict. */
   connect: (() => Promise<void>) | undefined;
+  /** The mirror's exclude rule file (exclude-file.ts), undefined without excludes. */
+  excludeFile: string | undefined;
   /** Global cap on rsyncs in flight (p-limit). */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
   onSynced(event: SyncedEvent): void;
@@ -60,7 +62,7 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       await moveOnReplica(deps.target.path, renames, deps.remote).catch((e: Error) => log('moves skipped: %s', e.message));
       log('moved %d renamed directories on the replica', renames.length);
     }
-    const call = buildRsyncCall(plan, deps.target, options);
+    const call = buildRsyncCall(plan, deps.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec });
     // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
     const tally = emptyTally();
     const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;

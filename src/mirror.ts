@@ -23,6 +23,7 @@ import { ConnectionPool } from './transport/pool.js';
 import { bridgeRsh, type RemoteExec } from './transport/rsync.js';
 import type { RsyncTarget } from './rsync-args.js';
 import { verifyReplica, type VerifyResult } from './verify.js';
+import { writeExcludeFile, type ExcludeFile } from './exclude-file.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, SshReplica } from './types.js';
 import { TreeWatcher } from './watch.js';
 
@@ -35,6 +36,12 @@ const BURST_GAP_MS = 1000;
 const RECONCILE_AFTER_MS = 2000;
 /** How often the tree snapshot for restarts is refreshed (bounds what a restart after SIGKILL re-sends). */
 const SNAPSHOT_EVERY_MS = 5 * 60_000;
+/**
+ * @parcel/watcher compares every path it crawls or reports with every ignored path in turn
+ * (measured: 10,000 of them made subscribing to 1,050 entries take 0.5 s instead of 5 ms). It is
+ * given this many at most; the others are still never sent, the event filter drops them.
+ */
+const WATCH_IGNORE_MAX = 128;
 
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
@@ -69,6 +76,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #backlog: Backlog | undefined;
   #burst = { count: 0, lastAt: 0 };
   #sent = new Map<string, { files: number; bytes: number }>();
+  #excludeFile: ExcludeFile | undefined;
 
   /**
    * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host.
@@ -93,6 +101,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const backlog = o.stateDir === undefined || o.dryRun ? undefined : openBacklog(o.stateDir, o.source);
     this.#backlog = backlog;
     this.#seq = backlog?.lastSeq ?? 0;
+    this.#excludeFile = await writeExcludeFile(o.exclude);
     this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
     if (backlog !== undefined) this.#restoreBacklogs(backlog);
     this.#watcher = new TreeWatcher(o.source, compileExcludes(o.exclude), {
@@ -104,7 +113,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.#report(err);
         this.#scheduleReconcile('a watcher error');
       },
-    }, literalAnchoredPaths(o.exclude));
+    }, literalAnchoredPaths(o.exclude).slice(0, WATCH_IGNORE_MAX));
     await preflightWatches(o.source, compileExcludes(o.exclude), o.watchLimit);
     // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
@@ -308,6 +317,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await this.#watcher?.close();
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
+    await this.#excludeFile?.remove();
     this.#backlog?.close();
     this.#phase = 'closed';
   }
@@ -325,13 +335,20 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const o = this.options;
     await checkSource(o.source);
     await checkRsync(o.rsyncPath);
-    return await Promise.all(
-      o.replicas.map(async (replica) => {
-        const t = this.#transportFor(replica);
-        await t.connect?.();
-        return verifyReplica(replica.id, o.rsyncPath, t.target, o, t.remote);
-      }),
-    );
+    // A running mirror has its rule file; otherwise this call writes its own for the time it runs.
+    const own = this.#excludeFile === undefined ? await writeExcludeFile(o.exclude) : undefined;
+    const settings = { source: o.source, excludeFile: (own ?? this.#excludeFile)?.path, timeoutSec: o.timeoutSec };
+    try {
+      return await Promise.all(
+        o.replicas.map(async (replica) => {
+          const t = this.#transportFor(replica);
+          await t.connect?.();
+          return verifyReplica(replica.id, o.rsyncPath, t.target, settings, t.remote);
+        }),
+      );
+    } finally {
+      await own?.remove();
+    }
   }
 
   #transportFor(replica: Replica): { target: RsyncTarget; remote: RemoteExec | undefined; connect: (() => Promise<void>) | undefined } {
@@ -353,6 +370,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       target: t.target,
       remote: t.remote,
       connect: t.connect,
+      excludeFile: this.#excludeFile?.path,
       limit,
       onSynced: (event) => {
         const sent = this.#sent.get(replica.id) ?? { files: 0, bytes: 0 };

@@ -6,6 +6,7 @@
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
+import { excludeRuleProblem } from './rsync-args.js';
 import type { Replica } from './types.js';
 
 export interface MirrorOptions {
@@ -133,7 +134,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     source,
     replicas: Object.freeze(replicas),
     initMirror: optBoolean(raw, 'initMirror') ?? false,
-    exclude: Object.freeze(optStrings(raw, 'exclude') ?? []),
+    exclude: Object.freeze(optExcludes(raw)),
     identityFiles: Object.freeze(
       (optStrings(raw, 'identityFiles') ?? ['id_ecdsa', 'id_ed25519', 'id_rsa'].map(ssh)).map((f) =>
         path.resolve(env.cwd, f),
@@ -241,6 +242,16 @@ function optStrings(raw: object, key: string): string[] | undefined {
     bad(key, 'must be a list of non-empty strings');
   }
   return [...(v as string[])];
+}
+
+/** rsync patterns, each of which must survive the rule file rsync reads them from (rsync-args.ts). */
+function optExcludes(raw: object): string[] {
+  const patterns = optStrings(raw, 'exclude') ?? [];
+  for (const [i, p] of patterns.entries()) {
+    const problem = excludeRuleProblem(p);
+    if (problem !== undefined) bad('exclude', `pattern ${i + 1} (${JSON.stringify(p.length > 60 ? `${p.slice(0, 60)}…` : p)}) ${problem}: rsync cannot read it`);
+  }
+  return patterns;
 }
 
 function optChoice<T extends string>(raw: object, key: string, choices: readonly T[]): T | undefined {
