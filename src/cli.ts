@@ -490,8 +490,14 @@ async function main(): Promise<number> {
       if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
       if (o.stateDir !== undefined && !o.dryRun) {
         const dir = join(o.stateDir, hashName(o.source));
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        servers.push(await serveStatus(join(dir, SOCKET_NAME), () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() })));
+        try {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          servers.push(await serveStatus(join(dir, SOCKET_NAME), () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() })));
+        } catch (e) {
+          if (e instanceof MirrorError) throw e; // another mirror answers on that socket
+          const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          throw new MirrorError('ERR_STATE', `Cannot use the state directory ${o.stateDir}: ${why}. Give a writable directory (--state-dir DIR).`, { path: o.stateDir, cause: e });
+        }
       }
     }
     if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => mirrors.flatMap((m) => m.status())));

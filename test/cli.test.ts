@@ -89,6 +89,8 @@ describe('fam-mirror CLI: usage and bad input', () => {
     { name: 'relative replica without ./', args: (t) => [t, 'fam-never/www'], code: 1, stderr: /\(ERR_REPLICA_SPEC\)/, cwd: () => '/tmp' },
     { name: 'replica inside the source, written with //', args: (t) => [t, t.replace(/\/([^/]+)$/, '//$1//inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
     { name: 'relative replica leading back inside the source', args: (t) => ['src', `../${t.split('/').pop()}/src/sub`], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/, cwd: (t) => t },
+    { name: 'state directory is a file', args: (t) => ['--state-dir', join(t, 'file'), join(t, 'src'), '/tmp/fam-never'], code: 1, stderr: /Cannot use the state directory .*\/file: ENOTDIR\. Give a writable directory \(--state-dir DIR\)\. \(ERR_STATE\)/ },
+    { name: 'state directory below a file', args: (t) => ['--state-dir', join(t, 'file/state'), join(t, 'src'), '/tmp/fam-never'], code: 1, stderr: /Cannot use the state directory .*\/file\/state: ENOTDIR.*\(ERR_STATE\)/ },
     { name: 'replica through a symlink into the source', args: (t) => [join(t, 'src'), join(t, 'to-sub')], code: 1, stderr: /to-sub" is the source, or lies inside it.*\(ERR_REPLICA_LOOP\)/ },
   ];
   for (const c of cases) {
