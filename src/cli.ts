@@ -12,11 +12,11 @@ import type { ProgressEvent, ReplicaStateEvent } from './types.js';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Mirror } from './mirror.js';
+import { Mirror, type StartResult } from './mirror.js';
 import { parseReplicaSpec } from './replica-spec.js';
 import { ConnectionPool } from './transport/pool.js';
 import { isMirrorError, MirrorError } from './errors.js';
-import type { MirrorOptions } from './options.js';
+import type { MirrorOptions, NormalizedOptions } from './options.js';
 
 const USAGE = `Usage: fam-mirror [options] SRC REPLICA...
        fam-mirror verify [options] SRC REPLICA...
@@ -487,7 +487,7 @@ async function main(): Promise<number> {
     const started = Date.now();
     for (const mirror of mirrors) {
       const o = mirror.options;
-      if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
+      if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? (o.dryRun ? ' (dry run: would seed first)' : ' (seeding first)') : ''}`);
       if (o.stateDir !== undefined && !o.dryRun) {
         const dir = join(o.stateDir, hashName(o.source));
         try {
@@ -501,8 +501,8 @@ async function main(): Promise<number> {
       }
     }
     if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => mirrors.flatMap((m) => m.status())));
-    await Promise.all(mirrors.map((m) => m.start()));
-    if (!quiet) log(`${first.initMirror ? 'seeded and ' : ''}watching (ready in ${Date.now() - started} ms)`);
+    const results = await Promise.all(mirrors.map((m) => m.start()));
+    if (!quiet) log(`${seedClaim(first, results)}watching (ready in ${Date.now() - started} ms)`);
     await stopped;
     return 0;
   } catch (e) {
@@ -514,6 +514,22 @@ async function main(): Promise<number> {
     clearInterval(keepAlive);
     for (const server of servers) server.close();
   }
+}
+
+/**
+ * What the ready line may say about the seed: only what start() observed (design: every claim is
+ * true when made), and a dry run only what it would do.
+ */
+function seedClaim(options: NormalizedOptions, results: StartResult[]): string {
+  if (!options.initMirror) return '';
+  const seeded = results.flatMap((r) => r.seeded);
+  const unseeded = results.flatMap((r) => r.unseeded);
+  const total = seeded.length + unseeded.length;
+  const down = `${unseeded.join(', ')} ${unseeded.length === 1 ? 'is' : 'are'} down`;
+  if (options.dryRun) {
+    return unseeded.length === 0 ? 'dry run: every replica would be seeded (nothing sent); ' : `dry run: ${seeded.length} of ${total} would be seeded (nothing sent); ${down}; `;
+  }
+  return unseeded.length === 0 ? 'seeded and ' : `${seeded.length} of ${total} seeded; ${down} and will be seeded when back; `;
 }
 
 /** The default log, alerts and dry-run report of one mirror. */
@@ -548,7 +564,8 @@ function wire(mirror: Mirror, cli: Cli): void {
   if (!quiet) mirror.on('progress', (e) => bars.update(e));
   mirror.on('synced', (e) => {
     bars.done(e.replica);
-    if (quiet) return;
+    // A dry run sent nothing: its 'planned' line above already says what would have been.
+    if (quiet || mirror.options.dryRun) return;
     const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
     log(`synced ${what} to ${e.replica} in ${e.durationMs} ms`);
   });

@@ -57,6 +57,14 @@ export interface FlushResult {
   behind: string[];
 }
 
+/** What start() did: with initMirror, whose seed is confirmed and who is still without one. */
+export interface StartResult {
+  /** Replicas whose seed (a full pass) completed; empty without initMirror. */
+  seeded: string[];
+  /** Replicas down while seeding: each gets its seed when back. Empty without initMirror. */
+  unseeded: string[];
+}
+
 type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
 export class Mirror extends EventEmitter<MirrorEvents> {
@@ -88,8 +96,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#options = normalizeOptions(options, environment());
   }
 
-  /** Starts watching; with `initMirror`, resolves once every replica has been seeded. */
-  async start(): Promise<void> {
+  /**
+   * Starts watching; with `initMirror`, resolves once every replica that can be reached has been
+   * seeded, and says which were and which were not (down: seeded when back).
+   */
+  async start(): Promise<StartResult> {
     if (this.#phase !== 'new') throw new MirrorError('ERR_OPTIONS', 'Mirror.start() was already called; create a new Mirror to start again.');
     this.#phase = 'starting';
     const o = this.options;
@@ -126,10 +137,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       this.#dispatch(['']);
       // Seeded means every replica that can be reached: one that is down gets its seed when it is
       // back (it stays in its backlog), but one that needs a human fails the start.
-      await this.flush({ healthyOnly: true });
+      const seed = await this.flush({ healthyOnly: true });
       const failed = this.#lanes.find((lane) => lane.status().state === 'failed');
       if (failed !== undefined) throw failed.lastError ?? new MirrorError('ERR_RSYNC_FATAL', `Replica ${failed.id} failed while seeding.`);
+      return { seeded: this.#lanes.map((l) => l.id).filter((id) => !seed.behind.includes(id)), unseeded: seed.behind };
     }
+    return { seeded: [], unseeded: [] };
   }
 
   /** One delivery of changes: journaled first (when durable), then into every replica's backlog. */
@@ -374,7 +387,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       limit,
       onSynced: (event) => {
         const sent = this.#sent.get(replica.id) ?? { files: 0, bytes: 0 };
-        this.#sent.set(replica.id, { files: sent.files + event.files, bytes: sent.bytes + event.bytes });
+        // A dry run's counts are what rsync would send: reported in 'planned', never counted as sent.
+        if (!o.dryRun) this.#sent.set(replica.id, { files: sent.files + event.files, bytes: sent.bytes + event.bytes });
         this.emit('synced', event);
       },
       onProblem: (event) => this.emit('problem', event),

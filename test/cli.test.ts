@@ -204,6 +204,26 @@ describe('fam-mirror CLI: real runs', () => {
     assert.equal(await r.exit, 0, r.stderr());
   });
 
+  it('--init with one of three replicas down: "2 of 3 seeded", the down one named, never "seeded and watching"', async () => {
+    const tmp = await makeTempDir('fam-cli-seed-claim-');
+    const [src, one, two] = [join(tmp, 'src'), join(tmp, 'one'), join(tmp, 'two')];
+    for (const d of [src, one, two]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const key = join(tmp, 'id_ed25519');
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const r = start(['--init', '--identity', key, '--state-dir', join(tmp, 'state'), src, one, two, 'ssh://root@127.0.0.1:1/srv/www']);
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.match(r.stdout(), /2 of 3 seeded; root@127\.0\.0\.1:1:\/srv\/www is down and will be seeded when back; watching \(ready in \d+ ms\)/);
+    assert.doesNotMatch(r.stdout(), /seeded and watching/);
+    await assertTreesEqual(src, one, 'one seeded');
+    await assertTreesEqual(src, two, 'two seeded');
+  });
+
   it('mirrors to a relative local directory with INIT_MIRROR=1 and exits 0 on SIGTERM', async () => {
     const cwd = await makeTempDir('fam-cli-local-');
     const src = join(cwd, 'site');
@@ -324,7 +344,7 @@ describe('fam-mirror CLI: real runs', () => {
     await writeFile(join(dst, 'extra.txt'), 'would be deleted\n');
     const r = start(['--dry-run', '--init', '--state-dir', join(tmp, 'state'), src, dst]);
     try {
-      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'dry seed' });
+      await waitFor(() => /dry run: every replica would be seeded \(nothing sent\); watching \(ready in/.test(r.stdout()), { what: 'dry seed' });
       await writeFile(join(src, 'later.txt'), 'l\n');
       await waitFor(() => /would get 1 path: rsync /.test(r.stdout()), { what: 'the planned batch' });
     } finally {
@@ -334,6 +354,9 @@ describe('fam-mirror CLI: real runs', () => {
     assert.match(r.stdout(), /dry run: .*dst would get a full pass: rsync .*--delete/);
     assert.match(r.stdout(), /\*deleting +0 extra\.txt/);
     assert.match(r.stdout(), /path "later\.txt"/);
+    // Nothing was sent, so nothing is said to be: no "synced" line, no "seeded".
+    assert.doesNotMatch(r.stdout(), /Z synced |seeded and|seeding first/);
+    assert.match(r.stdout(), /watching .* \(dry run: would seed first\)/);
     assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
     assert.deepEqual(await readdir(tmp).then((n) => n.includes('state')), false, 'no state written');
   });
