@@ -224,6 +224,26 @@ describe('fam-mirror CLI: real runs', () => {
     await assertTreesEqual(src, two, 'two seeded');
   });
 
+  it('a config with 200,000 excludes seeds for real before it says so', async () => {
+    const tmp = await makeTempDir('fam-cli-200k-');
+    const [src, dst] = [join(tmp, 'src'), join(tmp, 'dst')];
+    for (const d of [src, dst]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    await writeFile(join(src, 'b.tmp'), 'excluded\n');
+    const exclude = [...Array.from({ length: 200_000 }, (_, i) => `/generated/file-${i}.bin`), '*.tmp'];
+    await writeFile(join(tmp, 'fam.json'), JSON.stringify({ source: src, replicas: [dst], exclude, initMirror: true }));
+    const r = start(['--config', join(tmp, 'fam.json'), '--state-dir', join(tmp, 'state')]);
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready', timeoutMs: 60_000 });
+      assert.match(r.stdout(), /seeded and watching/);
+      assert.deepEqual(await readdir(dst), ['a.txt']);
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.doesNotMatch(r.stdout(), /E2BIG|is down/);
+  });
+
   it('mirrors to a relative local directory with INIT_MIRROR=1 and exits 0 on SIGTERM', async () => {
     const cwd = await makeTempDir('fam-cli-local-');
     const src = join(cwd, 'site');
