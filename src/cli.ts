@@ -317,7 +317,8 @@ function optionsForRoot(cli: Cli, root: string): MirrorOptions {
 }
 
 function specForRoot(spec: string, root: string): string {
-  const parsed = parseReplicaSpec(spec);
+  // A relative replica from the config file (./backup) is relative to the directory we run in.
+  const parsed = parseReplicaSpec(spec, process.cwd());
   if (parsed.kind === 'local') return join(parsed.path, root);
   if (parsed.path === undefined) return spec;
   const host = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host;

@@ -224,6 +224,28 @@ describe('fam-mirror CLI: real runs', () => {
     await assertTreesEqual(src, two, 'two seeded');
   });
 
+  it('a relative replica from the config file (./backup) works with a watch list too', async () => {
+    const cwd = await makeTempDir('fam-cli-relcfg-');
+    const [root, other] = [join(cwd, 'www'), join(cwd, 'img')];
+    for (const d of [root, other, join(cwd, 'backup')]) await mkdir(d);
+    await writeFile(join(root, 'index.html'), 'i\n');
+    await writeFile(join(other, 'logo.png'), 'png\n');
+    await writeFile(join(cwd, 'roots.txt'), `${root}\n${other}\n`);
+    // rsync creates only the last directory of a target: P/R's parents exist, as in the test above.
+    for (const r of [root, other]) await mkdir(join(cwd, 'backup', r), { recursive: true });
+    await writeFile(join(cwd, 'fam.json'), JSON.stringify({ replicas: ['./backup'] }));
+    const r = start(['--init', '--config', 'fam.json', '--watch-list', 'roots.txt', '--state-dir', join(cwd, 'state')], { cwd });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
+      assert.match(r.stdout(), /seeded and watching/, r.stderr());
+      await assertTreesEqual(root, join(cwd, 'backup', root), 'a root below the relative replica');
+      await assertTreesEqual(other, join(cwd, 'backup', other), 'the other root below it');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
   it('a config with 200,000 excludes seeds for real before it says so', async () => {
     const tmp = await makeTempDir('fam-cli-200k-');
     const [src, dst] = [join(tmp, 'src'), join(tmp, 'dst')];
