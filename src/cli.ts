@@ -12,11 +12,11 @@ import type { ProgressEvent, ReplicaStateEvent } from './types.js';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Mirror } from './mirror.js';
+import { Mirror, type StartResult } from './mirror.js';
 import { parseReplicaSpec } from './replica-spec.js';
 import { ConnectionPool } from './transport/pool.js';
 import { isMirrorError, MirrorError } from './errors.js';
-import type { MirrorOptions } from './options.js';
+import type { MirrorOptions, NormalizedOptions } from './options.js';
 
 const USAGE = `Usage: fam-mirror [options] SRC REPLICA...
        fam-mirror verify [options] SRC REPLICA...
@@ -29,7 +29,9 @@ REPLICA is one of:
   HOST                      same path as SRC on HOST (as fam_mirror did)
   HOST:/path, USER@HOST:/path
   ssh://USER@HOST:PORT/path
-  /local/path or ./path     a local directory (plain rsync, no ssh)
+  /local/path, ./path, ../path
+                            a local directory (plain rsync, no ssh); a relative
+                            path must start with ./ or ../
 
 Options:
   --init                 seed every replica first (full rsync --delete pass);
@@ -67,6 +69,8 @@ files and bytes sent), read from its socket in the state directory.
 
 verify compares each REPLICA with SRC by checksum (an rsync dry run, nothing is changed),
 prints every difference, and exits 0 when all are identical, 1 when not (or not reachable).
+
+A first word verify or status is always the command; a directory of that name is ./verify.
 
 Stop with Ctrl-C or SIGTERM: batches in flight finish, connections close, exit 0.
 Debug logging: DEBUG=fam-mirror:* fam-mirror ...`;
@@ -133,20 +137,29 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   if (v.help) return 'help';
   if (v.version) return 'version';
   const positionals = [...parsed.positionals];
-  if (positionals.length === 1 && positionals[0] === 'status') {
+  const command = takeCommand(positionals);
+  for (const [option, given] of Object.entries(v)) {
+    const why = given === undefined ? undefined : optionRefusal(command, option);
+    if (why !== undefined) throw new UsageError(why);
+  }
+  if (command === 'status') {
+    if (positionals.length > 0) {
+      throw new UsageError(`status takes no SRC or REPLICA ("${positionals[0]}" given): it lists every mirror running under the state directory (--state-dir DIR)`);
+    }
     return { command: 'status', stateDir: resolve(cwd, v['state-dir'] ?? defaultStateDir(env)), json: v.json === true };
   }
-  // "verify" is the subcommand only when SRC and a REPLICA follow (a directory named verify: ./verify).
-  const command = positionals[0] === 'verify' && positionals.length >= 3 ? 'verify' : 'mirror';
-  if (command === 'verify') positionals.shift();
   const config = loadConfig(v.config === undefined ? undefined : resolve(cwd, v.config));
   const watched = v['watch-list'] === undefined ? undefined : parseWatchList(readList(resolve(cwd, v['watch-list']), 'watch list'), cwd);
   const watchList = watched?.map((w) => w.root);
   if (watchList !== undefined && watchList.length === 0) throw new UsageError(`the watch list ${v['watch-list']} names no directory`);
   // With a watch list every positional is a replica.
   const [source, ...replicas] = watchList === undefined ? positionals : [watchList[0]!, ...positionals];
+  if (command === 'verify' && source === undefined && config.source === undefined) {
+    throw new UsageError(`verify: missing SRC and REPLICA, the tree to compare and the replicas to compare it with${DIRECTORY_HINT}`);
+  }
   if (source === undefined && config.source === undefined) throw new UsageError('missing SRC, the directory tree to mirror (or --watch-list FILE)');
   if (replicas.length === 0 && config.replicas === undefined) {
+    if (command === 'verify') throw new UsageError(`verify: missing REPLICA: name at least one host or directory to compare ${source ?? config.source} with${DIRECTORY_HINT}`);
     throw new UsageError('missing REPLICA: name at least one host or directory to mirror to');
   }
   let concurrency: number | undefined;
@@ -158,7 +171,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   const options = { ...config } as MirrorOptions;
   if (source !== undefined) options.source = resolve(cwd, source);
   if (replicas.length > 0) options.replicas = replicas.map((r) => localise(r, cwd));
-  if (v.init === true || isTruthy(env.INIT_MIRROR)) options.initMirror = true;
+  // INIT_MIRROR is about starting a mirror; verify only compares, whatever the environment says.
+  if (command === 'mirror' && (v.init === true || isTruthy(env.INIT_MIRROR))) options.initMirror = true;
   const excludeFiles = (v['exclude-from'] ?? []).flatMap((f) => readList(resolve(cwd, f), 'exclude file'));
   if (v.exclude || excludeFiles.length > 0) options.exclude = [...(options.exclude ?? []), ...excludeFiles, ...(v.exclude ?? [])];
   const never = (v['never-from'] ?? []).flatMap((f) => readList(resolve(cwd, f), 'never-replicate list')).map((p) => {
@@ -191,12 +205,68 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Cli | St
   return { command, options, roots, rootExcludes, never, quiet: v.quiet === true, metrics: v.metrics, onDown: v['on-replica-down'], onUp: v['on-replica-up'] };
 }
 
-/** `./x`, `../x`, `.` and `dir/sub` are local directories (a '/' before any ':'); a bare word is a host. */
+const COMMANDS = ['verify', 'status'] as const;
+const DIRECTORY_HINT = '\n(a directory named verify or status is given as ./verify or ./status)';
+
+/**
+ * A first word that names a command is that command, whatever follows: a directory of that name is
+ * written `./verify`. A command word anywhere else, or a near miss of one first, is refused, so a
+ * mistyped command never starts a mirror (nor an --init pass that deletes on the replica).
+ */
+function takeCommand(positionals: string[]): 'mirror' | 'verify' | 'status' {
+  const first = positionals[0];
+  if (first === 'verify' || first === 'status') {
+    positionals.shift();
+  } else if (first !== undefined) {
+    const near = COMMANDS.find((c) => withinOneEdit(first.toLowerCase(), c));
+    if (near !== undefined) throw new UsageError(`unknown command "${first}": did you mean "${near}"? (a directory of that name is given as ./${first})`);
+  }
+  const misplaced = positionals.find((p) => (COMMANDS as readonly string[]).includes(p));
+  if (misplaced !== undefined) {
+    throw new UsageError(`"${misplaced}" is a command and goes first: fam-mirror ${misplaced} [options]${misplaced === 'verify' ? ' SRC REPLICA...' : ''} (a directory of that name is given as ./${misplaced}, a host as ${misplaced}:)`);
+  }
+  return first === 'verify' || first === 'status' ? first : 'mirror';
+}
+
+/** Equal, or one character inserted, deleted, replaced, or two adjacent ones swapped. Pure. */
+function withinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    return a.slice(i + 1) === b.slice(i + 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
+/**
+ * Why an option means nothing for a command, or undefined when it applies. Refused rather than
+ * ignored: whoever wrote it expects something (a seed, a JSON answer, an alert) that would not happen.
+ */
+function optionRefusal(command: 'mirror' | 'verify' | 'status', option: string): string | undefined {
+  if (command === 'status') {
+    return option === 'json' || option === 'state-dir' ? undefined : `--${option} does not apply to status: it only lists the running mirrors (status [--json] [--state-dir DIR])`;
+  }
+  if (option === 'json') return '--json applies to status only (fam-mirror status --json)';
+  return command === 'verify' ? VERIFY_REFUSES[option] : undefined;
+}
+
+const VERIFY_REFUSES: Record<string, string> = {
+  init: '--init does not apply to verify: it compares by checksum and changes nothing',
+  'dry-run': '--dry-run does not apply to verify: it never changes anything anyway',
+  metrics: '--metrics does not apply to verify (it serves the metrics of a running mirror)',
+  'on-replica-down': '--on-replica-down does not apply to verify',
+  'on-replica-up': '--on-replica-up does not apply to verify',
+};
+
+/**
+ * `./x`, `../x`, `.` and `..` are local directories, made absolute here so a watch list can nest
+ * roots below them; anything else goes to the library as written (`dir/sub` is refused there: a
+ * remote spec with its colon forgotten).
+ */
 function localise(spec: string, cwd: string): string {
-  if (spec === '.' || spec === '..') return resolve(cwd, spec);
-  const slash = spec.indexOf('/');
-  const colon = spec.indexOf(':');
-  if (slash > 0 && (colon === -1 || slash < colon) && !spec.startsWith('ssh://') && !spec.startsWith('[')) return resolve(cwd, spec);
+  if (spec === '.' || spec === '..' || spec.startsWith('./') || spec.startsWith('../')) return resolve(cwd, spec);
   return spec;
 }
 
@@ -247,7 +317,8 @@ function optionsForRoot(cli: Cli, root: string): MirrorOptions {
 }
 
 function specForRoot(spec: string, root: string): string {
-  const parsed = parseReplicaSpec(spec);
+  // A relative replica from the config file (./backup) is relative to the directory we run in.
+  const parsed = parseReplicaSpec(spec, process.cwd());
   if (parsed.kind === 'local') return join(parsed.path, root);
   if (parsed.path === undefined) return spec;
   const host = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host;
@@ -417,16 +488,22 @@ async function main(): Promise<number> {
     const started = Date.now();
     for (const mirror of mirrors) {
       const o = mirror.options;
-      if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? ' (seeding first)' : ''}`);
+      if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? (o.dryRun ? ' (dry run: would seed first)' : ' (seeding first)') : ''}`);
       if (o.stateDir !== undefined && !o.dryRun) {
         const dir = join(o.stateDir, hashName(o.source));
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        servers.push(await serveStatus(join(dir, SOCKET_NAME), () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() })));
+        try {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          servers.push(await serveStatus(join(dir, SOCKET_NAME), () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() })));
+        } catch (e) {
+          if (e instanceof MirrorError) throw e; // another mirror answers on that socket
+          const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          throw new MirrorError('ERR_STATE', `Cannot use the state directory ${o.stateDir}: ${why}. Give a writable directory (--state-dir DIR).`, { path: o.stateDir, cause: e });
+        }
       }
     }
     if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => mirrors.flatMap((m) => m.status())));
-    await Promise.all(mirrors.map((m) => m.start()));
-    if (!quiet) log(`${first.initMirror ? 'seeded and ' : ''}watching (ready in ${Date.now() - started} ms)`);
+    const results = await Promise.all(mirrors.map((m) => m.start()));
+    if (!quiet) log(`${seedClaim(first, results)}watching (ready in ${Date.now() - started} ms)`);
     await stopped;
     return 0;
   } catch (e) {
@@ -438,6 +515,22 @@ async function main(): Promise<number> {
     clearInterval(keepAlive);
     for (const server of servers) server.close();
   }
+}
+
+/**
+ * What the ready line may say about the seed: only what start() observed (design: every claim is
+ * true when made), and a dry run only what it would do.
+ */
+function seedClaim(options: NormalizedOptions, results: StartResult[]): string {
+  if (!options.initMirror) return '';
+  const seeded = results.flatMap((r) => r.seeded);
+  const unseeded = results.flatMap((r) => r.unseeded);
+  const total = seeded.length + unseeded.length;
+  const down = `${unseeded.join(', ')} ${unseeded.length === 1 ? 'is' : 'are'} down`;
+  if (options.dryRun) {
+    return unseeded.length === 0 ? 'dry run: every replica would be seeded (nothing sent); ' : `dry run: ${seeded.length} of ${total} would be seeded (nothing sent); ${down}; `;
+  }
+  return unseeded.length === 0 ? 'seeded and ' : `${seeded.length} of ${total} seeded; ${down} and will be seeded when back; `;
 }
 
 /** The default log, alerts and dry-run report of one mirror. */
@@ -472,7 +565,8 @@ function wire(mirror: Mirror, cli: Cli): void {
   if (!quiet) mirror.on('progress', (e) => bars.update(e));
   mirror.on('synced', (e) => {
     bars.done(e.replica);
-    if (quiet) return;
+    // A dry run sent nothing: its 'planned' line above already says what would have been.
+    if (quiet || mirror.options.dryRun) return;
     const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
     log(`synced ${what} to ${e.replica} in ${e.durationMs} ms`);
   });

@@ -29,6 +29,7 @@ export type MirrorErrorCode =
   | 'ERR_STATE'
   | 'ERR_STATE_DAMAGED'
   | 'ERR_STATE_UNCLEAN'
+  | 'ERR_EXCLUDE_FILE'
   | 'ERR_WATCH'
   | 'ERR_WATCH_LIMIT'
   | 'ERR_CLOSED'

@@ -31,6 +31,8 @@ export interface ExecutorDeps {
   remote: RemoteExec | undefined;
   /** Opens the replica's connection, so connect-time failures get their own code and verdict. */
   connect: (() => Promise<void>) | undefined;
+  /** The mirror's exclude rule file (exclude-file.ts), undefined without excludes. */
+  excludeFile: string | undefined;
   /** Global cap on rsyncs in flight (p-limit). */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
   onSynced(event: SyncedEvent): void;
@@ -85,7 +87,7 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
     const sample: string[] = [];
     // The calls of one plan run in order; the first that does not succeed decides the batch.
     let run: RsyncRun = { exitCode: 0, stderr: '' };
-    for (const call of buildRsyncCalls(plan, deps.target, options)) {
+    for (const call of buildRsyncCalls(plan, deps.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
       run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
       sample.push(...(run.lines ?? []));

@@ -1,4 +1,4 @@
-export { Mirror, type FlushOptions, type FlushResult } from './mirror.js';
+export { Mirror, type FlushOptions, type FlushResult, type StartResult } from './mirror.js';
 export { MirrorError, isMirrorError, type MirrorErrorCode } from './errors.js';
 export { parseReplicaSpec } from './replica-spec.js';
 export type { MirrorOptions } from './options.js';

@@ -6,6 +6,7 @@
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
+import { excludeRuleProblem } from './rsync-args.js';
 import type { Replica } from './types.js';
 
 export interface MirrorOptions {
@@ -110,6 +111,11 @@ export interface Environment {
   cwd: string;
   homeDir: string;
   userName: string;
+  /**
+   * An absolute normalized path with the symlinks of its existing part resolved (real-path.ts does
+   * it on the real file system). Absent: paths are compared as written.
+   */
+  resolvePath?: (path: string) => string;
 }
 
 const KNOWN_KEYS = new Set<string>([
@@ -126,7 +132,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
   const home = optString(raw, 'homeDir') ?? env.homeDir;
   const userName = optString(raw, 'userName') ?? env.userName;
   const source = normalizeSource(raw.source, env.cwd);
-  const replicas = normalizeReplicas(raw.replicas, source, userName);
+  const replicas = normalizeReplicas(raw.replicas, source, userName, env);
   const ssh = (name: string) => path.join(home, '.ssh', name);
   const retryMinMs = optInteger(raw, 'retryMinMs', 1, 3_600_000) ?? 500;
   const retryMaxMs = optInteger(raw, 'retryMaxMs', 1, 86_400_000) ?? 30_000;
@@ -135,7 +141,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
     source,
     replicas: Object.freeze(replicas),
     initMirror: optBoolean(raw, 'initMirror') ?? false,
-    exclude: Object.freeze(optStrings(raw, 'exclude') ?? []),
+    exclude: Object.freeze(optExcludes(raw)),
     identityFiles: Object.freeze(
       (optStrings(raw, 'identityFiles') ?? ['id_ecdsa', 'id_ed25519', 'id_rsa'].map(ssh)).map((f) =>
         path.resolve(env.cwd, f),
@@ -188,20 +194,30 @@ function normalizeSource(source: unknown, cwd: string): string {
   return abs;
 }
 
-function normalizeReplicas(specs: unknown, source: string, userName: string): Replica[] {
+/**
+ * A local replica that is the source, or lies inside or around it, feeds the mirror its own output
+ * and its --delete passes delete source files. Both checks (loop, duplicate) compare the paths rsync
+ * will really write to: normalized, with the symlinks of their existing part resolved.
+ */
+function normalizeReplicas(specs: unknown, source: string, userName: string, env: Environment): Replica[] {
   if (!Array.isArray(specs) || specs.length === 0) {
     bad('replicas', 'must list at least one replica (e.g. web2, web3:/srv/www or /tmp/replica)');
   }
+  const real = env.resolvePath ?? ((p: string) => p);
+  const realSource = real(source);
   const seen = new Map<string, string>();
   return specs.map((spec) => {
     if (typeof spec !== 'string') bad('replicas', 'must be a list of strings');
-    const parsed = parseReplicaSpec(spec);
+    const parsed = parseReplicaSpec(spec, env.cwd);
     const replica: Replica =
       parsed.kind === 'local'
         ? parsed
         : { ...parsed, path: parsed.path ?? source, id: sshReplicaId(parsed.user, parsed.host, parsed.port, parsed.path ?? source) };
-    if (replica.kind === 'local') checkNoLoop(spec, replica.path, source);
-    const key = replica.kind === 'local' ? replica.path : `${replica.user ?? userName}@${replica.host}:${replica.port}:${replica.path}`;
+    let key: string;
+    if (replica.kind === 'local') {
+      key = real(replica.path);
+      checkNoLoop(spec, key, realSource, source);
+    } else key = `${replica.user ?? userName}@${replica.host}:${replica.port}:${replica.path}`;
     const twin = seen.get(key);
     if (twin !== undefined) {
       throw new MirrorError(
@@ -214,12 +230,13 @@ function normalizeReplicas(specs: unknown, source: string, userName: string): Re
   });
 }
 
-function checkNoLoop(spec: string, target: string, source: string): void {
+function checkNoLoop(spec: string, target: string, realSource: string, source: string): void {
   const inside = (a: string, b: string) => a === b || a.startsWith(b === '/' ? b : `${b}/`);
-  if (inside(target, source) || inside(source, target)) {
+  if (inside(target, realSource) || inside(realSource, target)) {
+    const via = [target !== spec.replace(/\/+$/, '') ? `"${spec}" is ${target}` : '', realSource !== source ? `the source ${source} is ${realSource}` : ''].filter((x) => x !== '').join(', ');
     throw new MirrorError(
       'ERR_REPLICA_LOOP',
-      `Replica "${spec}" is the source, or lies inside it or around it: every sync would feed itself. Choose a directory outside ${source}.`,
+      `Replica "${spec}" is the source, or lies inside it or around it${via === '' ? '' : ` (${via})`}: every sync would feed itself and could delete source files. Choose a directory outside ${realSource}.`,
       { path: target },
     );
   }
@@ -239,6 +256,16 @@ function optStrings(raw: object, key: string): string[] | undefined {
     bad(key, 'must be a list of non-empty strings');
   }
   return [...(v as string[])];
+}
+
+/** rsync patterns, each of which must survive the rule file rsync reads them from (rsync-args.ts). */
+function optExcludes(raw: object): string[] {
+  const patterns = optStrings(raw, 'exclude') ?? [];
+  for (const [i, p] of patterns.entries()) {
+    const problem = excludeRuleProblem(p);
+    if (problem !== undefined) bad('exclude', `pattern ${i + 1} (${JSON.stringify(p.length > 60 ? `${p.slice(0, 60)}…` : p)}) ${problem}: rsync cannot read it`);
+  }
+  return patterns;
 }
 
 function optChoice<T extends string>(raw: object, key: string, choices: readonly T[]): T | undefined {

@@ -1,10 +1,15 @@
 /**
  * Parses the replica specs users write (fam_mirror's bare `host`, rsync's `[user@]host:/path`,
- * `ssh://[user@]host[:port]/path`, or a local absolute path) into data. Pure.
+ * `ssh://[user@]host[:port]/path`, a local absolute path, or a local path starting with `./` or
+ * `../`) into data. Pure.
  *
  * Host and user names are validated strictly: they end up as ssh2 connection parameters, and a
- * leading '-' must never be able to pose as an option anywhere.
+ * leading '-' must never be able to pose as an option anywhere. Paths come out normalized (no `//`,
+ * `.`, `..` or trailing '/'), so the loop and duplicate checks compare like with like. A relative
+ * spec is local only when it says so with `./` or `../`: `web2/srv/www` is far more often a remote
+ * spec whose colon was forgotten than a directory below the current one.
  */
+import { posix } from 'node:path';
 import { MirrorError } from './errors.js';
 import type { ParsedReplicaSpec } from './types.js';
 
@@ -13,13 +18,19 @@ const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 const HINT =
-  'Write it as HOST, HOST:/path, USER@HOST:/path, ssh://USER@HOST:PORT/path, or an absolute local path.';
+  'Write it as HOST, HOST:/path, USER@HOST:/path, ssh://USER@HOST:PORT/path, or a local path (/abs/path, ./path or ../path).';
 
-export function parseReplicaSpec(spec: string): ParsedReplicaSpec {
+/** `cwd` resolves a relative local spec (`./x`, `../x`); without it such a spec is refused. */
+export function parseReplicaSpec(spec: string, cwd?: string): ParsedReplicaSpec {
   if (typeof spec !== 'string' || spec.trim() === '') fail(String(spec), 'it is empty');
   if (/[\0\n\r]/.test(spec)) fail(spec, 'it contains a NUL or line break');
   if (spec.startsWith('/')) {
-    const path = stripTrailingSlashes(spec);
+    const path = normalizePath(spec);
+    return { kind: 'local', id: path, path };
+  }
+  if (spec === '.' || spec === '..' || spec.startsWith('./') || spec.startsWith('../')) {
+    if (cwd === undefined || !cwd.startsWith('/')) fail(spec, 'a relative local path needs the current directory to resolve it against');
+    const path = normalizePath(posix.resolve(cwd, spec));
     return { kind: 'local', id: path, path };
   }
   if (spec.startsWith('ssh://')) return parseSshUrl(spec);
@@ -50,7 +61,7 @@ function parseSshUrl(spec: string): ParsedReplicaSpec {
     checkHost(spec, host, false);
   }
   if (user !== undefined) checkUser(spec, user);
-  const cleanPath = path === undefined || path === '/' ? undefined : stripTrailingSlashes(path);
+  const cleanPath = path === undefined || path === '/' ? undefined : normalizePath(path);
   return { kind: 'ssh', host, port, user, path: cleanPath };
 }
 
@@ -78,7 +89,9 @@ function parseScpLike(spec: string): ParsedReplicaSpec {
     const colon = rest.indexOf(':');
     const slash = rest.indexOf('/');
     if (slash !== -1 && (colon === -1 || slash < colon)) {
-      fail(spec, 'a local replica must be an absolute path (starting with "/")');
+      const head = rest.slice(0, slash);
+      const remote = HOST_NAME.test(head) && slash < rest.length - 1 ? ` (or did you mean "${spec.slice(0, spec.length - rest.length)}${head}:${rest.slice(slash)}", a path on host ${head}?)` : '';
+      fail(spec, `a relative local path must start with "./" or "../"${remote}`);
     }
     host = colon === -1 ? rest : rest.slice(0, colon);
     path = colon === -1 ? undefined : rest.slice(colon + 1);
@@ -88,7 +101,7 @@ function parseScpLike(spec: string): ParsedReplicaSpec {
     if (path === '') path = undefined;
     else if (!path.startsWith('/')) fail(spec, `the remote path "${path}" is not absolute`);
   }
-  return { kind: 'ssh', host, port: 22, user, path: path === undefined ? undefined : stripTrailingSlashes(path) };
+  return { kind: 'ssh', host, port: 22, user, path: path === undefined ? undefined : normalizePath(path) };
 }
 
 function decodeUser(spec: string, text: string): string {
@@ -115,8 +128,9 @@ function checkUser(spec: string, user: string): void {
   if (!USER_NAME.test(user)) fail(spec, `"${user}" is not a valid user name`);
 }
 
-function stripTrailingSlashes(path: string): string {
-  const stripped = path.replace(/\/+$/, '');
+/** An absolute path without `//`, `.`, `..` or a trailing '/' (`..` taken lexically, as `cd` does). */
+function normalizePath(path: string): string {
+  const stripped = posix.normalize(path).replace(/\/+$/, '');
   return stripped === '' ? '/' : stripped;
 }
 

@@ -8,6 +8,9 @@
  * deleted; `--delete` so a listed directory's extraneous entries go too (only listed directories:
  * implied parents are not touched); `--ignore-errors` so one unreadable file does not cancel the
  * deletions of the rest. `--ignore-times` where the plan asks for a comparison by content.
+ *
+ * Excludes never appear in argv either: a long list (200,000 patterns) made every exec fail with
+ * E2BIG. They go through a rule file (encodeExcludeRules) read with `--exclude-from`.
  */
 import type { Plan } from './plan.js';
 
@@ -27,7 +30,8 @@ export interface RsyncCall {
 
 export interface RsyncSettings {
   source: string;
-  exclude: readonly string[];
+  /** The mirror's exclude rule file (encodeExcludeRules), or undefined when there are no excludes. */
+  excludeFile: string | undefined;
   timeoutSec: number;
 }
 
@@ -53,7 +57,7 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }> | ShallowPl
     // second (or a file read while being written) would never be sent again. -1 = nanoseconds.
     '--modify-window=-1',
     `--timeout=${settings.timeoutSec}`,
-    ...settings.exclude.map((e) => `--exclude=${e}`),
+    ...excludeArgs(settings.excludeFile, plan.kind !== 'full'),
     ...remoteShellArgs(target),
   ];
   const ends = ['--', withSlash(settings.source), destinationOf(target)];
@@ -107,12 +111,47 @@ export function buildVerifyCall(target: RsyncTarget, settings: RsyncSettings): R
     args: [
       '-a', '-n', '--checksum', '--delete', '--force', '--modify-window=-1', '--out-format=%i %n%L',
       `--timeout=${settings.timeoutSec}`,
-      ...settings.exclude.map((e) => `--exclude=${e}`),
+      ...excludeArgs(settings.excludeFile, false),
       ...remoteShellArgs(target),
       '--', withSlash(settings.source), destinationOf(target),
     ],
     stdin: undefined,
   };
+}
+
+/**
+ * rsync reads an --exclude-from file while it parses that option, so --from0 (which also makes it
+ * read the file NUL-separated) must come first; the incremental recipe has it already.
+ */
+function excludeArgs(file: string | undefined, from0Given: boolean): string[] {
+  if (file === undefined) return [];
+  return from0Given ? [`--exclude-from=${file}`] : ['--from0', `--exclude-from=${file}`];
+}
+
+/**
+ * The exclude rule file: one NUL-terminated line per pattern, read with `--from0 --exclude-from`,
+ * where each line means exactly what `--exclude=LINE` meant (rsync's man page, FILTER RULES: both
+ * options take a pattern with an optional "- " or "+ " prefix, or a lone "!" that clears the
+ * list). NUL-terminated, a pattern with a newline survives. rsync skips a line starting with ';'
+ * or '#' as a comment: such a pattern is written as the explicit exclude rule "- PATTERN", which is
+ * what --exclude made of it. Pure; options.ts refuses what excludeRuleProblem() names.
+ */
+export function encodeExcludeRules(patterns: readonly string[]): Buffer {
+  return Buffer.from(patterns.map((p) => `${ruleLine(p)}\0`).join(''), 'utf8');
+}
+
+function ruleLine(pattern: string): string {
+  return pattern.startsWith('#') || pattern.startsWith(';') ? `- ${pattern}` : pattern;
+}
+
+/** rsync discards a rule line of 4,096 bytes or more ("discarding over-long filter"). */
+const MAX_RULE_BYTES = 4095;
+
+/** Why a pattern cannot go through the rule file, or undefined. Pure. */
+export function excludeRuleProblem(pattern: string): string | undefined {
+  if (pattern.includes('\0')) return 'contains a NUL byte';
+  if (Buffer.byteLength(ruleLine(pattern), 'utf8') > MAX_RULE_BYTES) return `is longer than rsync reads (${MAX_RULE_BYTES} bytes with its rule prefix)`;
+  return undefined;
 }
 
 function remoteShellArgs(target: RsyncTarget): string[] {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +67,7 @@ describe('fam-mirror CLI: usage and bad input', () => {
     assert.equal(r.stdout.trim(), pkg.version);
   });
 
-  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv }> = [
+  const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv; cwd?: (tmp: string) => string }> = [
     { name: 'config file missing', args: (t) => ['--config', join(t, 'nope.json')], code: 1, stderr: /Cannot read the config file .*nope\.json: ENOENT.*\(ERR_CONFIG\)/ },
     { name: 'config file not JSON', args: (t) => ['--config', join(t, 'file')], code: 1, stderr: /not valid JSON.*\(ERR_CONFIG\)/ },
     { name: 'config file with an unknown key', args: (t) => ['--config', join(t, 'typo.json')], code: 1, stderr: /Option "exlude" is not a known option.*\(ERR_OPTIONS\)/ },
@@ -84,6 +84,14 @@ describe('fam-mirror CLI: usage and bad input', () => {
     { name: 'relative remote path', args: (t) => [t, 'web2:www'], code: 1, stderr: /not absolute.*\(ERR_REPLICA_SPEC\)/ },
     { name: 'replica inside the source', args: (t) => [t, join(t, 'inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
     { name: 'duplicate replica', args: (t) => [t, '/tmp/fam-dup', '/tmp/fam-dup/'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
+    { name: 'duplicate replica written with /./', args: (t) => [t, '/tmp/fam-dup', '/tmp/./fam-dup'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
+    { name: 'remote spec with its colon forgotten', args: (t) => [t, 'web2/srv/www'], code: 1, stderr: /must start with "\.\/" or "\.\.\/" \(or did you mean "web2:\/srv\/www".*\(ERR_REPLICA_SPEC\)/ },
+    { name: 'relative replica without ./', args: (t) => [t, 'fam-never/www'], code: 1, stderr: /\(ERR_REPLICA_SPEC\)/, cwd: () => '/tmp' },
+    { name: 'replica inside the source, written with //', args: (t) => [t, t.replace(/\/([^/]+)$/, '//$1//inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
+    { name: 'relative replica leading back inside the source', args: (t) => ['src', `../${t.split('/').pop()}/src/sub`], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/, cwd: (t) => t },
+    { name: 'state directory is a file', args: (t) => ['--state-dir', join(t, 'file'), join(t, 'src'), '/tmp/fam-never'], code: 1, stderr: /Cannot use the state directory .*\/file: ENOTDIR\. Give a writable directory \(--state-dir DIR\)\. \(ERR_STATE\)/ },
+    { name: 'state directory below a file', args: (t) => ['--state-dir', join(t, 'file/state'), join(t, 'src'), '/tmp/fam-never'], code: 1, stderr: /Cannot use the state directory .*\/file\/state: ENOTDIR.*\(ERR_STATE\)/ },
+    { name: 'replica through a symlink into the source', args: (t) => [join(t, 'src'), join(t, 'to-sub')], code: 1, stderr: /to-sub" is the source, or lies inside it.*\(ERR_REPLICA_LOOP\)/ },
   ];
   for (const c of cases) {
     it(`${c.name} → exit ${c.code} with a clear message`, async () => {
@@ -91,12 +99,85 @@ describe('fam-mirror CLI: usage and bad input', () => {
       await writeFile(join(tmp, 'file'), 'x');
       await writeFile(join(tmp, 'typo.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], exlude: ['*.tmp'] }));
       await writeFile(join(tmp, 'type.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], concurrency: 'lots' }));
-      const r = await runToEnd(c.args(tmp), c.env === undefined ? {} : { env: c.env });
+      await mkdir(join(tmp, 'src/sub'), { recursive: true });
+      await writeFile(join(tmp, 'src/sub/only-here.txt'), 'precious\n');
+      await symlink(join(tmp, 'src/sub'), join(tmp, 'to-sub'));
+      const r = await runToEnd(c.args(tmp), { ...(c.env === undefined ? {} : { env: c.env }), ...(c.cwd === undefined ? {} : { cwd: c.cwd(tmp) }) });
+      assert.equal(await readFile(join(tmp, 'src/sub/only-here.txt'), 'utf8'), 'precious\n', 'nothing of the source deleted');
       assert.equal(await readdir('/tmp').then((n) => n.includes('fam-never')), false, 'nothing created on any replica');
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
     });
   }
+});
+
+describe('fam-mirror CLI: subcommands are always subcommands', () => {
+  /**
+   * A cwd holding directories named like the commands (and like their typos), a source and a local
+   * replica that differs from it by one extra file: whatever is mistyped, that file must survive.
+   */
+  async function workdir(): Promise<{ cwd: string; src: string; dst: string }> {
+    const cwd = await makeTempDir('fam-cli-sub-');
+    const src = join(cwd, 'src');
+    const dst = join(cwd, 'dst');
+    for (const d of ['verify', 'status', 'verfy', 'Verify', 'stauts', 'src', 'dst']) await mkdir(join(cwd, d));
+    await writeFile(join(cwd, 'verify/index.html'), 'a directory named verify\n');
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    await writeFile(join(dst, 'extra.txt'), 'only on the replica\n');
+    await writeFile(join(cwd, 'ok.json'), JSON.stringify({ source: src, replicas: [dst] }));
+    return { cwd, src, dst };
+  }
+
+  const mistakes: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv; stderr: RegExp }> = [
+    { name: 'verify DIR with INIT_MIRROR=1 and a ./verify directory', args: ['verify', './dst'], env: { INIT_MIRROR: '1' }, stderr: /verify: missing REPLICA.*\n?.*\.\/verify/ },
+    { name: 'verify alone', args: ['verify'], stderr: /verify: missing SRC/ },
+    { name: 'status with a SRC', args: ['status', 'src'], stderr: /status takes no SRC or REPLICA \("src" given\)/ },
+    { name: 'status with SRC and REPLICA', args: ['status', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /status takes no SRC or REPLICA/ },
+    { name: 'a typo: verfy', args: ['verfy', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /unknown command "verfy": did you mean "verify"\? .*\.\/verfy/ },
+    { name: 'a typo: Verify', args: ['Verify', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /unknown command "Verify": did you mean "verify"\?/ },
+    { name: 'a typo: verfiy', args: ['verfiy', 'src', './dst'], stderr: /did you mean "verify"\?/ },
+    { name: 'a typo: stauts', args: ['stauts'], stderr: /unknown command "stauts": did you mean "status"\?/ },
+    { name: 'a typo: stats', args: ['stats', '--json'], stderr: /did you mean "status"\?/ },
+    { name: 'the command after SRC', args: ['src', 'verify', './dst'], env: { INIT_MIRROR: '1' }, stderr: /"verify" is a command and goes first/ },
+    { name: 'the command last', args: ['--init', 'src', './dst', 'status'], stderr: /"status" is a command and goes first/ },
+    { name: 'verify --init', args: ['verify', '--init', 'src', './dst'], stderr: /--init does not apply to verify/ },
+    { name: 'verify --dry-run', args: ['verify', '--dry-run', 'src', './dst'], stderr: /--dry-run does not apply to verify/ },
+    { name: 'status --init', args: ['status', '--init'], stderr: /--init does not apply to status/ },
+    { name: '--json without status', args: ['--json', 'src', './dst'], env: { INIT_MIRROR: '1' }, stderr: /--json applies to status only/ },
+  ];
+  for (const m of mistakes) {
+    it(`${m.name}: exit 2, a clear message, nothing run`, async () => {
+      const { cwd, dst } = await workdir();
+      const r = await runToEnd(m.args, { cwd, ...(m.env === undefined ? {} : { env: m.env }) });
+      assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stderr, m.stderr);
+      assert.match(r.stderr, /fam-mirror --help/);
+      assert.equal(r.stdout, '', 'nothing started');
+      assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
+    });
+  }
+
+  it('verify --config FILE verifies (exit 1, the difference listed) and never starts mirroring', async () => {
+    const { cwd, dst } = await workdir();
+    const r = await runToEnd(['verify', '--config', 'ok.json'], { cwd, env: { INIT_MIRROR: '1' } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`${dst}: \\d+ differences?\n[\\s\\S]*\\*deleting +extra\\.txt`));
+    assert.doesNotMatch(r.stdout, /watching/);
+    assert.deepEqual(await readdir(dst), ['extra.txt'], 'verify changes nothing');
+  });
+
+  it('a directory named like a command is mirrored when written ./verify', async () => {
+    const { cwd, dst } = await workdir();
+    await rm(join(dst, 'extra.txt'));
+    const r = start(['--init', './verify', './dst'], { cwd });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'the seed of ./verify' });
+      await assertTreesEqual(join(cwd, 'verify'), dst, 'seed of ./verify');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
 });
 
 describe('fam-mirror CLI: real runs', () => {
@@ -121,6 +202,68 @@ describe('fam-mirror CLI: real runs', () => {
       r.child.kill('SIGTERM');
     }
     assert.equal(await r.exit, 0, r.stderr());
+  });
+
+  it('--init with one of three replicas down: "2 of 3 seeded", the down one named, never "seeded and watching"', async () => {
+    const tmp = await makeTempDir('fam-cli-seed-claim-');
+    const [src, one, two] = [join(tmp, 'src'), join(tmp, 'one'), join(tmp, 'two')];
+    for (const d of [src, one, two]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const key = join(tmp, 'id_ed25519');
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const r = start(['--init', '--identity', key, '--state-dir', join(tmp, 'state'), src, one, two, 'ssh://root@127.0.0.1:1/srv/www']);
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.match(r.stdout(), /2 of 3 seeded; root@127\.0\.0\.1:1:\/srv\/www is down and will be seeded when back; watching \(ready in \d+ ms\)/);
+    assert.doesNotMatch(r.stdout(), /seeded and watching/);
+    await assertTreesEqual(src, one, 'one seeded');
+    await assertTreesEqual(src, two, 'two seeded');
+  });
+
+  it('a relative replica from the config file (./backup) works with a watch list too', async () => {
+    const cwd = await makeTempDir('fam-cli-relcfg-');
+    const [root, other] = [join(cwd, 'www'), join(cwd, 'img')];
+    for (const d of [root, other, join(cwd, 'backup')]) await mkdir(d);
+    await writeFile(join(root, 'index.html'), 'i\n');
+    await writeFile(join(other, 'logo.png'), 'png\n');
+    await writeFile(join(cwd, 'roots.txt'), `${root}\n${other}\n`);
+    // rsync creates only the last directory of a target: P/R's parents exist, as in the test above.
+    for (const r of [root, other]) await mkdir(join(cwd, 'backup', r), { recursive: true });
+    await writeFile(join(cwd, 'fam.json'), JSON.stringify({ replicas: ['./backup'] }));
+    const r = start(['--init', '--config', 'fam.json', '--watch-list', 'roots.txt', '--state-dir', join(cwd, 'state')], { cwd });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
+      assert.match(r.stdout(), /seeded and watching/, r.stderr());
+      await assertTreesEqual(root, join(cwd, 'backup', root), 'a root below the relative replica');
+      await assertTreesEqual(other, join(cwd, 'backup', other), 'the other root below it');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
+  it('a config with 200,000 excludes seeds for real before it says so', async () => {
+    const tmp = await makeTempDir('fam-cli-200k-');
+    const [src, dst] = [join(tmp, 'src'), join(tmp, 'dst')];
+    for (const d of [src, dst]) await mkdir(d);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    await writeFile(join(src, 'b.tmp'), 'excluded\n');
+    const exclude = [...Array.from({ length: 200_000 }, (_, i) => `/generated/file-${i}.bin`), '*.tmp'];
+    await writeFile(join(tmp, 'fam.json'), JSON.stringify({ source: src, replicas: [dst], exclude, initMirror: true }));
+    const r = start(['--config', join(tmp, 'fam.json'), '--state-dir', join(tmp, 'state')]);
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready', timeoutMs: 60_000 });
+      assert.match(r.stdout(), /seeded and watching/);
+      assert.deepEqual(await readdir(dst), ['a.txt']);
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.doesNotMatch(r.stdout(), /E2BIG|is down/);
   });
 
   it('mirrors to a relative local directory with INIT_MIRROR=1 and exits 0 on SIGTERM', async () => {
@@ -243,7 +386,7 @@ describe('fam-mirror CLI: real runs', () => {
     await writeFile(join(dst, 'extra.txt'), 'would be deleted\n');
     const r = start(['--dry-run', '--init', '--state-dir', join(tmp, 'state'), src, dst]);
     try {
-      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'dry seed' });
+      await waitFor(() => /dry run: every replica would be seeded \(nothing sent\); watching \(ready in/.test(r.stdout()), { what: 'dry seed' });
       await writeFile(join(src, 'later.txt'), 'l\n');
       await waitFor(() => /would get 1 path: rsync /.test(r.stdout()), { what: 'the planned batch' });
     } finally {
@@ -253,6 +396,9 @@ describe('fam-mirror CLI: real runs', () => {
     assert.match(r.stdout(), /dry run: .*dst would get a full pass: rsync .*--delete/);
     assert.match(r.stdout(), /\*deleting +0 extra\.txt/);
     assert.match(r.stdout(), /path "later\.txt"/);
+    // Nothing was sent, so nothing is said to be: no "synced" line, no "seeded".
+    assert.doesNotMatch(r.stdout(), /Z synced |seeded and|seeding first/);
+    assert.match(r.stdout(), /watching .* \(dry run: would seed first\)/);
     assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
     assert.deepEqual(await readdir(tmp).then((n) => n.includes('state')), false, 'no state written');
   });

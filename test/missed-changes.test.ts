@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Batch } from '../src/coalesce.js';
 import { makeExecutor } from '../src/executor.js';
+import { writeExcludeFile, type ExcludeFile } from '../src/exclude-file.js';
 import { HardLinks } from '../src/hard-links.js';
 import { compileExcludes } from '../src/filter.js';
 import { normalizeOptions } from '../src/options.js';
@@ -150,19 +151,26 @@ describe('changes events or the quick check miss (end to end)', () => {
 });
 
 describe('executor: batches that need more than one rsync call (local replica, real rsync)', () => {
-  after(cleanupTempDirs);
+  const ruleFiles: ExcludeFile[] = [];
+  after(async () => {
+    for (const f of ruleFiles.splice(0)) await f.remove();
+    await cleanupTempDirs();
+  });
 
   async function setup(exclude: string[] = []) {
     const source = await makeTempDir('fam-exec-src-');
     const replica = await makeTempDir('fam-exec-replica-');
     const scratch = await makeTempDir('fam-exec-scratch-');
     const options = normalizeOptions({ source, replicas: [replica], exclude }, { cwd: '/', homeDir: '/root', userName: 'root' });
+    const rules = await writeExcludeFile(exclude);
+    ruleFiles.push(rules);
     const execute = makeExecutor({
       options,
       replica: options.replicas[0]!,
       target: { path: replica },
       remote: undefined,
       connect: undefined,
+      excludeFile: rules.path,
       limit: (fn) => fn(),
       onSynced: () => {},
       onProblem: () => {},

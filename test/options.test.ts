@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { isMirrorError, type MirrorErrorCode } from '../src/errors.js';
 import { changedOptions, normalizeOptions, type MirrorOptions } from '../src/options.js';
 
-const env = { cwd: '/work', homeDir: '/home/u', userName: 'u' };
+/** A file system with three symlinks, as the real resolver (real-path.ts) would see it. */
+const links: Record<string, string> = { '/into-www': '/var/www', '/www-link': '/var/www', '/link': '/mnt/disk' };
+function resolvePath(p: string): string {
+  for (const [from, to] of Object.entries(links)) if (p === from || p.startsWith(`${from}/`)) return to + p.slice(from.length);
+  return p;
+}
+const env = { cwd: '/work', homeDir: '/home/u', userName: 'u', resolvePath };
 const base: MirrorOptions = { source: '/var/www', replicas: ['/backup/www'] };
 
 describe('normalizeOptions: defaults', () => {
@@ -86,6 +92,11 @@ describe('normalizeOptions: derived values', () => {
     { name: 'explicit numbers kept', raw: { concurrency: 1, quietMs: 0, maxWaitMs: 0, timeoutSec: 1 }, pick: (o) => [o.concurrency, o.quietMs, o.maxWaitMs, o.timeoutSec], want: [1, 0, 0, 1] },
     { name: 'strings kept', raw: { passphrase: 'pw', agent: '/run/agent.sock', rsyncPath: '/opt/rsync', remoteRsyncPath: 'sudo rsync' }, pick: (o) => [o.passphrase, o.agent, o.rsyncPath, o.remoteRsyncPath], want: ['pw', '/run/agent.sock', '/opt/rsync', 'sudo rsync'] },
     { name: 'initMirror kept', raw: { initMirror: true }, pick: (o) => o.initMirror, want: true },
+    { name: 'excludes rsync can read kept as given', raw: { exclude: ['#notes', 'a\nb', 'x'.repeat(4095)] }, pick: (o) => o.exclude.map((p) => p.length), want: [6, 3, 4095] },
+    { name: './ replica resolved against cwd', raw: { replicas: ['./mirror', '../backup/'] }, pick: (o) => o.replicas.map((r) => r.path), want: ['/work/mirror', '/backup'] },
+    { name: 'local replica shown normalized', raw: { replicas: ['/backup//www/./x/..'] }, pick: (o) => o.replicas.map((r) => r.id), want: ['/backup/www'] },
+    { name: 'remote path with .. shown normalized', raw: { replicas: ['web2:/srv/www/../x'] }, pick: (o) => o.replicas.map((r) => r.id), want: ['web2:/srv/x'] },
+    { name: 'a replica reached through a symlink keeps the name it was given', raw: { replicas: ['/link/backup'] }, pick: (o) => o.replicas.map((r) => r.path), want: ['/link/backup'] },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -121,6 +132,18 @@ describe('normalizeOptions: errors', () => {
     { name: 'local replica inside the source', raw: { replicas: ['/var/www/mirror'] }, code: 'ERR_REPLICA_LOOP', mention: '"/var/www/mirror"' },
     { name: 'local replica around the source', raw: { replicas: ['/var'] }, code: 'ERR_REPLICA_LOOP', mention: '"/var"' },
     { name: 'local replica is /', raw: { replicas: ['/'] }, code: 'ERR_REPLICA_LOOP', mention: '"/"' },
+    { name: 'local replica inside the source, written with //', raw: { replicas: ['/var//www/x'] }, code: 'ERR_REPLICA_LOOP', mention: '"/var//www/x"' },
+    { name: 'local replica inside the source, written with ..', raw: { replicas: ['/tmp/../var/www/x'] }, code: 'ERR_REPLICA_LOOP', mention: '"/tmp/../var/www/x"' },
+    { name: 'local replica back inside the source from cwd', raw: { replicas: ['../var/www/m'] }, code: 'ERR_REPLICA_LOOP', mention: '"../var/www/m"' },
+    { name: 'local replica through a symlink into the source', raw: { replicas: ['/into-www/m'] }, code: 'ERR_REPLICA_LOOP', mention: '/var/www/m' },
+    { name: 'local replica is a symlink to the source', raw: { replicas: ['/into-www'] }, code: 'ERR_REPLICA_LOOP', mention: '"/into-www"' },
+    { name: 'local replica around a source reached through a symlink', raw: { source: '/www-link', replicas: ['/var'] }, code: 'ERR_REPLICA_LOOP', mention: '"/var"' },
+    { name: 'local replica inside a source reached through a symlink', raw: { source: '/www-link', replicas: ['/var/www/m'] }, code: 'ERR_REPLICA_LOOP', mention: '"/var/www/m"' },
+    { name: 'local duplicate written with /./', raw: { replicas: ['/srv/a', '/srv/./a'] }, code: 'ERR_REPLICA_DUPLICATE', mention: '"/srv/./a"' },
+    { name: 'local duplicate written with //', raw: { replicas: ['/srv/a', '/srv//a'] }, code: 'ERR_REPLICA_DUPLICATE', mention: '"/srv//a"' },
+    { name: 'local duplicate through a symlink', raw: { replicas: ['/mnt/disk/backup', '/link/backup'] }, code: 'ERR_REPLICA_DUPLICATE', mention: '"/link/backup"' },
+    { name: 'remote duplicate written with ..', raw: { replicas: ['web2:/srv/a', 'web2:/srv/b/../a'] }, code: 'ERR_REPLICA_DUPLICATE', mention: '"web2:/srv/b/../a"' },
+    { name: 'remote spec with its colon forgotten', raw: { replicas: ['web2/srv/www'] }, code: 'ERR_REPLICA_SPEC', mention: '"web2:/srv/www"' },
     { name: 'concurrency 0', raw: { concurrency: 0 }, code: 'ERR_OPTIONS', mention: '"concurrency"' },
     { name: 'concurrency fractional', raw: { concurrency: 1.5 }, code: 'ERR_OPTIONS', mention: '"concurrency"' },
     { name: 'concurrency as a string', raw: { concurrency: '8' }, code: 'ERR_OPTIONS', mention: '"concurrency"' },
@@ -132,6 +155,9 @@ describe('normalizeOptions: errors', () => {
     { name: 'initMirror as a string', raw: { initMirror: 'yes' }, code: 'ERR_OPTIONS', mention: '"initMirror"' },
     { name: 'exclude as a string', raw: { exclude: '*.tmp' }, code: 'ERR_OPTIONS', mention: '"exclude"' },
     { name: 'exclude with an empty pattern', raw: { exclude: ['*.tmp', ''] }, code: 'ERR_OPTIONS', mention: '"exclude"' },
+    { name: 'exclude with a NUL byte', raw: { exclude: ['*.tmp', 'a\0b'] }, code: 'ERR_OPTIONS', mention: 'pattern 2' },
+    { name: 'exclude longer than rsync reads', raw: { exclude: ['x'.repeat(4096)] }, code: 'ERR_OPTIONS', mention: 'longer than rsync reads' },
+    { name: 'exclude comment-like and too long with its prefix', raw: { exclude: [`#${'x'.repeat(4093)}`] }, code: 'ERR_OPTIONS', mention: 'longer than rsync reads' },
     { name: 'identityFiles with a number', raw: { identityFiles: [1] }, code: 'ERR_OPTIONS', mention: '"identityFiles"' },
     { name: 'passphrase empty', raw: { passphrase: '' }, code: 'ERR_OPTIONS', mention: '"passphrase"' },
     { name: 'rsyncPath not a string', raw: { rsyncPath: ['rsync'] }, code: 'ERR_OPTIONS', mention: '"rsyncPath"' },

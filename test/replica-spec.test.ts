@@ -28,10 +28,61 @@ describe('parseReplicaSpec: valid specs', () => {
     ['/local/dir/', { kind: 'local', id: '/local/dir', path: '/local/dir' }],
     ['/local/dir', { kind: 'local', id: '/local/dir', path: '/local/dir' }],
     ['/with:colon@and space', { kind: 'local', id: '/with:colon@and space', path: '/with:colon@and space' }],
+    // Paths are normalized, so the loop and duplicate checks compare like with like.
+    ['/srv//a', { kind: 'local', id: '/srv/a', path: '/srv/a' }],
+    ['/srv/./a/', { kind: 'local', id: '/srv/a', path: '/srv/a' }],
+    ['/tmp/x/../../var/www/m', { kind: 'local', id: '/var/www/m', path: '/var/www/m' }],
+    ['web2:/srv/www/../x', ssh('web2', '/srv/x')],
+    ['web2:/srv//www/./', ssh('web2', '/srv/www')],
+    ['ssh://u@h:2222/p/../q', ssh('h', '/q', 'u', 2222)],
+    ['web2:/..', ssh('web2', '/')],
   ];
   for (const [spec, want] of rows) {
     it(JSON.stringify(spec), () => {
       assert.deepEqual(parseReplicaSpec(spec), want);
+    });
+  }
+});
+
+describe('parseReplicaSpec: relative local paths', () => {
+  // Only an explicit ./ or ../ (or . and ..) makes a relative spec local: "web2/srv/www" is a remote
+  // spec whose colon was forgotten far more often than a directory in the current one.
+  const rows: Array<[spec: string, want: string]> = [
+    ['./replica', '/work/replica'],
+    ['./replica/', '/work/replica'],
+    ['../backup/www', '/backup/www'],
+    ['.', '/work'],
+    ['..', '/'],
+    ['./a/../b', '/work/b'],
+    ['./web2:/srv', '/work/web2:/srv'],
+  ];
+  for (const [spec, want] of rows) {
+    it(`${JSON.stringify(spec)} from /work`, () => {
+      assert.deepEqual(parseReplicaSpec(spec, '/work'), { kind: 'local', id: want, path: want });
+    });
+  }
+
+  it('a relative spec without a current directory to resolve it against is refused', () => {
+    assert.throws(() => parseReplicaSpec('./replica'), (err: unknown) => isMirrorError(err, 'ERR_REPLICA_SPEC') && /\.\/replica/.test(err.message));
+  });
+
+  const forgotten: Array<[spec: string, hint: RegExp]> = [
+    ['web2/srv/www', /must start with "\.\/" or "\.\.\/".*did you mean "web2:\/srv\/www"/],
+    ['root@web2/srv', /did you mean "root@web2:\/srv"/],
+    ['dir/sub', /must start with "\.\/" or "\.\.\/"/],
+    ['replica/', /must start with "\.\/" or "\.\.\/"/],
+    ['~/backup', /must start with "\.\/" or "\.\.\/"/],
+  ];
+  for (const [spec, hint] of forgotten) {
+    it(`${JSON.stringify(spec)} is refused with a hint`, () => {
+      assert.throws(
+        () => parseReplicaSpec(spec, '/work'),
+        (err: unknown) => {
+          assert.ok(isMirrorError(err, 'ERR_REPLICA_SPEC'), String(err));
+          assert.match(err.message, hint);
+          return true;
+        },
+      );
     });
   }
 });
@@ -45,7 +96,6 @@ describe('parseReplicaSpec: invalid specs', () => {
     ['option-like host with path', '-oProxyCommand=x:/p'],
     ['relative remote path', 'host:relative'],
     ['relative local path', 'dir/sub'],
-    ['dot-relative local path', './dir'],
     ['port out of range', 'ssh://h:99999/p'],
     ['port zero', 'ssh://h:0/p'],
     ['port not a number', 'ssh://h:ssh/p'],

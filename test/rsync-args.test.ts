@@ -1,9 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BRIDGE_HOST, buildRsyncCall, buildRsyncCalls, classifyExit, EXIT_VERDICTS, parsePathProblems, parseProgress, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+import { BRIDGE_HOST, buildRsyncCall, buildRsyncCalls, buildVerifyCall, classifyExit, encodeExcludeRules, EXIT_VERDICTS, parsePathProblems, parseProgress, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
 
-const settings: RsyncSettings = { source: '/srv/src', exclude: ['*.tmp', '/cache'], timeoutSec: 30 };
-const common = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30', '--exclude=*.tmp', '--exclude=/cache'];
+// Excludes reach rsync only through the rule file (a list of 200,000 patterns made argv too big
+// for exec: E2BIG); --from0 must come before --exclude-from, which rsync reads while parsing it.
+const settings: RsyncSettings = { source: '/srv/src', excludeFile: '/tmp/fam-x/excludes', timeoutSec: 30 };
+const base = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30'];
+/** The incremental recipe has --from0 already (for its path list); a full pass adds it for the rules. */
+const common = [...base, '--exclude-from=/tmp/fam-x/excludes'];
+const commonFull = [...base, '--from0', '--exclude-from=/tmp/fam-x/excludes'];
 const full = ['--out-format=%i %b %n%L', '--info=progress2', '--no-h'];
 const incremental = ['--out-format=%i %b %n%L', '-r', '--from0', '--files-from=-', '--delete-missing-args'];
 const bridge = '/usr/bin/node /opt/fam/bridge.js';
@@ -21,7 +26,7 @@ describe('buildRsyncCall', () => {
       name: 'full pass, local replica',
       plan: { kind: 'full' },
       target: { path: '/srv/replica' },
-      args: [...full, ...common, '--', '/srv/src/', '/srv/replica/'],
+      args: [...full, ...commonFull, '--', '/srv/src/', '/srv/replica/'],
       stdin: undefined,
     },
     {
@@ -35,7 +40,7 @@ describe('buildRsyncCall', () => {
       name: 'full pass, remote replica with the default remote rsync',
       plan: { kind: 'full' },
       target: { path: '/srv/www', rsh: bridge, remoteRsyncPath: 'rsync' },
-      args: [...full, ...common, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
+      args: [...full, ...commonFull, `--rsh=${bridge}`, '--', '/srv/src/', `${BRIDGE_HOST}:/srv/www/`],
       stdin: undefined,
     },
     {
@@ -49,7 +54,7 @@ describe('buildRsyncCall', () => {
       name: 'no excludes, other timeout, source with trailing slash',
       plan: { kind: 'full' },
       target: { path: '/r' },
-      settings: { source: '/srv/src/', exclude: [], timeoutSec: 5 },
+      settings: { source: '/srv/src/', excludeFile: undefined, timeoutSec: 5 },
       args: [...full, '-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
       stdin: undefined,
     },
@@ -83,7 +88,7 @@ describe('buildRsyncCalls', () => {
   const ends = ['--', '/srv/src/', '/srv/replica/'];
   const shallow = ['--out-format=%i %b %n%L', '-d', '--from0', '--files-from=-'];
   const rows: Array<{ name: string; plan: Parameters<typeof buildRsyncCalls>[0]; calls: Array<{ args: string[]; stdin: string | undefined; paths: string[] | 'full' }> }> = [
-    { name: 'full pass: one call, quick check', plan: { kind: 'full' }, calls: [{ args: [...full, ...common, ...ends], stdin: undefined, paths: 'full' }] },
+    { name: 'full pass: one call, quick check', plan: { kind: 'full' }, calls: [{ args: [...full, ...commonFull, ...ends], stdin: undefined, paths: 'full' }] },
     { name: 'paths: one call', plan: { kind: 'paths', paths: ['a'], deleted: 0 }, calls: [{ args: [...incremental, ...common, ...ends], stdin: './a\0', paths: ['a'] }] },
     {
       name: 'paths compared by content: --ignore-times',
@@ -124,6 +129,34 @@ describe('buildRsyncCalls', () => {
     }
     assert.deepEqual(calls[1]!.stdin?.toString('utf8').split('\0').slice(0, -1), hostile.map((p) => `./${p}/.`));
   });
+});
+
+describe('buildVerifyCall', () => {
+  it('reads the excludes from the rule file, after --from0', () => {
+    const args = buildVerifyCall({ path: '/r' }, settings).args;
+    assert.ok(args.indexOf('--from0') !== -1 && args.indexOf('--from0') < args.indexOf('--exclude-from=/tmp/fam-x/excludes'), args.join(' '));
+    assert.ok(!args.some((a) => a.startsWith('--exclude=')), args.join(' '));
+  });
+  it('has no exclude arguments without a rule file', () => {
+    assert.ok(!buildVerifyCall({ path: '/r' }, { ...settings, excludeFile: undefined }).args.some((a) => a.startsWith('--exclude') || a === '--from0'));
+  });
+});
+
+describe('encodeExcludeRules', () => {
+  // One NUL-terminated line per pattern, read by --exclude-from under --from0, so each line means
+  // what --exclude=LINE meant (rsync's man page: "- "/"+ " prefixes, "!" clears). A line starting
+  // with ';' or '#' would be a comment: it is written as the explicit exclude rule "- LINE".
+  const rows: Array<[patterns: string[], file: string]> = [
+    [[], ''],
+    [['*.tmp'], '*.tmp\0'],
+    [['*.tmp', '/cache/'], '*.tmp\0/cache/\0'],
+    [['#notes', ';x', ' #lead'], '- #notes\0- ;x\0 #lead\0'],
+    [['- a', '+ b', '!'], '- a\0+ b\0!\0'],
+    [['a\nb', 'tab\there', 'ünï'], 'a\nb\0tab\there\0ünï\0'],
+  ];
+  for (const [patterns, file] of rows) {
+    it(JSON.stringify(patterns), () => assert.equal(encodeExcludeRules(patterns).toString('utf8'), file));
+  }
 });
 
 describe('classifyExit', () => {

@@ -595,7 +595,7 @@ describe('planner properties (pure, fast-check)', () => {
         const rsyncTarget: RsyncTarget = { path: t.path };
         if (t.rsh !== undefined) rsyncTarget.rsh = t.rsh;
         if (t.remoteRsyncPath !== undefined) rsyncTarget.remoteRsyncPath = t.remoteRsyncPath;
-        const settings: RsyncSettings = { source: '/srv/src', exclude: ['*.tmp'], timeoutSec: 30 };
+        const settings: RsyncSettings = { source: '/srv/src', excludeFile: '/tmp/fam-x/excludes', timeoutSec: 30 };
         const call = buildRsyncCall({ kind: 'paths', paths, deleted: Math.min(deleted, paths.length) }, rsyncTarget, settings);
         const reference = buildRsyncCall({ kind: 'paths', paths: ['placeholder'], deleted: 0 }, rsyncTarget, settings);
         assert.deepEqual(call.args, reference.args, 'argv changed with the paths');

@@ -110,6 +110,8 @@ export class SshConnection {
     const client = new SshClient();
     let verdict: HostKeyVerdict | undefined;
     let presented: Buffer | undefined;
+    /** Only a key we refused makes a failure a host-key error: accept-new and no accept unknown keys. */
+    let refused = false;
     const started = Date.now();
     return await new Promise<Client>((resolve, reject) => {
       client.on('ready', () => {
@@ -124,7 +126,7 @@ export class SshConnection {
           this.#log('connection error: %s', err.message);
           return; // 'close' follows; the next exec reconnects
         }
-        reject(this.#connectError(err, verdict, presented));
+        reject(this.#connectError(err, refused ? verdict : undefined, presented));
       });
       client.on('close', () => {
         if (this.#client === client) this.#client = undefined;
@@ -141,10 +143,17 @@ export class SshConnection {
         hostVerifier: (key: Buffer, accept: (ok: boolean) => void) => {
           presented = key;
           verdict = checkHostKey(known, s.host, s.port, key);
-          this.#decideHostKey(verdict, key).then(accept, (e: Error) => {
-            this.#log('could not record the host key: %s', e.message);
-            accept(false);
-          });
+          this.#decideHostKey(verdict, key).then(
+            (ok) => {
+              refused = !ok;
+              accept(ok);
+            },
+            (e: Error) => {
+              this.#log('could not record the host key: %s', e.message);
+              refused = true;
+              accept(false);
+            },
+          );
         },
       });
     });

@@ -163,6 +163,20 @@ describe('SshConnection against real sshd', () => {
     assert.equal(await readFile(empty, 'utf8'), '', 'policy no records nothing');
   });
 
+  // The key was accepted (first seen under accept-new, unchecked under no): what failed is the login,
+  // and the advice must be about keys in authorized_keys, not about known_hosts.
+  for (const policy of ['accept-new', 'no'] as const) {
+    it(`under ${policy}, a refused login is ERR_SSH_AUTH, not a host-key error`, async () => {
+      const stranger = join(dir, `stranger-${policy}`);
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+      const kh = join(dir, `auth-${policy}`, 'known_hosts');
+      const r = await refusal(settings(a, { identityFiles: [stranger], knownHostsFiles: [kh], hostKeyPolicy: policy, onWarning: () => {} }));
+      assert.equal(r.code, 'ERR_SSH_AUTH', r.message);
+      assert.ok(r.message.includes(stranger), r.message);
+      assert.doesNotMatch(r.message, /known_hosts|ssh-keyscan|host key/i);
+    });
+  }
+
   it('authenticates through a real ssh-agent', async () => {
     const sock = join(dir, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
