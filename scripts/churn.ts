@@ -4,6 +4,7 @@
  *   npm run churn -- --seed 100 --seeds 20 --ops 300 seeds 100..119, one after another
  *   … --phases fast,pauses                        a subset of fast, pauses, outage, kill
  *   … --without hardlink,rm-r                     leave out some operations (names in churn.ts)
+ *   … --keep 500                                  how many of the last operations a failure prints
  * Prints one line per phase; on a difference, the seed, the phase and the last operations, and
  * exits 1. Needs rsync and sshd (scripts/setup.sh --tests).
  */
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     ops: { type: 'string', default: '300' },
     phases: { type: 'string', default: ALL_PHASES.join(',') },
     without: { type: 'string', default: '' },
+    keep: { type: 'string', default: '60' },
   },
 });
 const first = Number(values.seed);
@@ -35,7 +37,7 @@ if (![first, count, ops].every(Number.isSafeInteger) || phases.some((p) => !ALL_
   let failed = 0;
   for (let seed = first; seed < first + count; seed++) {
     try {
-      const r = await runChurn({ seed, ops, phases, exclude, log: (l) => console.log(l) });
+      const r = await runChurn({ seed, ops, phases, exclude, keep: Number(values.keep), log: (l) => console.log(l) });
       total += r.ops;
     } catch (e) {
       failed++;

@@ -12,7 +12,7 @@ import { pairRenames, planBatch, type Plan, type Probe } from './plan.js';
 import { moveOnReplica } from './renames.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
-import { buildRsyncCalls, classifyExit, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
+import { buildRsyncCalls, classifyExit, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
 import { runRsync, type RemoteExec, type RsyncRun } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
 import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } from './types.js';
@@ -87,6 +87,9 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
     const sample: string[] = [];
     // The calls of one plan run in order; the first that does not succeed decides the batch.
     let run: RsyncRun = { exitCode: 0, stderr: '' };
+    // Paths rsync could not handle (exit 23 naming them): the rest of the batch still counts.
+    const problems = new Set<string>();
+    let partial: RsyncRun | undefined;
     for (const call of buildRsyncCalls(plan, deps.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
       run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
@@ -94,8 +97,16 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
         deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
       }
+      const named = classifyExit(run.exitCode) === 'partial' ? problemPaths(run.stderr, options.source, replica.path) : undefined;
+      if (named !== undefined) {
+        for (const p of named) problems.add(p);
+        partial = run;
+        run = { ...run, exitCode: 0 };
+        continue;
+      }
       if (classifyExit(run.exitCode) !== 'ok') break;
     }
+    if (partial !== undefined && classifyExit(run.exitCode) === 'ok') run = partial;
     const verdict = classifyExit(run.exitCode);
     const durationMs = Date.now() - started;
     const paths = listedCount(plan);
@@ -114,6 +125,19 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
       deps.onProblem({ replica: replica.id, code: 'ERR_RSYNC_PATH', path: p.path, message: p.message, exitCode: run.exitCode });
     }
     const reason = lastLines(run.stderr, 6);
+    if (verdict === 'partial' && problems.size > 0) {
+      deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes });
+      return {
+        verdict,
+        problems: [...problems],
+        error: new MirrorError('ERR_RSYNC_PATH', `rsync to ${replica.id} could not handle ${problems.size} path${problems.size === 1 ? '' : 's'} (exit ${run.exitCode}): ${reason}. The rest is in step; these are retried every ${Math.round(options.retryMaxMs / 1000)} s until the cause is fixed.`, {
+          host: replica.kind === 'ssh' ? replica.host : undefined,
+          path: replica.path,
+          exitCode: run.exitCode,
+          stderr: run.stderr,
+        }),
+      };
+    }
     const code = verdict === 'fatal' ? 'ERR_RSYNC_FATAL' : 'ERR_RSYNC';
     const advice =
       verdict === 'fatal'

@@ -5,6 +5,11 @@
  *
  * Nothing is lost (invariant 2): a batch leaves the backlog only when the executor reports success;
  * otherwise it goes back and is retried after a jittered backoff.
+ *
+ * Per-path trouble is data (issue 9, item 10): a `partial` outcome that names its paths confirms the
+ * rest of the batch, keeps the lane in step, and keeps those paths as problems: retried every
+ * retryMaxMs in a batch of their own, reported by problems(), and excluded from the durable watermark
+ * (it never passes the oldest problem, so a restart sends them again).
  */
 import { Pending, type Batch } from './coalesce.js';
 import { MirrorError } from './errors.js';
@@ -15,6 +20,11 @@ import type { LaneState, ReplicaStatus } from './types.js';
 export interface BatchOutcome {
   verdict: ExitVerdict;
   error?: MirrorError;
+  /**
+   * With `partial`: the root-relative paths rsync could not handle. Every other path of the batch is
+   * confirmed; these stay as the lane's problems, retried slowly, and never hold back other changes.
+   */
+  problems?: string[];
 }
 
 export type BatchExecutor = (batch: Batch) => Promise<BatchOutcome>;
@@ -68,6 +78,13 @@ export class Lane {
   #syncs = 0;
   #closed = false;
   #waiters: Waiter[] = [];
+  /** Paths rsync could not handle, with the seq they were dirtied at. */
+  readonly #problems = new Map<string, number>();
+  #problemTimer: (() => void) | undefined;
+  /** The batch in flight is a retry of the problems. */
+  #retryingProblems = false;
+  /** What the last successful batch covered: the watermark, held below the oldest problem. */
+  #covered = 0;
 
   constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener) {
     this.id = id;
@@ -112,6 +129,11 @@ export class Lane {
     return this.#lastError;
   }
 
+  /** The paths this replica could not be given, oldest first. */
+  problems(): string[] {
+    return [...this.#problems].sort((a, b) => a[1] - b[1]).map(([p]) => p);
+  }
+
   #healthy(): boolean {
     return this.#state !== 'down' && this.#state !== 'failed';
   }
@@ -127,6 +149,7 @@ export class Lane {
       lastError: this.#lastError?.message,
       lastErrorAt: this.#lastErrorAt,
       syncs: this.#syncs,
+      problems: this.#problems.size,
     };
   }
 
@@ -134,6 +157,7 @@ export class Lane {
   async close(): Promise<void> {
     this.#closed = true;
     this.#cancelTimer?.();
+    this.#problemTimer?.();
     await this.#running;
     const err = this.#closedError();
     for (const w of this.#waiters.splice(0)) w.reject(err);
@@ -185,6 +209,24 @@ export class Lane {
     });
   }
 
+  /** The problems as a batch of their own, when nothing else is waiting (lowest priority). */
+  #retryProblems(afterFailure = false): void {
+    this.#problemTimer = undefined;
+    if (this.#closed || this.#problems.size === 0 || this.#inflight !== undefined) return;
+    if (!afterFailure && (!this.#pending.isEmpty || this.#state === 'down' || this.#state === 'failed')) return this.#armProblems();
+    const batch: Batch = { entries: [...this.#problems], fullSeq: undefined };
+    this.#inflight = batch;
+    this.#retryingProblems = true;
+    this.#running = this.#run(batch).finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  #armProblems(): void {
+    if (this.#closed || this.#problemTimer !== undefined || this.#problems.size === 0) return;
+    this.#problemTimer = this.#clock.after(this.#timing.retryMaxMs, () => this.#retryProblems());
+  }
+
   async #run(batch: Batch): Promise<void> {
     let outcome: BatchOutcome;
     try {
@@ -192,15 +234,40 @@ export class Lane {
     } catch (e) {
       outcome = { verdict: 'retry', error: e instanceof MirrorError ? e : new MirrorError('ERR_RSYNC', `Replica ${this.id}: ${(e as Error).message}`, { cause: e }) };
     }
+    const retrying = this.#retryingProblems;
     this.#inflight = undefined;
     this.#inflightSeq = undefined;
-    if (outcome.verdict === 'ok') {
+    this.#retryingProblems = false;
+    const problems = outcome.verdict === 'partial' && outcome.problems !== undefined && outcome.problems.length > 0 ? outcome.problems : undefined;
+    if (outcome.verdict === 'ok' || problems !== undefined) {
+      // The batch's paths are settled, except the ones rsync named.
+      for (const [p] of batch.entries) this.#problems.delete(p);
+      if (problems !== undefined) this.#noteProblems(batch, problems, outcome.error);
+      if (!retrying) this.#covered = this.#inflightCovers;
       this.#succeeded();
-      this.#listener.onConfirmed?.(this.#inflightCovers);
-    }
+      this.#listener.onConfirmed?.(this.#watermark());
+      this.#armProblems();
+    } else if (retrying) this.#failed({ entries: [], fullSeq: undefined }, outcome);
     else this.#failed(batch, outcome);
     this.#settleWaiters();
     this.#kick();
+  }
+
+  #noteProblems(batch: Batch, paths: string[], error: MirrorError | undefined): void {
+    const seqs = new Map(batch.entries);
+    const oldest = minSeq(batch) ?? this.#maxAdded;
+    for (const p of paths) this.#problems.set(p, seqs.get(p) ?? oldest);
+    if (error !== undefined) {
+      this.#lastError = error;
+      this.#lastErrorAt = this.#clock.now();
+    }
+  }
+
+  /** Every change up to this seq is on the replica: what was covered, but never past a problem. */
+  #watermark(): number {
+    let oldest = Infinity;
+    for (const seq of this.#problems.values()) if (seq < oldest) oldest = seq;
+    return Math.min(this.#covered, oldest - 1);
   }
 
   #succeeded(): void {
@@ -236,6 +303,8 @@ export class Lane {
       this.#timerAt = undefined;
       this.#cancelTimer = undefined;
       this.#start();
+      // Nothing else queued: the retry that can bring the lane back is the problems' own.
+      if (this.#inflight === undefined) this.#retryProblems(true);
     });
   }
 

@@ -53,10 +53,15 @@ export interface FlushOptions {
 }
 
 export interface FlushResult {
-  /** Every replica has every change seen before the call. */
+  /** Every replica has every change seen before the call: none is behind and none has problems. */
   complete: boolean;
   /** Replicas that do not have them yet. */
   behind: string[];
+  /**
+   * Paths a replica could not be given (rsync named them: permissions, a name too long there, …).
+   * Everything else reached that replica; these are retried slowly until the cause is fixed.
+   */
+  problems: Array<{ replica: string; path: string }>;
 }
 
 /** What start() did: with initMirror, whose seed is confirmed and who is still without one. */
@@ -299,7 +304,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       await withDeadline(all, deadline);
     }
     const behind = this.#lanes.map((l) => l.id).filter((id) => !done.has(id));
-    return { complete: behind.length === 0, behind };
+    const problems = this.#lanes.flatMap((lane) => lane.problems().map((path) => ({ replica: lane.id, path })));
+    return { complete: behind.length === 0 && problems.length === 0, behind, problems };
   }
 
   /** Same as flush(): the name callers of queue libraries look for. */

@@ -282,3 +282,37 @@ export function parseProgress(record: string): ProgressRecord | undefined {
   }
   return out;
 }
+
+/** Above this many named paths a partial failure is not treated path by path. */
+const MAX_PROBLEM_PATHS = 1000;
+
+/**
+ * The root-relative paths a partial failure (exit 23) names, so the rest of the batch can be
+ * confirmed; undefined when any named path cannot be placed (the whole batch is then retried).
+ * rsync names a path absolutely under the source or the replica root, or relative to the replica
+ * root; a failed `mkstemp` or `rename` names its temporary file (`dir/.name.XXXXXX`), which stands
+ * for `dir/name`. Pure.
+ */
+export function problemPaths(stderr: string, sourceRoot: string, replicaRoot: string): string[] | undefined {
+  const found = parsePathProblems(stderr, MAX_PROBLEM_PATHS + 1);
+  // A name deeper than rsync's MAXPATHLEN (4096) is skipped with its own message, relative to the root.
+  for (const m of stderr.matchAll(/^filename overflows max-path len by \d+: (.+)$/gm)) found.push({ path: m[1]!, message: m[0] });
+  if (found.length === 0 || found.length > MAX_PROBLEM_PATHS) return undefined;
+  const out = new Set<string>();
+  for (const { path, message } of found) {
+    let rel = underRoot(path, sourceRoot) ?? underRoot(path, replicaRoot) ?? (path.startsWith('/') ? undefined : path.replace(/^(?:\.\/)+/, ''));
+    if (rel === undefined || rel === '' || rel === '.') return undefined;
+    if (/^\[\w+\] (?:mkstemp|rename) /.test(message) || /^(?:mkstemp|rename) /.test(message)) {
+      const slash = rel.lastIndexOf('/');
+      const m = /^\.(.+)\.[A-Za-z0-9]{6}$/.exec(rel.slice(slash + 1));
+      if (m !== null) rel = `${rel.slice(0, slash + 1)}${m[1]}`;
+    }
+    out.add(rel.replace(/\/+$/, ''));
+  }
+  return [...out];
+}
+
+function underRoot(path: string, root: string): string | undefined {
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+}

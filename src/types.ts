@@ -109,6 +109,8 @@ export interface ReplicaStatus {
   lastError: string | undefined;
   lastErrorAt: number | undefined;
   syncs: number;
+  /** Paths this replica could not be given (rsync named them; retried slowly); see Mirror.flush(). */
+  problems: number;
   filesSent: number;
   bytesSent: number;
 }

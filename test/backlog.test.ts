@@ -247,7 +247,7 @@ describe('a damaged state directory is never trusted', () => {
       const second = rig.open(false);
       await second.start();
       try {
-        assert.deepEqual(await second.flush({ timeoutMs: 15_000 }), { complete: true, behind: [] });
+        assert.deepEqual(await second.flush({ timeoutMs: 15_000 }), { complete: true, behind: [], problems: [] });
         await assertTreesEqual(rig.src, rig.r1, 'the replica in step');
         await assertTreesEqual(rig.src, rig.r2, 'the replica that was behind');
         assert.deepEqual(rig.events.problems.filter((p) => p.code === 'ERR_STATE_DAMAGED').map((p) => p.replica), [r2]);
@@ -278,7 +278,7 @@ describe('the journal is bounded while a replica is down', () => {
       assert.ok(largest <= 2 * limit, `the journal grew to ${largest} bytes (limit ${limit})`);
       rig.events.synced.length = 0;
       await rig.fixR2();
-      assert.deepEqual(await m.flush({ timeoutMs: 15_000 }), { complete: true, behind: [] });
+      assert.deepEqual(await m.flush({ timeoutMs: 15_000 }), { complete: true, behind: [], problems: [] });
       await assertTreesEqual(rig.src, rig.r2, 'the replica that was down');
       assert.deepEqual(rig.events.synced.filter((e) => e.replica === r2).map((e) => e.full), [true], 'one full pass caught it up');
     } finally {

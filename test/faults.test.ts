@@ -6,7 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Mirror, type MirrorOptions } from '../src/index.js';
@@ -80,7 +80,7 @@ describe('fault matrix', () => {
       assert.ok(r.downs.includes(idOf(r, 0)));
       await r.hosts[0]!.restart();
       const t1 = Date.now();
-      assert.deepEqual(await r.mirror.flush(), { complete: true, behind: [] });
+      assert.deepEqual(await r.mirror.flush(), { complete: true, behind: [], problems: [] });
       console.log(`# dead replica declared down ${downAt - t0} ms after the first change; 200 queued changes caught up ${Date.now() - t1} ms after its sshd restarted (backoff 100-1000 ms)`);
       assert.ok(r.ups.includes(idOf(r, 0)));
       await assertVerified(r.mirror, 'after restart');
@@ -145,18 +145,31 @@ describe('fault matrix', () => {
     }
   });
 
-  it('permission denied on one replica is reported, retried and heals once fixed', async () => {
+  it('one path refused on one replica is a problem of that path: the rest arrives, the replica stays idle, and it heals once fixed', async () => {
     const r = await rig(2);
     const locked = join(r.dsts[0]!, 'index.html');
     try {
       await run('chattr', ['+i', locked]); // root ignores modes; the immutable flag refuses even root
       await writeFile(join(r.src, 'index.html'), 'home, version 2\n');
-      const res = await r.mirror.flush({ timeoutMs: 5000 });
-      assert.deepEqual(res.behind, [idOf(r, 0)]);
-      assert.ok(r.problems.includes('ERR_RSYNC:23'), r.problems.join());
+      await writeFile(join(r.src, 'news.html'), 'same batch\n');
+      const res = await r.mirror.flush({ timeoutMs: 10_000 });
+      assert.deepEqual(res.behind, [], 'no replica is held back by one path');
+      assert.equal(res.complete, false, 'a replica with a problem path is not complete');
+      assert.deepEqual(res.problems, [{ replica: idOf(r, 0), path: 'index.html' }]);
       assert.ok(r.problems.some((p) => p.startsWith('ERR_RSYNC_PATH:23:') && p.includes('index.html')), r.problems.join());
+      for (const d of r.dsts) assert.equal(await readFile(join(d, 'news.html'), 'utf8'), 'same batch\n');
+      assert.equal(r.mirror.status()[0]!.state, 'idle');
+      assert.equal(r.mirror.status()[0]!.problems, 1);
+      assert.deepEqual(r.downs, []);
+      // Later changes keep flowing to that replica meanwhile.
+      await writeFile(join(r.src, 'later.html'), 'later\n');
+      const later = await r.mirror.flush({ timeoutMs: 10_000 });
+      assert.deepEqual(later.behind, []);
+      assert.equal(await readFile(join(r.dsts[0]!, 'later.html'), 'utf8'), 'later\n');
       await run('chattr', ['-i', locked]);
-      assert.equal((await r.mirror.flush({ timeoutMs: 30_000 })).complete, true);
+      // The problem is retried every retryMaxMs (1 s here) until it passes.
+      await waitFor(async () => (await r.mirror.flush()).complete, { timeoutMs: 15_000, intervalMs: 200, what: 'the problem path to heal' });
+      assert.equal(r.mirror.status()[0]!.problems, 0);
       await assertVerified(r.mirror, 'after unlocking');
     } finally {
       await run('chattr', ['-i', locked]).catch(() => {});

@@ -370,3 +370,103 @@ describe('Lane: healthyOnly waiters', () => {
     assert.equal(await lane.confirmed(1, { healthyOnly: true }), true);
   });
 });
+
+describe('Lane: per-path trouble is data (partial outcomes that name their paths)', () => {
+  function partialSetup() {
+    const clock = new ManualClock();
+    const calls: Call[] = [];
+    const marks: number[] = [];
+    const events: string[] = [];
+    const lane = new Lane(
+      'r1',
+      (batch) => new Promise<BatchOutcome>((resolve, reject) => calls.push({ batch, at: clock.now(), settle: resolve, fail: reject })),
+      { quietMs: 10, maxWaitMs: 100, retryMinMs: 100, retryMaxMs: 10_000 },
+      clock,
+      { onConfirmed: (seq) => marks.push(seq), onDown: () => events.push('down'), onUp: () => events.push('up'), onFailed: () => events.push('failed') },
+    );
+    const settle = async (outcome: BatchOutcome) => {
+      calls.at(-1)!.settle(outcome);
+      await flushMicrotasks();
+    };
+    return { clock, calls, marks, events, lane, settle };
+  }
+  const partial = (...problems: string[]): BatchOutcome => ({ verdict: 'partial', problems, error: new MirrorError('ERR_RSYNC_PATH', 'x', { exitCode: 23 }) });
+
+  it('confirms the rest of the batch, stays idle, keeps the named path and holds the watermark below it', async () => {
+    const { clock, calls, marks, events, lane, settle } = partialSetup();
+    lane.add(['ok', 'locked'], 1);
+    lane.add(['later'], 2);
+    const waiting = track(lane.confirmed(2));
+    await clock.advance(10);
+    await settle(partial('locked'));
+    assert.equal(waiting.state, 'resolved', 'flush does not wait for a problem path');
+    assert.equal(lane.status().state, 'idle');
+    assert.deepEqual(lane.problems(), ['locked']);
+    assert.equal(lane.status().problems, 1);
+    assert.deepEqual(marks, [0], 'the watermark stays below the problem (seq 1)');
+    assert.deepEqual(events, []);
+    // Another change keeps its latency: a batch of its own, at once.
+    lane.add(['new'], 3);
+    await clock.advance(10);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(paths(calls[1]), [['new', 3]]);
+    await settle({ verdict: 'ok' });
+    assert.deepEqual(marks, [0, 0]);
+  });
+
+  it('retries the problems slowly, in a batch of their own, and releases the watermark once they pass', async () => {
+    const { clock, calls, marks, lane, settle } = partialSetup();
+    lane.add(['a', 'b'], 1);
+    lane.add(['c'], 2);
+    await clock.advance(10);
+    await settle(partial('b'));
+    await clock.advance(9_999);
+    assert.equal(calls.length, 1, 'not before retryMaxMs');
+    await clock.advance(1);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(paths(calls[1]), [['b', 1]]);
+    await settle(partial('b'));
+    assert.deepEqual(lane.problems(), ['b']);
+    await clock.advance(10_000);
+    await settle({ verdict: 'ok' });
+    assert.deepEqual(lane.problems(), []);
+    assert.equal(marks.at(-1), 2, 'every change is confirmed now');
+  });
+
+  it('a new event for a problem path that then succeeds clears the problem', async () => {
+    const { clock, lane, settle } = partialSetup();
+    lane.add(['x'], 1);
+    await clock.advance(10);
+    await settle(partial('x'));
+    lane.add(['x'], 2);
+    await clock.advance(10);
+    await settle({ verdict: 'ok' });
+    assert.deepEqual(lane.problems(), []);
+  });
+
+  it('a partial outcome that names no path is a failure of the batch (down, retried)', async () => {
+    const { clock, calls, events, lane, settle } = partialSetup();
+    lane.add(['a'], 1);
+    await clock.advance(10);
+    await settle({ verdict: 'partial', error: new MirrorError('ERR_RSYNC', 'x', { exitCode: 23 }) });
+    assert.deepEqual(events, ['down']);
+    await clock.advance(200);
+    assert.deepEqual(paths(calls.at(-1)), [['a', 1]]);
+  });
+
+  it('a problem retry that fails (the host went away) takes the lane down and comes back by itself', async () => {
+    const { clock, calls, events, lane, settle } = partialSetup();
+    lane.add(['a'], 1);
+    await clock.advance(10);
+    await settle(partial('a'));
+    await clock.advance(10_000);
+    await settle({ verdict: 'retry', error: retryError() });
+    assert.equal(lane.status().state, 'down');
+    await clock.advance(10_000);
+    assert.deepEqual(paths(calls.at(-1)), [['a', 1]], 'the problem is retried after the backoff');
+    await settle({ verdict: 'ok' });
+    assert.equal(lane.status().state, 'idle');
+    assert.deepEqual(events, ['down', 'up']);
+    assert.deepEqual(lane.problems(), []);
+  });
+});

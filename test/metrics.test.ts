@@ -4,7 +4,7 @@ import { formatMetrics } from '../src/metrics.js';
 import { parseMetricsAddress } from '../src/control.js';
 import type { ReplicaStatus } from '../src/types.js';
 
-const base: ReplicaStatus = { replica: 'web2:/var/www', state: 'idle', backlog: 0, lagSec: 0, lastSuccessAt: 1_700_000_000_000, lastError: undefined, lastErrorAt: undefined, syncs: 3, filesSent: 7, bytesSent: 4096 };
+const base: ReplicaStatus = { replica: 'web2:/var/www', state: 'idle', backlog: 0, lagSec: 0, lastSuccessAt: 1_700_000_000_000, lastError: undefined, lastErrorAt: undefined, syncs: 3, problems: 0, filesSent: 7, bytesSent: 4096 };
 
 describe('formatMetrics', () => {
   it('one series per replica and metric, with HELP and TYPE', () => {

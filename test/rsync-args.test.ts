@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BRIDGE_HOST, buildRsyncCall, buildRsyncCalls, buildVerifyCall, classifyExit, encodeExcludeRules, EXIT_VERDICTS, parsePathProblems, parseProgress, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+import { BRIDGE_HOST, buildRsyncCall, buildRsyncCalls, buildVerifyCall, classifyExit, encodeExcludeRules, EXIT_VERDICTS, parsePathProblems, parseProgress, problemPaths, type ExitVerdict, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
 
 // Excludes reach rsync only through the rule file (a list of 200,000 patterns made argv too big
 // for exec: E2BIG); --from0 must come before --exclude-from, which rsync reads while parsing it.
@@ -235,4 +235,23 @@ describe('parseProgress', () => {
     ['', undefined],
   ];
   for (const [line, expected] of rows) it(JSON.stringify(line.trim()), () => assert.deepEqual(parseProgress(line), expected));
+});
+
+describe('problemPaths (exit 23: which paths, root-relative)', () => {
+  const rows: Array<[string, string, string[] | undefined]> = [
+    ['receiver rename of a temp file', 'rsync: [receiver] rename "/srv/www/.index.html.LGsUeV" -> "index.html": Operation not permitted (1)', ['index.html']],
+    ['receiver mkstemp below a directory', 'rsync: [receiver] mkstemp "/srv/www/sub dir/.x.ckeu5n" failed: Operation not permitted (1)', ['sub dir/x']],
+    ['sender cannot open a source file', 'rsync: [sender] send_files failed to open "/data/src/secret.key": Permission denied (13)', ['secret.key']],
+    ['sender cannot read a directory', 'rsync: [sender] opendir "/data/src/private" failed: Permission denied (13)', ['private']],
+    ['a relative name', 'rsync: [generator] recv_generator: mkdir "a/b" failed: File name too long (36)', ['a/b']],
+    ['a real file that looks like a temp name is kept as it is', 'rsync: [receiver] write failed on "/srv/www/.cfg.abcdef": No space left on device (28)', ['.cfg.abcdef']],
+    ['two lines, one path each', 'rsync: [receiver] mkstemp "/srv/www/.a.AAAAAA" failed: x (1)\nrsync: [sender] send_files failed to open "/data/src/b": y (13)', ['a', 'b']],
+    ['a name deeper than rsync can send', 'filename overflows max-path len by 18: n1/n2/deep\nIO error encountered -- skipping file deletion', ['n1/n2/deep']],
+    ['a path outside both roots: not placeable', 'rsync: [sender] send_files failed to open "/etc/shadow": Permission denied (13)', undefined],
+    ['the root itself: not placeable', 'rsync: [sender] opendir "/data/src/" failed: Permission denied (13)', undefined],
+    ['no path named', 'rsync error: some files/attrs were not transferred (see previous errors) (code 23)', undefined],
+  ];
+  for (const [name, stderr, want] of rows) {
+    it(name, () => assert.deepEqual(problemPaths(stderr, '/data/src', '/srv/www'), want));
+  }
 });
