@@ -98,6 +98,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** One hard-link index of the source for every lane (see hard-links.ts). */
   #links: HardLinks | undefined;
   #excludeFile: ExcludeFile | undefined;
+  /** A write to the state directory failed during this run (see #durably). */
+  #stateBroken = false;
 
   /**
    * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host;
@@ -183,9 +185,27 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** One delivery of changes: journaled first (when durable), then into every replica's backlog. */
   #dispatch(paths: string[]): void {
     const seq = ++this.#seq;
-    this.#backlog?.append({ seq, paths });
+    this.#durably('journal a change', () => this.#backlog?.append({ seq, paths }));
     for (const lane of this.#lanes) lane.add(paths, seq);
-    this.#compactJournal();
+    this.#durably('compact the journal', () => this.#compactJournal());
+  }
+
+  /**
+   * A write to the state directory that fails (a full disk, an I/O error) must not end the process
+   * from inside a watcher callback: the change still flows in memory, the failure is reported once,
+   * and the stop is not recorded as clean, so the next start reconciles every replica.
+   */
+  #durably(what: string, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      if (!this.#stateBroken) {
+        const err = new MirrorError('ERR_STATE', `Cannot ${what} in the state directory: ${(e as Error).message}. Changes still flow; the next start reconciles every replica. Free space there or fix its permissions.`, { path: this.options.stateDir, cause: e });
+        this.emit('problem', { replica: '', code: err.code, message: err.message });
+        this.#report(err);
+      }
+      this.#stateBroken = true;
+    }
   }
 
   /**
@@ -459,7 +479,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
     await this.#excludeFile?.remove();
-    this.#backlog?.close({ clean: snapshotSaved });
+    this.#backlog?.close({ clean: snapshotSaved && !this.#stateBroken });
     this.#phase = 'closed';
   }
 
@@ -529,8 +549,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
     return new Lane(replica.id, execute, timing, realClock, {
       onConfirmed: (seq) => {
-        this.#backlog?.confirm(replica.id, seq);
-        this.#compactJournal();
+        this.#durably('record a confirmation', () => {
+          this.#backlog?.confirm(replica.id, seq);
+          this.#compactJournal();
+        });
       },
       onDown: (error) => {
         this.emit('replica-down', { replica: replica.id, error });

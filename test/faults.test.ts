@@ -218,3 +218,30 @@ describe('fault matrix', () => {
     }
   });
 });
+
+describe('a state directory that fails while running', () => {
+  it('a full disk under the state directory never ends the process: changes flow, ERR_STATE once', async () => {
+    const stateRoot = await makeTempDir('fam-state-full-');
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', stateRoot]);
+    const src = await makeTempDir('fam-state-full-src-');
+    const dst = await makeTempDir('fam-state-full-dst-');
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    const mirror = new Mirror({ source: src, replicas: [dst], initMirror: true, stateDir: stateRoot });
+    const codes: string[] = [];
+    mirror.on('problem', (p) => codes.push(p.code));
+    mirror.on('error', () => {});
+    try {
+      await mirror.start();
+      // Fill what is left of the file system (dd stops at ENOSPC with a non-zero exit).
+      await run('dd', ['if=/dev/zero', `of=${join(stateRoot, 'filler')}`, 'bs=64k']).catch(() => {});
+      for (let i = 0; i < 50; i++) await writeFile(join(src, `during-${i}.txt`), `${'x'.repeat(200)}${i}\n`);
+      const r = await mirror.flush();
+      assert.equal(r.complete, true);
+      assert.equal((await readdir(dst)).length, 51);
+      assert.equal(codes.filter((c) => c === 'ERR_STATE').length, 1, codes.join());
+    } finally {
+      await mirror.close();
+      await run('umount', [stateRoot]).catch(() => {});
+    }
+  });
+});
