@@ -6,17 +6,15 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, truncate, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Backlog, decodeCleanStop, decodeJournal, decodeMark, encodeCleanStop, encodeHeader, encodeMark, encodeRecord, hashName, type JournalRecord } from '../src/backlog.js';
 import { Mirror, type MirrorOptions, type ProblemEvent, type SyncedEvent } from '../src/index.js';
 import { startSshdHosts, stopAll } from './helpers/sshd.js';
 import { assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from './helpers/tree.js';
+import { startCli } from './helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 after(async () => {
   await stopAll();
@@ -287,14 +285,6 @@ describe('the journal is bounded while a replica is down', () => {
   });
 });
 
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: '' } });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, out: () => out, exit };
-}
 
 describe('restart after SIGKILL', () => {
   it('resends what no replica confirmed and reconciles what changed while down', async () => {
