@@ -44,6 +44,23 @@ export interface ExecutorDeps {
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
+  const once = makeOneTry(deps);
+  return async (batch) => {
+    const first = await once(batch);
+    if (first.verdict !== 'partial' || first.problems === undefined || first.problems.length === 0 || deps.options.dryRun) return first;
+    // rsync also names a path that vanished or changed type while it ran ("Not a directory"): a
+    // second look, probed and planned afresh, settles those at once, so only what fails again is a
+    // problem of the replica.
+    const seqOf = new Map(batch.entries);
+    let oldest = batch.fullSeq ?? Infinity;
+    for (const [, seq] of batch.entries) if (seq < oldest) oldest = seq;
+    const again = await once({ entries: first.problems.map((p): [string, number] => [p, seqOf.get(p) ?? oldest]), fullSeq: undefined });
+    if (again.verdict === 'ok' || (again.verdict === 'partial' && again.problems !== undefined)) return again;
+    return first;
+  };
+}
+
+function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
   const { options, replica } = deps;
   const log = debug.extend(replica.id);
   const excluded = compileExcludes(options.exclude);

@@ -1,0 +1,52 @@
+/**
+ * The executor against real rsync on a local replica, with the tree changed between the plan and
+ * the rsync run (through the `limit` hook, which runs right before each rsync): a path that changes
+ * type under rsync's feet is named by it (exit 23, "Not a directory"), yet it is no problem of the
+ * replica: a second look settles it in the same batch.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeExecutor } from '../src/executor.js';
+import { normalizeOptions } from '../src/options.js';
+import { assertTreesEqual, cleanupTempDirs, makeTempDir } from './helpers/tree.js';
+
+after(cleanupTempDirs);
+
+describe('executor: partial exits', () => {
+  it('a path that changes type while rsync runs is settled by a second look, not kept as a problem', async () => {
+    const source = await makeTempDir('fam-exec2-src-');
+    const replica = await makeTempDir('fam-exec2-dst-');
+    await mkdir(join(source, 'a'));
+    await writeFile(join(source, 'a', 'b'), 'b\n');
+    await writeFile(join(source, 'c'), 'c\n');
+    const options = normalizeOptions({ source, replicas: [replica] }, { cwd: '/', homeDir: '/root', userName: 'root' });
+    let calls = 0;
+    const problems: string[] = [];
+    const execute = makeExecutor({
+      options,
+      replica: options.replicas[0]!,
+      target: { path: replica },
+      remote: undefined,
+      connect: undefined,
+      excludeFile: undefined,
+      limit: async (fn) => {
+        // Between the plan (a is a directory) and the first rsync: a becomes a file.
+        if (calls++ === 0) {
+          await rm(join(source, 'a'), { recursive: true });
+          await writeFile(join(source, 'a'), 'now a file\n');
+        }
+        return await fn();
+      },
+      onSynced: () => {},
+      onProblem: (p) => problems.push(p.path ?? ''),
+      onPlanned: () => {},
+      onProgress: () => {},
+    });
+    const outcome = await execute({ entries: [['a/b', 1], ['c', 1]], fullSeq: undefined });
+    assert.equal(outcome.verdict, 'ok', `${outcome.error?.message} problems ${outcome.problems}`);
+    assert.ok(calls >= 2, 'rsync ran again');
+    await assertTreesEqual(source, replica, 'after the second look');
+  });
+});
