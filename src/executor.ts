@@ -39,6 +39,8 @@ export interface ExecutorDeps {
   onProblem(event: ProblemEvent): void;
   onPlanned(event: PlannedEvent): void;
   onProgress(event: ProgressEvent): void;
+  /** Files and directories rsync created below a listed directory: no event named them (see sweep.ts). */
+  onSentUnnamed?(paths: string[]): void;
   /** The source's hard-link index, shared by every replica's executor (one walk serves them all). */
   links?: HardLinks;
 }
@@ -93,9 +95,17 @@ function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome>
     const tally = emptyTally();
     const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
     let lastProgressAt = 0;
+    const listed = plan.kind === 'paths' ? new Set(plan.paths) : undefined;
+    const unnamed: string[] = [];
     const onLine = (line: string) => {
       const progress = parseProgress(line);
-      if (progress === undefined) return tallyItem(tally, line);
+      if (progress === undefined) {
+        if (listed !== undefined && unnamed.length < MAX_UNNAMED) {
+          const created = createdItem(line);
+          if (created !== undefined && !listed.has(created)) unnamed.push(created);
+        }
+        return tallyItem(tally, line);
+      }
       const now = Date.now();
       if (now - lastProgressAt < PROGRESS_EVERY_MS && progress.percent < 100) return;
       lastProgressAt = now;
@@ -124,6 +134,7 @@ function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome>
       if (classifyExit(run.exitCode) !== 'ok') break;
     }
     if (partial !== undefined && classifyExit(run.exitCode) === 'ok') run = partial;
+    if (unnamed.length > 0) deps.onSentUnnamed?.(unnamed);
     const verdict = classifyExit(run.exitCode);
     const durationMs = Date.now() - started;
     const paths = listedCount(plan);
@@ -170,6 +181,28 @@ function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome>
       }),
     };
   };
+}
+
+/** At most this many created-by-recursion paths are handed on per batch. */
+const MAX_UNNAMED = 10_000;
+
+/**
+ * The path of an itemized line that created a file or a directory (`>f+++++++++ 12 a/b`,
+ * `cd+++++++++ 0 a/`), with rsync's escapes (`\#ooo`) undone; undefined for anything else. Pure.
+ */
+export function createdItem(line: string): string | undefined {
+  const m = /^(>f|cd)\+{9} \d+ (.+)$/s.exec(line);
+  if (m === null) return undefined;
+  const bytes: number[] = [];
+  const raw = Buffer.from(m[2]!.replace(/\/$/, ''), 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x5c && raw[i + 1] === 0x23 && i + 4 < raw.length + 0 && /^[0-7]{3}$/.test(raw.subarray(i + 2, i + 5).toString('latin1'))) {
+      bytes.push(parseInt(raw.subarray(i + 2, i + 5).toString('latin1'), 8));
+      i += 4;
+    } else bytes.push(raw[i]!);
+  }
+  const path = Buffer.from(bytes).toString('utf8');
+  return path === '' || path === '.' ? undefined : path;
 }
 
 function lastLines(text: string, n: number): string {

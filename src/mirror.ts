@@ -545,6 +545,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       onProblem: (event) => this.emit('problem', event),
       onPlanned: (event) => this.emit('planned', event),
       onProgress: (event) => this.emit('progress', event),
+      onSentUnnamed: (paths) => this.#watcher?.recheck(paths),
     });
     const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
     return new Lane(replica.id, execute, timing, realClock, {

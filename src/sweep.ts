@@ -12,7 +12,7 @@
  * (`mv /tmp/x f; rm f` delivers nothing at all), spaced by its own measured cost. Paths whose last
  * delivered event already says what the diff says are not reported again.
  */
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Event } from '@parcel/watcher';
 import createDebug from 'debug';
@@ -51,6 +51,14 @@ export class Sweep {
     this.#dir = dir;
     this.#toRel = toRel;
     this.#report = report;
+  }
+
+  /** Paths to look at in the next sweep (watch.ts recheck()). */
+  #recheck = new Set<string>();
+
+  recheck(paths: readonly string[]): void {
+    for (const p of paths) if (this.#recheck.size < MAX_REMEMBERED) this.#recheck.add(p);
+    this.wanted = true;
   }
 
   /** One delivered event (root-relative). */
@@ -96,6 +104,11 @@ export class Sweep {
       await rm(base.file, { force: true });
     }
     const paths: string[] = [];
+    const recheck = [...this.#recheck];
+    this.#recheck.clear();
+    for (const p of recheck) {
+      if (!(await exists(join(base.watchedRoot, p)))) paths.push(p);
+    }
     for (const e of events) {
       const rel = this.#toRel(base.watchedRoot, e.path);
       if (rel === undefined) continue;
@@ -119,4 +132,11 @@ export class Sweep {
     await this.#backend.writeSnapshot(watchedRoot, file, { backend: 'inotify' });
     return file;
   }
+}
+
+async function exists(abs: string): Promise<boolean> {
+  return await lstat(abs).then(
+    () => true,
+    () => false,
+  );
 }

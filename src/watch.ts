@@ -185,6 +185,17 @@ export class TreeWatcher {
   }
 
   /**
+   * Paths rsync created below a directory it synced recursively, which no event named: if one was
+   * created and removed within one delivery window of the watcher, the pair is folded away and the
+   * replica keeps it. The next sweep (after that window has closed) looks whether each still exists.
+   */
+  recheck(paths: readonly string[]): void {
+    if (this.#closed || this.#sweep === undefined) return;
+    this.#sweep.recheck(paths);
+    this.#scheduleSweep(SWEEP_AFTER_MS);
+  }
+
+  /**
    * Saves the tree's state for `changesSince()` after a restart. Written to a temporary file first
    * (@parcel/watcher writes in place) and moved into place only after a barrier: every change older
    * than the snapshot has then been handed to onChanges (and so journaled), so the pair journal +

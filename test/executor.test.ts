@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeExecutor } from '../src/executor.js';
+import { createdItem, makeExecutor } from '../src/executor.js';
 import { normalizeOptions } from '../src/options.js';
 import { assertTreesEqual, cleanupTempDirs, makeTempDir } from './helpers/tree.js';
 
@@ -49,4 +49,18 @@ describe('executor: partial exits', () => {
     assert.ok(calls >= 2, 'rsync ran again');
     await assertTreesEqual(source, replica, 'after the second look');
   });
+});
+
+describe('createdItem (itemized lines of entries rsync created)', () => {
+  const rows: Array<[string, string | undefined]> = [
+    ['>f+++++++++ 12 a/b', 'a/b'],
+    ['cd+++++++++ 0 a/dir/', 'a/dir'],
+    ['>f+++++++++ 3 new\\#012line', 'new\nline'],
+    ['>f+++++++++ 3 ünï/x y', 'ünï/x y'],
+    ['>f.st...... 12 a/b', undefined],
+    ['*deleting   0 a/b', undefined],
+    ['cL+++++++++ 0 l -> t', undefined],
+    ['cd+++++++++ 0 ./', undefined],
+  ];
+  for (const [line, want] of rows) it(JSON.stringify(line), () => assert.equal(createdItem(line), want));
 });
