@@ -6,13 +6,13 @@ import createDebug from 'debug';
 import type { Batch } from './coalesce.js';
 import { MirrorError } from './errors.js';
 import type { BatchOutcome } from './lane.js';
-import { compileExcludes } from './filter.js';
+import { compileExcludes, type PathFilter } from './filter.js';
 import { HardLinks } from './hard-links.js';
 import { pairRenames, planBatch, type Plan, type Probe } from './plan.js';
 import { moveOnReplica } from './renames.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from './guard.js';
-import { buildRsyncCalls, classifyExit, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
+import { buildRsyncCalls, classifyExit, createdItem, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from './rsync-args.js';
 import { runRsync, type RemoteExec, type RsyncRun } from './transport/rsync.js';
 import type { NormalizedOptions } from './options.js';
 import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } from './types.js';
@@ -20,6 +20,8 @@ import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } 
 const debug = createDebug('fam-mirror:sync');
 /** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
 const PROGRESS_EVERY_MS = 250;
+/** At most this many created-by-recursion paths are handed on per batch. */
+const MAX_UNNAMED = 10_000;
 
 /** Connect failures that retrying cannot fix; the lane still retries slowly so it heals once fixed. */
 const NEEDS_A_HUMAN = new Set(['ERR_HOST_KEY_UNKNOWN', 'ERR_HOST_KEY_CHANGED', 'ERR_HOST_KEY_REVOKED', 'ERR_SSH_AUTH', 'ERR_SSH_NO_IDENTITY']);
@@ -43,6 +45,8 @@ export interface ExecutorDeps {
   onSentUnnamed?(paths: string[]): void;
   /** The source's hard-link index, shared by every replica's executor (one walk serves them all). */
   links?: HardLinks;
+  /** The compiled exclude rules, shared by every replica's executor (compiled here when absent). */
+  excluded?: PathFilter;
 }
 
 export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
@@ -65,7 +69,7 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
 function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
   const { options, replica } = deps;
   const log = debug.extend(replica.id);
-  const excluded = compileExcludes(options.exclude);
+  const excluded = deps.excluded ?? compileExcludes(options.exclude);
   const links = deps.links ?? new HardLinks(options.source, excluded);
   return async (batch) => {
     const started = Date.now();
@@ -181,28 +185,6 @@ function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome>
       }),
     };
   };
-}
-
-/** At most this many created-by-recursion paths are handed on per batch. */
-const MAX_UNNAMED = 10_000;
-
-/**
- * The path of an itemized line that created a file or a directory (`>f+++++++++ 12 a/b`,
- * `cd+++++++++ 0 a/`), with rsync's escapes (`\#ooo`) undone; undefined for anything else. Pure.
- */
-export function createdItem(line: string): string | undefined {
-  const m = /^(>f|cd)\+{9} \d+ (.+)$/s.exec(line);
-  if (m === null) return undefined;
-  const bytes: number[] = [];
-  const raw = Buffer.from(m[2]!.replace(/\/$/, ''), 'utf8');
-  for (let i = 0; i < raw.length; i++) {
-    if (raw[i] === 0x5c && raw[i + 1] === 0x23 && i + 4 < raw.length + 0 && /^[0-7]{3}$/.test(raw.subarray(i + 2, i + 5).toString('latin1'))) {
-      bytes.push(parseInt(raw.subarray(i + 2, i + 5).toString('latin1'), 8));
-      i += 4;
-    } else bytes.push(raw[i]!);
-  }
-  const path = Buffer.from(bytes).toString('utf8');
-  return path === '' || path === '.' ? undefined : path;
 }
 
 function lastLines(text: string, n: number): string {

@@ -97,6 +97,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #closing: Promise<void> | undefined;
   /** One hard-link index of the source for every lane (see hard-links.ts). */
   #links: HardLinks | undefined;
+  /** The exclude rules as one predicate, compiled once (a list can hold 200,000 patterns). */
+  #excludedFilter: PathFilter | undefined;
   #excludeFile: ExcludeFile | undefined;
   /** A write to the state directory failed during this run (see #durably). */
   #stateBroken = false;
@@ -151,7 +153,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#excludeFile = await writeExcludeFile(o.exclude);
     this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
     if (backlog !== undefined) this.#restoreBacklogs(backlog);
-    this.#watcher = new TreeWatcher(o.source, compileExcludes(o.exclude), {
+    this.#watcher = new TreeWatcher(o.source, this.#excluded(), {
       onChanges: (paths) => {
         this.#dispatch(paths);
         this.#watchBurst(paths.length);
@@ -159,7 +161,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       // The watcher replaces a failed subscription itself and asks for a full pass once it is back.
       onError: (err) => this.#report(err),
     }, { ...this.#watchTuning, ignore: literalAnchoredPaths(o.exclude).slice(0, WATCH_IGNORE_MAX) });
-    await preflightWatches(o.source, compileExcludes(o.exclude), o.watchLimit);
+    await preflightWatches(o.source, this.#excluded(), o.watchLimit);
     this.#stillStarting();
     // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
@@ -523,12 +525,18 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     };
   }
 
+  /** Excludes cannot change on a running mirror (reconfigure() names them as needing a restart). */
+  #excluded(): PathFilter {
+    return (this.#excludedFilter ??= compileExcludes(this.options.exclude));
+  }
+
   #makeLane(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): Lane {
     const o = this.options;
     const t = this.#transportFor(replica);
-    this.#links ??= new HardLinks(o.source, compileExcludes(o.exclude));
+    this.#links ??= new HardLinks(o.source, this.#excluded());
     const execute = makeExecutor({
       options: o,
+      excluded: this.#excluded(),
       links: this.#links,
       replica,
       target: t.target,

@@ -259,6 +259,25 @@ export function tallyItem(t: ItemTally, line: string): void {
   else if ((item[0] === '<' || item[0] === '>') && item[1] === 'f') t.files++;
 }
 
+/**
+ * The path of an itemized line that created a file or a directory (`>f+++++++++ 12 a/b`,
+ * `cd+++++++++ 0 a/`), with rsync's escapes (`\#ooo`) undone; undefined for anything else. Pure.
+ */
+export function createdItem(line: string): string | undefined {
+  const m = /^(>f|cd)\+{9} \d+ (.+)$/s.exec(line);
+  if (m === null) return undefined;
+  const bytes: number[] = [];
+  const raw = Buffer.from(m[2]!.replace(/\/$/, ''), 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x5c && raw[i + 1] === 0x23 && i + 4 < raw.length && /^[0-7]{3}$/.test(raw.subarray(i + 2, i + 5).toString('latin1'))) {
+      bytes.push(parseInt(raw.subarray(i + 2, i + 5).toString('latin1'), 8));
+      i += 4;
+    } else bytes.push(raw[i]!);
+  }
+  const path = Buffer.from(bytes).toString('utf8');
+  return path === '' || path === '.' ? undefined : path;
+}
+
 export interface ProgressRecord {
   bytes: number;
   percent: number;

@@ -359,9 +359,9 @@ export class TreeWatcher {
     // `update` (the watcher folds delete+create so): its subdirectories' watches keep their old
     // paths, exactly as after a move in. A chmod of a directory looks the same and costs one
     // needless resubscription.
-    const inspectCreated = created.length > INSPECT_LIMIT ? [] : created;
-    if (inspectCreated.length + updated.length > 0) {
-      const inspection = this.#inspectCreated(inspectCreated, updated).finally(() => this.#inspections.delete(inspection));
+    const newDirs = created.length > INSPECT_LIMIT ? [] : created;
+    if (newDirs.length + updated.length > 0) {
+      const inspection = this.#inspectNew(newDirs, updated).finally(() => this.#inspections.delete(inspection));
       this.#inspections.add(inspection);
     }
   }
@@ -482,7 +482,7 @@ export class TreeWatcher {
   }
 
   /** A directory that already has entries when we first hear of it may hide unwatched (or stale) subdirectories. */
-  async #inspectCreated(created: string[], updated: string[] = []): Promise<void> {
+  async #inspectNew(created: string[], updated: string[] = []): Promise<void> {
     const filled: string[] = [];
     const inspect = async (rel: string, needsSubdir: boolean) => {
       try {

@@ -8,8 +8,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createdItem, makeExecutor } from '../src/executor.js';
-import { normalizeOptions } from '../src/options.js';
+import { createdItem } from '../src/rsync-args.js';
+import { localExecutor } from './helpers/executor.js';
 import { assertTreesEqual, cleanupTempDirs, makeTempDir } from './helpers/tree.js';
 
 after(cleanupTempDirs);
@@ -21,16 +21,9 @@ describe('executor: partial exits', () => {
     await mkdir(join(source, 'a'));
     await writeFile(join(source, 'a', 'b'), 'b\n');
     await writeFile(join(source, 'c'), 'c\n');
-    const options = normalizeOptions({ source, replicas: [replica] }, { cwd: '/', homeDir: '/root', userName: 'root' });
     let calls = 0;
     const problems: string[] = [];
-    const execute = makeExecutor({
-      options,
-      replica: options.replicas[0]!,
-      target: { path: replica },
-      remote: undefined,
-      connect: undefined,
-      excludeFile: undefined,
+    const execute = localExecutor(source, replica, {
       limit: async (fn) => {
         // Between the plan (a is a directory) and the first rsync: a becomes a file.
         if (calls++ === 0) {
@@ -39,10 +32,7 @@ describe('executor: partial exits', () => {
         }
         return await fn();
       },
-      onSynced: () => {},
       onProblem: (p) => problems.push(p.path ?? ''),
-      onPlanned: () => {},
-      onProgress: () => {},
     });
     const outcome = await execute({ entries: [['a/b', 1], ['c', 1]], fullSeq: undefined });
     assert.equal(outcome.verdict, 'ok', `${outcome.error?.message} problems ${outcome.problems}`);

@@ -16,14 +16,13 @@ import { appendFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Batch } from '../src/coalesce.js';
-import { makeExecutor } from '../src/executor.js';
 import { writeExcludeFile, type ExcludeFile } from '../src/exclude-file.js';
 import { HardLinks } from '../src/hard-links.js';
 import { compileExcludes } from '../src/filter.js';
-import { normalizeOptions } from '../src/options.js';
 import { Mirror } from '../src/index.js';
 import { startSshdHosts, stopAll, type SshdHost } from './helpers/sshd.js';
 import { cleanupTempDirs, makeTempDir, snapshotTree, type TreeEntry } from './helpers/tree.js';
+import { localExecutor } from './helpers/executor.js';
 
 const run = promisify(execFile);
 
@@ -161,22 +160,9 @@ describe('executor: batches that need more than one rsync call (local replica, r
     const source = await makeTempDir('fam-exec-src-');
     const replica = await makeTempDir('fam-exec-replica-');
     const scratch = await makeTempDir('fam-exec-scratch-');
-    const options = normalizeOptions({ source, replicas: [replica], exclude }, { cwd: '/', homeDir: '/root', userName: 'root' });
     const rules = await writeExcludeFile(exclude);
     ruleFiles.push(rules);
-    const execute = makeExecutor({
-      options,
-      replica: options.replicas[0]!,
-      target: { path: replica },
-      remote: undefined,
-      connect: undefined,
-      excludeFile: rules.path,
-      limit: (fn) => fn(),
-      onSynced: () => {},
-      onProblem: () => {},
-      onPlanned: () => {},
-      onProgress: () => {},
-    });
+    const execute = localExecutor(source, replica, { exclude, excludeFile: rules.path });
     const sync = async (paths: string[]) => {
       const outcome = await execute({ entries: paths.map((p, i): [string, number] => [p, i + 1]), fullSeq: undefined });
       assert.equal(outcome.verdict, 'ok', outcome.error?.message);
