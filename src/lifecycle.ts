@@ -12,13 +12,14 @@
 import { MirrorError, type MirrorErrorCode } from './errors.js';
 
 export type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
-export type PublicMethod = 'start' | 'flush' | 'setReplicas' | 'reconcile' | 'verify' | 'status' | 'close';
+export type PublicMethod = 'start' | 'flush' | 'setReplicas' | 'reconfigure' | 'reconcile' | 'verify' | 'status' | 'close';
 export type Answer = 'run' | 'wait' | 'noop' | Extract<MirrorErrorCode, 'ERR_STARTED' | 'ERR_NOT_STARTED' | 'ERR_CLOSED'>;
 
 export const LIFECYCLE = {
   start: { new: 'run', starting: 'ERR_STARTED', running: 'ERR_STARTED', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   flush: { new: 'ERR_NOT_STARTED', starting: 'wait', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   setReplicas: { new: 'ERR_NOT_STARTED', starting: 'ERR_NOT_STARTED', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
+  reconfigure: { new: 'ERR_NOT_STARTED', starting: 'ERR_NOT_STARTED', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   reconcile: { new: 'ERR_NOT_STARTED', starting: 'ERR_NOT_STARTED', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   // verify needs no watcher; after close() its connections would never be released again.
   verify: { new: 'run', starting: 'run', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },

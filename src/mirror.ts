@@ -366,7 +366,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * running value and is named in `restartNeeded`.
    */
   async reconfigure(options: MirrorOptions): Promise<{ added: string[]; removed: string[]; restartNeeded: string[] }> {
-    if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'reconfigure() needs a started, open mirror.');
+    answerFor('reconfigure', this.#phase);
     const next = normalizeOptions(options, environment());
     const restartNeeded = changedOptions(this.#options, next).filter((key) => key !== 'replicas');
     return { ...(await this.#applyReplicas(next.replicas, [...options.replicas])), restartNeeded };

@@ -17,6 +17,7 @@ const EXPECTED: Record<PublicMethod, Record<Phase, string>> = {
   start: { new: 'run', starting: 'ERR_STARTED', running: 'ERR_STARTED', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   flush: { new: 'ERR_NOT_STARTED', starting: 'wait', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   setReplicas: { new: 'ERR_NOT_STARTED', starting: 'ERR_NOT_STARTED', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
+  reconfigure: { new: 'ERR_NOT_STARTED', starting: 'ERR_NOT_STARTED', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   reconcile: { new: 'ERR_NOT_STARTED', starting: 'ERR_NOT_STARTED', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   verify: { new: 'run', starting: 'run', running: 'run', closing: 'ERR_CLOSED', closed: 'ERR_CLOSED' },
   status: { new: 'run', starting: 'run', running: 'run', closing: 'run', closed: 'run' },
@@ -51,6 +52,7 @@ describe('a real Mirror in each phase', () => {
     await assert.rejects(mirror.flush(), (e) => code(e) === 'ERR_NOT_STARTED');
     assert.throws(() => mirror.reconcile(), (e) => code(e) === 'ERR_NOT_STARTED');
     await assert.rejects(mirror.setReplicas([]), (e) => code(e) === 'ERR_NOT_STARTED');
+    await assert.rejects(mirror.reconfigure({ source: '/nonexistent', replicas: [] }), (e) => code(e) === 'ERR_NOT_STARTED');
     assert.deepEqual(mirror.status(), []);
     await mirror.close();
     await assert.rejects(mirror.start(), (e) => code(e) === 'ERR_CLOSED');
