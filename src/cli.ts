@@ -488,7 +488,8 @@ async function main(): Promise<number> {
     const started = Date.now();
     for (const mirror of mirrors) {
       const o = mirror.options;
-      if (!quiet) log(`watching ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? (o.dryRun ? ' (dry run: would seed first)' : ' (seeding first)') : ''}`);
+      // "watching" is said only once it is true (the ready line); this one says what is being tried.
+      if (!quiet) log(`starting ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? (o.dryRun ? ' (dry run: would seed first)' : ' (seeding first)') : ''}`);
       if (o.stateDir !== undefined && !o.dryRun) {
         const dir = join(o.stateDir, hashName(o.source));
         try {

@@ -107,6 +107,7 @@ describe('fam-mirror CLI: usage and bad input', () => {
       assert.equal(await readdir('/tmp').then((n) => n.includes('fam-never')), false, 'nothing created on any replica');
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
+      assert.doesNotMatch(`${r.stdout}${r.stderr}`, /watching/, 'no "watching" before the start succeeded');
     });
   }
 });
