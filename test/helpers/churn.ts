@@ -70,11 +70,13 @@ export class Churn {
     this.#total = this.#ops.reduce((s, [, w]) => s + w, 0);
   }
 
-  /** Applies one random operation; returns its log line. */
-  step(): string {
-    let r = this.#rand() * this.#total;
-    let op: OpName = this.#ops[0]![0];
-    for (const [name, w] of this.#ops) {
+  /** Applies one random operation (none of `without`); returns its log line. */
+  step(without: readonly OpName[] = []): string {
+    const ops = without.length === 0 ? this.#ops : this.#ops.filter(([n]) => !without.includes(n));
+    const total = without.length === 0 ? this.#total : ops.reduce((sum, [, w]) => sum + w, 0);
+    let r = this.#rand() * total;
+    let op: OpName = ops[0]![0];
+    for (const [name, w] of ops) {
       if ((r -= w) < 0) {
         op = name;
         break;
