@@ -399,7 +399,7 @@ describe('fam-mirror CLI: real runs', () => {
     assert.match(r.stdout(), /path "later\.txt"/);
     // Nothing was sent, so nothing is said to be: no "synced" line, no "seeded".
     assert.doesNotMatch(r.stdout(), /Z synced |seeded and|seeding first/);
-    assert.match(r.stdout(), /watching .* \(dry run: would seed first\)/);
+    assert.match(r.stdout(), /starting .* \(dry run: would seed first\)/);
     assert.deepEqual(await readdir(dst), ['extra.txt'], 'nothing sent, nothing deleted');
     assert.deepEqual(await readdir(tmp).then((n) => n.includes('state')), false, 'no state written');
   });
