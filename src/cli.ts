@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { hashName } from './backlog.js';
-import { parseMetricsAddress, queryAll, serveMetrics, serveStatus, SOCKET_NAME, type StatusDocument } from './control.js';
+import { hashName } from './sync/journal.js';
+import { parseMetricsAddress, queryAll, serveMetrics, serveStatus, SOCKET_NAME, type StatusDocument } from './cli/control.js';
 import type { ProgressEvent, ReplicaStateEvent } from './types.js';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';

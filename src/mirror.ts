@@ -5,29 +5,29 @@
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { Backlog, hashName, type Resume } from './backlog.js';
+import { Journal, hashName, type Resume } from './sync/journal.js';
 import { homedir, userInfo } from 'node:os';
 import { execFile } from 'node:child_process';
 import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
-import { makeExecutor } from './executor.js';
-import { compileExcludes, literalAnchoredPaths, type PathFilter } from './filter.js';
-import { HardLinks } from './hard-links.js';
-import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch-limit.js';
-import { Lane } from './lane.js';
+import { makeExecutor } from './sync/batch-runner.js';
+import { compileExcludes, literalAnchoredPaths, type PathFilter } from './core/filter.js';
+import { HardLinks } from './sync/hard-links.js';
+import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch/watch-limit.js';
+import { Lane } from './sync/lane.js';
 import { changedOptions, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
-import { realClock } from './schedule.js';
-import { realPathOfExisting } from './real-path.js';
+import { realClock } from './core/schedule.js';
+import { realPathOfExisting } from './watch/real-path.js';
 import { SshConnection } from './transport/ssh.js';
 import { ConnectionPool } from './transport/pool.js';
-import { bridgeRsh, type RemoteExec } from './transport/rsync.js';
-import type { RsyncTarget } from './rsync-args.js';
-import { verifyReplica, type VerifyResult } from './verify.js';
-import { writeExcludeFile, type ExcludeFile } from './exclude-file.js';
+import { bridgeRsh, type RemoteExec } from './transport/run-rsync.js';
+import type { RsyncTarget } from './rsync/args.js';
+import { verifyReplica, type VerifyResult } from './rsync/verify.js';
+import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, SshReplica } from './types.js';
-import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch.js';
-import { answerFor, type Phase } from './lifecycle.js';
+import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch/tree-watcher.js';
+import { answerFor, type Phase } from './core/lifecycle.js';
 
 const debug = createDebug('fam-mirror:mirror');
 
@@ -86,7 +86,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #cancelReconcile: (() => void) | undefined;
   #cancelPeriodic: (() => void) | undefined;
   #cancelSnapshots: (() => void) | undefined;
-  #backlog: Backlog | undefined;
+  #journal: Journal | undefined;
   /** What the last run left each replica owing: decided before watching, applied once watching. */
   #resumePlan: Array<{ lane: Lane; resume: Resume }> = [];
   #burst = { count: 0, lastAt: 0 };
@@ -95,7 +95,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Settles when start() has (for close() and a flush() called during the start). */
   #started: Promise<StartResult> | undefined;
   #closing: Promise<void> | undefined;
-  /** One hard-link index of the source for every lane (see hard-links.ts). */
+  /** One hard-link index of the source for every lane (see sync/hard-links.ts). */
   #links: HardLinks | undefined;
   /** The exclude rules as one predicate, compiled once (a list can hold 200,000 patterns). */
   #excludedFilter: PathFilter | undefined;
@@ -147,12 +147,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const limit = pLimit(o.concurrency);
     this.#limit = limit;
     // A dry run confirms nothing, so it must not move any replica's durable watermark.
-    const backlog = o.stateDir === undefined || o.dryRun ? undefined : openBacklog(o.stateDir, o.source, o.journalLimitBytes);
-    this.#backlog = backlog;
-    this.#seq = backlog?.lastSeq ?? 0;
+    const journal = o.stateDir === undefined || o.dryRun ? undefined : openJournal(o.stateDir, o.source, o.journalLimitBytes);
+    this.#journal = journal;
+    this.#seq = journal?.lastSeq ?? 0;
     this.#excludeFile = await writeExcludeFile(o.exclude);
     this.#lanes = o.replicas.map((replica) => this.#makeLane(replica, limit));
-    if (backlog !== undefined) this.#restoreBacklogs(backlog);
+    if (journal !== undefined) this.#restoreJournal(journal);
     this.#watcher = new TreeWatcher(o.source, this.#excluded(), {
       onChanges: (paths) => {
         this.#dispatch(paths);
@@ -168,7 +168,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await this.#watcher.start();
     this.#stillStarting();
     this.#phase = 'running';
-    if (backlog !== undefined) await this.#catchUpDowntime(backlog);
+    if (journal !== undefined) await this.#catchUpDowntime(journal);
     if (this.#phase !== 'running') throw new MirrorError('ERR_CLOSED', 'The mirror was closed while it was starting.');
     if (o.reconcileIntervalSec > 0) this.#armPeriodicReconcile(o.reconcileIntervalSec * 1000);
     debug('watching %s for %d replicas', o.source, this.#lanes.length);
@@ -187,7 +187,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** One delivery of changes: journaled first (when durable), then into every replica's backlog. */
   #dispatch(paths: string[]): void {
     const seq = ++this.#seq;
-    this.#durably('journal a change', () => this.#backlog?.append({ seq, paths }));
+    this.#durably('journal a change', () => this.#journal?.append({ seq, paths }));
     for (const lane of this.#lanes) lane.add(paths, seq);
     this.#durably('compact the journal', () => this.#compactJournal());
   }
@@ -217,9 +217,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    */
   #fullPassFor(lane: Lane): void {
     const seq = ++this.#seq;
-    if (this.#backlog !== undefined) {
-      this.#backlog.append({ seq, paths: [''], replica: hashName(lane.id) });
-      this.#backlog.setMark(lane.id, seq - 1);
+    if (this.#journal !== undefined) {
+      this.#journal.append({ seq, paths: [''], replica: hashName(lane.id) });
+      this.#journal.setMark(lane.id, seq - 1);
     }
     lane.addFull(seq);
   }
@@ -229,22 +229,22 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * growing: past `journalLimitBytes` behind, that replica gets a full pass instead of its records.
    */
   #compactJournal(): void {
-    const backlog = this.#backlog;
-    if (backlog === undefined || !backlog.compactionDue) return;
+    const journal = this.#journal;
+    if (journal === undefined || !journal.compactionDue) return;
     const ids = this.#lanes.map((lane) => lane.id);
-    for (const id of backlog.behindBeyond(ids)) {
+    for (const id of journal.behindBeyond(ids)) {
       debug('%s: more than %d bytes of journal behind, a full pass replaces its records', id, this.options.journalLimitBytes);
       this.#fullPassFor(this.#lanes.find((lane) => lane.id === id)!);
     }
-    backlog.compact(ids);
+    journal.compact(ids);
   }
 
   /** A restart: decides what each replica is owed (applied by #catchUpDowntime, once watching). */
-  #restoreBacklogs(backlog: Backlog): void {
+  #restoreJournal(journal: Journal): void {
     for (const lane of this.#lanes) {
-      const resume = backlog.resume(lane.id);
+      const resume = journal.resume(lane.id);
       // A replica this state has never seen is assumed in step (fam_mirror's rule), as on a first start.
-      if (resume.kind === 'new') backlog.confirm(lane.id, this.#seq);
+      if (resume.kind === 'new') journal.confirm(lane.id, this.#seq);
       this.#resumePlan.push({ lane, resume });
     }
   }
@@ -257,7 +257,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * journaled so it survives another kill. State that does not check out gets the same answer for
    * the replicas it concerns; it is never trusted.
    */
-  async #catchUpDowntime(backlog: Backlog): Promise<void> {
+  async #catchUpDowntime(journal: Journal): Promise<void> {
     const watcher = this.#watcher!;
     for (const { lane, resume } of this.#resumePlan.splice(0)) {
       if (resume.kind === 'records') for (const r of resume.records) lane.add(r.paths, r.seq);
@@ -269,33 +269,33 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       }
       debug('%s: %s', lane.id, resume.kind === 'records' ? `${resume.records.length} journal records to resend` : resume.kind);
     }
-    if (backlog.known && !backlog.cleanStop) {
+    if (journal.known && !journal.cleanStop) {
       for (const lane of this.#lanes) {
         const message = `The last run did not stop cleanly (killed or crashed), so what changed since its last snapshot is unknown: ${lane.id} gets a full pass, itemized so only what differs is sent.`;
         this.emit('problem', { replica: lane.id, code: 'ERR_STATE_UNCLEAN', message });
       }
       this.#dispatch(['']);
-    } else if (backlog.known) {
-      if (existsSync(backlog.snapshotFile)) {
+    } else if (journal.known) {
+      if (existsSync(journal.snapshotFile)) {
         const started = Date.now();
-        const paths = await watcher.changesSince(backlog.snapshotFile);
+        const paths = await watcher.changesSince(journal.snapshotFile);
         debug('%d paths changed while stopped (diffed in %d ms)', paths.length, Date.now() - started);
         if (paths.length > 0) this.#dispatch(paths);
       } else this.#dispatch(['']);
     }
-    await watcher.saveSnapshot(backlog.snapshotFile);
-    this.#armSnapshots(backlog);
+    await watcher.saveSnapshot(journal.snapshotFile);
+    this.#armSnapshots(journal);
   }
 
-  #armSnapshots(backlog: Backlog): void {
+  #armSnapshots(journal: Journal): void {
     if (this.#phase !== 'running' && this.#phase !== 'starting') return;
     this.#cancelSnapshots = realClock.after(SNAPSHOT_EVERY_MS, () => {
       if (this.#phase !== 'running') return;
-      this.#watcher!.saveSnapshot(backlog.snapshotFile).then(
-        () => this.#armSnapshots(backlog),
+      this.#watcher!.saveSnapshot(journal.snapshotFile).then(
+        () => this.#armSnapshots(journal),
         (e: Error) => {
           debug('snapshot failed: %s', e.message);
-          this.#armSnapshots(backlog);
+          this.#armSnapshots(journal);
         },
       );
     });
@@ -465,8 +465,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // A clean stop saves the tree's state, so the next start diffs only what changed while stopped;
     // only then is the stop recorded as clean (otherwise the next start reconciles every replica).
     let snapshotSaved = false;
-    if (wasRunning && this.#backlog !== undefined) {
-      snapshotSaved = await this.#watcher!.saveSnapshot(this.#backlog.snapshotFile).then(
+    if (wasRunning && this.#journal !== undefined) {
+      snapshotSaved = await this.#watcher!.saveSnapshot(this.#journal.snapshotFile).then(
         () => true,
         (e: Error) => {
           debug('snapshot at close failed: %s', e.message);
@@ -481,7 +481,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     await Promise.all(this.#lanes.map((lane) => lane.close()));
     await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
     await this.#excludeFile?.remove();
-    this.#backlog?.close({ clean: snapshotSaved && !this.#stateBroken });
+    this.#journal?.close({ clean: snapshotSaved && !this.#stateBroken });
     this.#phase = 'closed';
   }
 
@@ -559,7 +559,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return new Lane(replica.id, execute, timing, realClock, {
       onConfirmed: (seq) => {
         this.#durably('record a confirmation', () => {
-          this.#backlog?.confirm(replica.id, seq);
+          this.#journal?.confirm(replica.id, seq);
           this.#compactJournal();
         });
       },
@@ -641,15 +641,15 @@ function problemOf(replica: string, error: MirrorError): ProblemEvent {
   return event;
 }
 
-function openBacklog(stateDir: string, source: string, limitBytes: number): Backlog {
+function openJournal(stateDir: string, source: string, limitBytes: number): Journal {
   try {
-    return new Backlog(stateDir, source, { limitBytes });
+    return new Journal(stateDir, source, { limitBytes });
   } catch (e) {
     throw new MirrorError('ERR_STATE', `Cannot use the state directory ${stateDir}: ${(e as Error).message}. Give a writable directory (stateDir, --state-dir).`, { path: stateDir, cause: e });
   }
 }
 
-/** Refuses to watch part of a tree: see watch-limit.ts. An injected limit counts as all free. */
+/** Refuses to watch part of a tree: see watch/watch-limit.ts. An injected limit counts as all free. */
 async function preflightWatches(root: string, excluded: PathFilter, injected: number | undefined): Promise<void> {
   const limit = injected ?? (await readWatchLimit());
   if (limit === undefined) return; // not Linux /proc: nothing to check against

@@ -6,7 +6,7 @@
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
-import { excludeRuleProblem } from './rsync-args.js';
+import { excludeRuleProblem } from './rsync/args.js';
 import type { Replica } from './types.js';
 
 export interface MirrorOptions {
@@ -112,7 +112,7 @@ export interface Environment {
   homeDir: string;
   userName: string;
   /**
-   * An absolute normalized path with the symlinks of its existing part resolved (real-path.ts does
+   * An absolute normalized path with the symlinks of its existing part resolved (watch/real-path.ts does
    * it on the real file system). Absent: paths are compared as written.
    */
   resolvePath?: (path: string) => string;
@@ -258,7 +258,7 @@ function optStrings(raw: object, key: string): string[] | undefined {
   return [...(v as string[])];
 }
 
-/** rsync patterns, each of which must survive the rule file rsync reads them from (rsync-args.ts). */
+/** rsync patterns, each of which must survive the rule file rsync reads them from (rsync/args.ts). */
 function optExcludes(raw: object): string[] {
   const patterns = optStrings(raw, 'exclude') ?? [];
   for (const [i, p] of patterns.entries()) {

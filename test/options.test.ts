@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isMirrorError, type MirrorErrorCode } from '../src/errors.js';
 import { changedOptions, normalizeOptions, type MirrorOptions } from '../src/options.js';
 
-/** A file system with three symlinks, as the real resolver (real-path.ts) would see it. */
+/** A file system with three symlinks, as the real resolver (watch/real-path.ts) would see it. */
 const links: Record<string, string> = { '/into-www': '/var/www', '/www-link': '/var/www', '/link': '/mnt/disk' };
 function resolvePath(p: string): string {
   for (const [from, to] of Object.entries(links)) if (p === from || p.startsWith(`${from}/`)) return to + p.slice(from.length);

@@ -1,5 +1,5 @@
 /**
- * Local replica paths on a real file system: where a path really leads (real-path.ts), and a Mirror
+ * Local replica paths on a real file system: where a path really leads (watch/real-path.ts), and a Mirror
  * refusing a replica that leads back into its source by `..`, `//` or a symlink, before anything runs.
  * The end-to-end cases seed through such a path on purpose: without the check, `rsync --delete`
  * deleted a file of the source.
@@ -10,7 +10,7 @@ import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMirrorError } from '../src/errors.js';
 import { Mirror } from '../src/mirror.js';
-import { realPathOfExisting } from '../src/real-path.js';
+import { realPathOfExisting } from '../src/watch/real-path.js';
 import { cleanupTempDirs, makeTempDir, snapshotTree } from './helpers/tree.js';
 
 let tmp: string;

@@ -24,9 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Mirror } from '../src/index.js';
-import type { Batch } from '../src/coalesce.js';
-import { compareAsTree, coverOf, planBatch, type Probe } from '../src/plan.js';
-import { buildRsyncCall, type RsyncSettings, type RsyncTarget } from '../src/rsync-args.js';
+import type { Batch } from '../src/core/coalesce.js';
+import { compareAsTree, coverOf, planBatch, type Probe } from '../src/core/plan.js';
+import { buildRsyncCall, type RsyncSettings, type RsyncTarget } from '../src/rsync/args.js';
 import { startSshdHosts, stopAll, type SshdHost } from './helpers/sshd.js';
 import { assertTreesEqual, cleanupTempDirs, makeTempDir, waitFor } from './helpers/tree.js';
 

@@ -6,8 +6,8 @@
  * These are internal modules (not the public API): if their signatures change, only this file needs
  * to follow.
  */
-import { BRIDGE_HOST } from '../../src/rsync-args.js';
-import { bridgeRsh, runRsync } from '../../src/transport/rsync.js';
+import { BRIDGE_HOST } from '../../src/rsync/args.js';
+import { bridgeRsh, runRsync } from '../../src/transport/run-rsync.js';
 import { SshConnection } from '../../src/transport/ssh.js';
 import type { SshdHost } from '../../test/helpers/sshd.js';
 

@@ -2,7 +2,7 @@
  * A batch executor for one local replica, as the Mirror builds it but with every hook inert: tests
  * of the executor against real rsync override only what they watch or inject.
  */
-import { makeExecutor, type ExecutorDeps } from '../../src/executor.js';
+import { makeExecutor, type ExecutorDeps } from '../../src/sync/batch-runner.js';
 import { normalizeOptions } from '../../src/options.js';
 
 export function localExecutor(source: string, replica: string, overrides: Partial<ExecutorDeps> & { exclude?: string[] } = {}) {

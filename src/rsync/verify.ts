@@ -1,0 +1,41 @@
+/**
+ * Compares a replica with the source by checksum, changing nothing: an rsync dry run of a full
+ * `--delete` pass with `--checksum`, whose itemized lines are exactly the differences (rsync's own
+ * notion of "not equal": content, type, mode, mtime, link target, missing and extra entries).
+ */
+import { MirrorError } from '../errors.js';
+import { buildVerifyCall, type RsyncSettings, type RsyncTarget } from './args.js';
+import { runRsync, type RemoteExec } from '../transport/run-rsync.js';
+
+export interface VerifyResult {
+  replica: string;
+  identical: boolean;
+  /** rsync itemize lines, e.g. `>fc.t...... www/index.html` or `*deleting   stale.txt`; at most 1,000. */
+  differences: string[];
+  /** Differences beyond those listed. */
+  more: number;
+}
+
+const MAX_LISTED = 1000;
+
+export async function verifyReplica(
+  replicaId: string,
+  rsyncPath: string,
+  target: RsyncTarget,
+  settings: RsyncSettings,
+  remote: RemoteExec | undefined,
+): Promise<VerifyResult> {
+  const call = buildVerifyCall(target, settings);
+  const run = await runRsync(rsyncPath, call.args, call.stdin, remote, { maxLines: MAX_LISTED });
+  if (run.exitCode !== 0 && run.exitCode !== 24) {
+    const reason = run.stderr.trim().split('\n').slice(-4).join(' | ');
+    throw new MirrorError('ERR_RSYNC', `Verifying ${replicaId} failed: rsync exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. Check that the replica is reachable and its path exists.`, {
+      exitCode: run.exitCode,
+      stderr: run.stderr,
+      path: target.path,
+    });
+  }
+  const differences = (run.lines ?? []).filter((l) => l.trim() !== '');
+  const more = run.moreLines ?? 0;
+  return { replica: replicaId, identical: differences.length === 0 && more === 0, differences, more };
+}

@@ -1,0 +1,225 @@
+/**
+ * Runs one batch for one replica: probe → plan → rsync argv → transport → verdict. Every failure
+ * becomes a verdict with a MirrorError, never a throw that could stop the lane (design.md #4).
+ */
+import createDebug from 'debug';
+import type { Batch } from '../core/coalesce.js';
+import { MirrorError } from '../errors.js';
+import type { BatchOutcome } from './lane.js';
+import { compileExcludes, type PathFilter } from '../core/filter.js';
+import { HardLinks } from './hard-links.js';
+import { pairRenames, planBatch, type Plan, type Probe } from '../core/plan.js';
+import { moveOnReplica } from './renames.js';
+import { probePaths, probeRoot } from './probe.js';
+import { guardPlan } from '../core/guard.js';
+import { buildRsyncCalls, classifyExit, createdItem, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem, type RsyncTarget } from '../rsync/args.js';
+import { runRsync, type RemoteExec, type RsyncRun } from '../transport/run-rsync.js';
+import type { NormalizedOptions } from '../options.js';
+import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } from '../types.js';
+
+const debug = createDebug('fam-mirror:sync');
+/** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
+const PROGRESS_EVERY_MS = 250;
+/** At most this many created-by-recursion paths are handed on per batch. */
+const MAX_UNNAMED = 10_000;
+
+/** Connect failures that retrying cannot fix; the lane still retries slowly so it heals once fixed. */
+const NEEDS_A_HUMAN = new Set(['ERR_HOST_KEY_UNKNOWN', 'ERR_HOST_KEY_CHANGED', 'ERR_HOST_KEY_REVOKED', 'ERR_SSH_AUTH', 'ERR_SSH_NO_IDENTITY']);
+
+export interface ExecutorDeps {
+  options: NormalizedOptions;
+  replica: Replica;
+  target: RsyncTarget;
+  remote: RemoteExec | undefined;
+  /** Opens the replica's connection, so connect-time failures get their own code and verdict. */
+  connect: (() => Promise<void>) | undefined;
+  /** The mirror's exclude rule file (rsync/exclude-file.ts), undefined without excludes. */
+  excludeFile: string | undefined;
+  /** Global cap on rsyncs in flight (p-limit). */
+  limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  onSynced(event: SyncedEvent): void;
+  onProblem(event: ProblemEvent): void;
+  onPlanned(event: PlannedEvent): void;
+  onProgress(event: ProgressEvent): void;
+  /** Files and directories rsync created below a listed directory: no event named them (see watch/sweep.ts). */
+  onSentUnnamed?(paths: string[]): void;
+  /** The source's hard-link index, shared by every replica's executor (one walk serves them all). */
+  links?: HardLinks;
+  /** The compiled exclude rules, shared by every replica's executor (compiled here when absent). */
+  excluded?: PathFilter;
+}
+
+export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
+  const once = makeOneTry(deps);
+  return async (batch) => {
+    const first = await once(batch);
+    if (first.verdict !== 'partial' || first.problems === undefined || first.problems.length === 0 || deps.options.dryRun) return first;
+    // rsync also names a path that vanished or changed type while it ran ("Not a directory"): a
+    // second look, probed and planned afresh, settles those at once, so only what fails again is a
+    // problem of the replica.
+    const seqOf = new Map(batch.entries);
+    let oldest = batch.fullSeq ?? Infinity;
+    for (const [, seq] of batch.entries) if (seq < oldest) oldest = seq;
+    const again = await once({ entries: first.problems.map((p): [string, number] => [p, seqOf.get(p) ?? oldest]), fullSeq: undefined });
+    if (again.verdict === 'ok' || (again.verdict === 'partial' && again.problems !== undefined)) return again;
+    return first;
+  };
+}
+
+function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
+  const { options, replica } = deps;
+  const log = debug.extend(replica.id);
+  const excluded = deps.excluded ?? compileExcludes(options.exclude);
+  const links = deps.links ?? new HardLinks(options.source, excluded);
+  return async (batch) => {
+    const started = Date.now();
+    let probes = new Map<string, Probe>();
+    if (batch.fullSeq === undefined) {
+      probes = await probePaths(options.source, batch.entries.map(([p]) => p));
+      batch = await withOtherLinks(batch, probes, links, options.source);
+    }
+    const plan = planBatch(batch, probes, excluded);
+    if (plan.kind === 'none') return { verdict: 'ok' };
+    const held = guardPlan(plan, await probeRoot(options.source), options.source, options.allowEmptySource);
+    if (held !== undefined) return { verdict: 'retry', error: held };
+    if (deps.connect !== undefined) {
+      try {
+        await deps.connect();
+      } catch (e) {
+        const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `${replica.id}: ${(e as Error).message}`, { cause: e });
+        return { verdict: NEEDS_A_HUMAN.has(error.code) ? 'fatal' : 'retry', error };
+      }
+    }
+    const renames = options.dryRun ? [] : pairRenames(batch, probes, plan);
+    if (renames.length > 0) {
+      await moveOnReplica(deps.target.path, renames, deps.remote).catch((e: Error) => log('moves skipped: %s', e.message));
+      log('moved %d renamed directories on the replica', renames.length);
+    }
+    // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
+    const tally = emptyTally();
+    const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
+    let lastProgressAt = 0;
+    const listed = plan.kind === 'paths' ? new Set(plan.paths) : undefined;
+    const unnamed: string[] = [];
+    const onLine = (line: string) => {
+      const progress = parseProgress(line);
+      if (progress === undefined) {
+        if (listed !== undefined && unnamed.length < MAX_UNNAMED) {
+          const created = createdItem(line);
+          if (created !== undefined && !listed.has(created)) unnamed.push(created);
+        }
+        return tallyItem(tally, line);
+      }
+      const now = Date.now();
+      if (now - lastProgressAt < PROGRESS_EVERY_MS && progress.percent < 100) return;
+      lastProgressAt = now;
+      deps.onProgress({ replica: replica.id, ...progress, filesSent: tally.files });
+    };
+    const sample: string[] = [];
+    // The calls of one plan run in order; the first that does not succeed decides the batch.
+    let run: RsyncRun = { exitCode: 0, stderr: '' };
+    // Paths rsync could not handle (exit 23 naming them): the rest of the batch still counts.
+    const problems = new Set<string>();
+    let partial: RsyncRun | undefined;
+    for (const call of buildRsyncCalls(plan, deps.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
+      const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
+      run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
+      sample.push(...(run.lines ?? []));
+      if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
+        deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
+      }
+      const named = classifyExit(run.exitCode) === 'partial' ? problemPaths(run.stderr, options.source, replica.path) : undefined;
+      if (named !== undefined) {
+        for (const p of named) problems.add(p);
+        partial = run;
+        run = { ...run, exitCode: 0 };
+        continue;
+      }
+      if (classifyExit(run.exitCode) !== 'ok') break;
+    }
+    if (partial !== undefined && classifyExit(run.exitCode) === 'ok') run = partial;
+    if (unnamed.length > 0) deps.onSentUnnamed?.(unnamed);
+    const verdict = classifyExit(run.exitCode);
+    const durationMs = Date.now() - started;
+    const paths = listedCount(plan);
+    log('%s %d paths exit %d in %d ms', plan.kind, paths, run.exitCode, durationMs);
+    if (verdict === 'ok') {
+      const event: SyncedEvent = { replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes };
+      if (plan.kind === 'full') {
+        event.changed = tally.changed;
+        event.sample = sample;
+      }
+      deps.onSynced(event);
+      return { verdict };
+    }
+    // Per-path trouble is data (design.md): one problem event per path rsync named.
+    for (const p of parsePathProblems(run.stderr)) {
+      deps.onProblem({ replica: replica.id, code: 'ERR_RSYNC_PATH', path: p.path, message: p.message, exitCode: run.exitCode });
+    }
+    const reason = lastLines(run.stderr, 6);
+    if (verdict === 'partial' && problems.size > 0) {
+      deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes });
+      return {
+        verdict,
+        problems: [...problems],
+        error: new MirrorError('ERR_RSYNC_PATH', `rsync to ${replica.id} could not handle ${problems.size} path${problems.size === 1 ? '' : 's'} (exit ${run.exitCode}): ${reason}. The rest is in step; these are retried every ${Math.round(options.retryMaxMs / 1000)} s until the cause is fixed.`, {
+          host: replica.kind === 'ssh' ? replica.host : undefined,
+          path: replica.path,
+          exitCode: run.exitCode,
+          stderr: run.stderr,
+        }),
+      };
+    }
+    const code = verdict === 'fatal' ? 'ERR_RSYNC_FATAL' : 'ERR_RSYNC';
+    const advice =
+      verdict === 'fatal'
+        ? 'Fix the replica setup (is rsync installed there? is the target path right?); the lane retries slowly.'
+        : 'Retrying with backoff.';
+    return {
+      verdict,
+      error: new MirrorError(code, `rsync to ${replica.id} exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. ${advice}`, {
+        host: replica.kind === 'ssh' ? replica.host : undefined,
+        path: replica.path,
+        exitCode: run.exitCode,
+        stderr: run.stderr,
+      }),
+    };
+  };
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}
+
+/** Paths listed to rsync over all calls of a plan (0 for a full pass). */
+function listedCount(plan: Exclude<Plan, { kind: 'none' }>): number {
+  if (plan.kind === 'full') return 0;
+  return plan.paths.length + (plan.recheck?.length ?? 0) + (plan.shallow?.length ?? 0);
+}
+
+/**
+ * The batch plus every other name of each hard-linked file it names (hard-links.ts), probed like the
+ * rest: inotify reports a write under the name written to only.
+ */
+async function withOtherLinks(batch: Batch, probes: Map<string, Probe>, links: HardLinks, root: string): Promise<Batch> {
+  const multi: string[] = [];
+  let seq = 0;
+  for (const [p, s] of batch.entries) {
+    seq = Math.max(seq, s);
+    const probe = probes.get(p);
+    if (probe?.exists !== true || probe.listAs !== p) continue;
+    if (probe.isDir === true) links.directoryChanged(s);
+    else if (probe.isFile === true && (probe.links ?? 1) > 1) multi.push(p);
+  }
+  if (multi.length === 0) return batch;
+  let others: string[];
+  try {
+    others = (await links.otherNames(multi, seq)).filter((p) => !probes.has(p));
+  } catch (e) {
+    debug('hard links of %d files not looked up: %s', multi.length, (e as Error).message);
+    return batch;
+  }
+  if (others.length === 0) return batch;
+  for (const [p, probe] of await probePaths(root, others)) probes.set(p, probe);
+  return { ...batch, entries: [...batch.entries, ...others.map((p): [string, number] => [p, seq])] };
+}

@@ -1,0 +1,328 @@
+/**
+ * One replica's lane: its own backlog, at most one batch in flight, its own state and retries.
+ * A lane never waits for another (design.md invariant 4): a slow or failing replica only delays
+ * itself. The batch executor (probe → plan → rsync) is injected, so this logic is tested with a fake.
+ *
+ * Nothing is lost (invariant 2): a batch leaves the backlog only when the executor reports success;
+ * otherwise it goes back and is retried after a jittered backoff.
+ *
+ * Per-path trouble is data (issue 9, item 10): a `partial` outcome that names its paths confirms the
+ * rest of the batch, keeps the lane in step, and keeps those paths as problems: retried every
+ * retryMaxMs in a batch of their own, reported by problems(), and excluded from the durable watermark
+ * (it never passes the oldest problem, so a restart sends them again).
+ */
+import { Pending, type Batch } from '../core/coalesce.js';
+import { MirrorError } from '../errors.js';
+import { backoffMs, type Clock } from '../core/schedule.js';
+import type { ExitVerdict } from '../rsync/args.js';
+import type { LaneState, ReplicaStatus } from '../types.js';
+
+export interface BatchOutcome {
+  verdict: ExitVerdict;
+  error?: MirrorError;
+  /**
+   * With `partial`: the root-relative paths rsync could not handle. Every other path of the batch is
+   * confirmed; these stay as the lane's problems, retried slowly, and never hold back other changes.
+   */
+  problems?: string[];
+}
+
+export type BatchExecutor = (batch: Batch) => Promise<BatchOutcome>;
+
+export interface LaneTiming {
+  quietMs: number;
+  maxWaitMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export interface LaneListener {
+  /** Every change added with a seq ≤ `seq` is now on the replica (the durable watermark). */
+  onConfirmed?(seq: number): void;
+  onDown(error: MirrorError): void;
+  onUp(): void;
+  /** A failure retrying cannot fix; `wasUp`: the replica was up until now (so it also goes down). */
+  onFailed(error: MirrorError, wasUp: boolean): void;
+}
+
+interface Waiter {
+  seq: number;
+  /** Settle with `false` as soon as the lane is down or failed, instead of waiting or rejecting. */
+  healthyOnly: boolean;
+  resolve(confirmed: boolean): void;
+  reject(err: MirrorError): void;
+}
+
+export class Lane {
+  readonly id: string;
+  readonly #pending = new Pending();
+  readonly #execute: BatchExecutor;
+  readonly #timing: LaneTiming;
+  readonly #clock: Clock;
+  readonly #listener: LaneListener;
+  #state: LaneState = 'idle';
+  #inflight: Batch | undefined;
+  #inflightSeq: number | undefined;
+  /** Highest seq ever added: a batch that takes the whole backlog covers everything up to it. */
+  #maxAdded = 0;
+  #inflightCovers = 0;
+  #running: Promise<void> | undefined;
+  #cancelTimer: (() => void) | undefined;
+  #timerAt: number | undefined;
+  #failures = 0;
+  #lastError: MirrorError | undefined;
+  #lastErrorAt: number | undefined;
+  /** Since when this replica has lacked some change: the lag operators watch. */
+  #outstandingSince: number | undefined;
+  #lastSuccessAt: number | undefined;
+  #syncs = 0;
+  #closed = false;
+  #waiters: Waiter[] = [];
+  /** Paths rsync could not handle, with the seq they were dirtied at. */
+  readonly #problems = new Map<string, number>();
+  #problemTimer: (() => void) | undefined;
+  /** The batch in flight is a retry of the problems. */
+  #retryingProblems = false;
+  /** What the last successful batch covered: the watermark, held below the oldest problem. */
+  #covered = 0;
+
+  constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener) {
+    this.id = id;
+    this.#execute = execute;
+    this.#timing = timing;
+    this.#clock = clock;
+    this.#listener = listener;
+  }
+
+  add(paths: readonly string[], seq: number): void {
+    if (this.#closed) return;
+    this.#outstandingSince ??= this.#clock.now();
+    if (seq > this.#maxAdded) this.#maxAdded = seq;
+    this.#pending.add(paths, seq, this.#clock.now());
+    this.#kick();
+  }
+
+  addFull(seq: number): void {
+    if (this.#closed) return;
+    this.#outstandingSince ??= this.#clock.now();
+    if (seq > this.#maxAdded) this.#maxAdded = seq;
+    this.#pending.addFull(seq, this.#clock.now());
+    this.#kick();
+  }
+
+  /**
+   * Resolves `true` when every change added with a seq ≤ `seq` is confirmed on this replica. A failed
+   * lane rejects with its error; with `healthyOnly`, a lane that is (or goes) down or failed resolves
+   * `false` instead, so a caller never waits on a dead host.
+   */
+  confirmed(seq: number, opts: { healthyOnly?: boolean } = {}): Promise<boolean> {
+    const healthyOnly = opts.healthyOnly === true;
+    const from = this.#outstandingFrom();
+    if (from === undefined || from > seq) return Promise.resolve(true);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (healthyOnly && !this.#healthy()) return Promise.resolve(false);
+    if (this.#state === 'failed' && this.#lastError) return Promise.reject(this.#lastError);
+    return new Promise((resolve, reject) => this.#waiters.push({ seq, healthyOnly, resolve, reject }));
+  }
+
+  get lastError(): MirrorError | undefined {
+    return this.#lastError;
+  }
+
+  /** The paths this replica could not be given, oldest first. */
+  problems(): string[] {
+    return [...this.#problems].sort((a, b) => a[1] - b[1]).map(([p]) => p);
+  }
+
+  #healthy(): boolean {
+    return this.#state !== 'down' && this.#state !== 'failed';
+  }
+
+  status(): Omit<ReplicaStatus, 'filesSent' | 'bytesSent'> {
+    const since = this.#outstandingSince;
+    return {
+      replica: this.id,
+      state: this.#closed ? 'closed' : this.#state,
+      backlog: this.#pending.size + (this.#inflight === undefined ? 0 : this.#inflight.entries.length + (this.#inflight.fullSeq === undefined ? 0 : 1)),
+      lagSec: since === undefined ? 0 : Math.max(0, (this.#clock.now() - since) / 1000),
+      lastSuccessAt: this.#lastSuccessAt,
+      lastError: this.#lastError?.message,
+      lastErrorAt: this.#lastErrorAt,
+      syncs: this.#syncs,
+      problems: this.#problems.size,
+    };
+  }
+
+  /** Stops starting batches and waits for the one in flight. The backlog is not drained. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#cancelTimer?.();
+    this.#problemTimer?.();
+    await this.#running;
+    const err = this.#closedError();
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+
+  #closedError(): MirrorError {
+    return new MirrorError('ERR_CLOSED', `Replica ${this.id}: the mirror was closed before these changes were sent.`);
+  }
+
+  #outstandingFrom(): number | undefined {
+    const a = this.#pending.oldestSeq;
+    const b = this.#inflightSeq;
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return Math.min(a, b);
+  }
+
+  #kick(): void {
+    if (this.#closed || this.#inflight !== undefined) return;
+    const due = this.#state === 'down' || this.#state === 'failed' ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
+    if (due === undefined) return;
+    this.#arm(due);
+  }
+
+  #arm(at: number): void {
+    if (this.#timerAt !== undefined && this.#timerAt <= at) return;
+    this.#cancelTimer?.();
+    this.#timerAt = at;
+    this.#cancelTimer = this.#clock.after(at - this.#clock.now(), () => {
+      this.#timerAt = undefined;
+      this.#cancelTimer = undefined;
+      // Changes that arrived since arming moved the due time (quiet window) further out.
+      const due = this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
+      if (due !== undefined && due > this.#clock.now()) this.#arm(due);
+      else this.#start();
+    });
+  }
+
+  #start(): void {
+    if (this.#closed || this.#inflight !== undefined) return;
+    const batch = this.#pending.take();
+    if (batch === undefined) return;
+    this.#inflight = batch;
+    this.#inflightSeq = minSeq(batch);
+    this.#inflightCovers = this.#maxAdded;
+    if (this.#state === 'idle') this.#state = 'syncing';
+    this.#running = this.#run(batch).finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** The problems as a batch of their own, when nothing else is waiting (lowest priority). */
+  #retryProblems(afterFailure = false): void {
+    this.#problemTimer = undefined;
+    if (this.#closed || this.#problems.size === 0 || this.#inflight !== undefined) return;
+    if (!afterFailure && (!this.#pending.isEmpty || this.#state === 'down' || this.#state === 'failed')) return this.#armProblems();
+    const batch: Batch = { entries: [...this.#problems], fullSeq: undefined };
+    this.#inflight = batch;
+    this.#retryingProblems = true;
+    this.#running = this.#run(batch).finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  #armProblems(): void {
+    if (this.#closed || this.#problemTimer !== undefined || this.#problems.size === 0) return;
+    this.#problemTimer = this.#clock.after(this.#timing.retryMaxMs, () => this.#retryProblems());
+  }
+
+  async #run(batch: Batch): Promise<void> {
+    let outcome: BatchOutcome;
+    try {
+      outcome = await this.#execute(batch);
+    } catch (e) {
+      outcome = { verdict: 'retry', error: e instanceof MirrorError ? e : new MirrorError('ERR_RSYNC', `Replica ${this.id}: ${(e as Error).message}`, { cause: e }) };
+    }
+    const retrying = this.#retryingProblems;
+    this.#inflight = undefined;
+    this.#inflightSeq = undefined;
+    this.#retryingProblems = false;
+    const problems = outcome.verdict === 'partial' && outcome.problems !== undefined && outcome.problems.length > 0 ? outcome.problems : undefined;
+    if (outcome.verdict === 'ok' || problems !== undefined) {
+      // The batch's paths are settled, except the ones rsync named.
+      for (const [p] of batch.entries) this.#problems.delete(p);
+      if (problems !== undefined) this.#noteProblems(batch, problems, outcome.error);
+      if (!retrying) this.#covered = this.#inflightCovers;
+      this.#succeeded();
+      this.#listener.onConfirmed?.(this.#watermark());
+      this.#armProblems();
+    } else if (retrying) this.#failed({ entries: [], fullSeq: undefined }, outcome);
+    else this.#failed(batch, outcome);
+    this.#settleWaiters();
+    this.#kick();
+  }
+
+  #noteProblems(batch: Batch, paths: string[], error: MirrorError | undefined): void {
+    const seqs = new Map(batch.entries);
+    const oldest = minSeq(batch) ?? this.#maxAdded;
+    for (const p of paths) this.#problems.set(p, seqs.get(p) ?? oldest);
+    if (error !== undefined) {
+      this.#lastError = error;
+      this.#lastErrorAt = this.#clock.now();
+    }
+  }
+
+  /** Every change up to this seq is on the replica: what was covered, but never past a problem. */
+  #watermark(): number {
+    let oldest = Infinity;
+    for (const seq of this.#problems.values()) if (seq < oldest) oldest = seq;
+    return Math.min(this.#covered, oldest - 1);
+  }
+
+  #succeeded(): void {
+    const wasDown = this.#state === 'down' || this.#state === 'failed';
+    this.#failures = 0;
+    this.#syncs++;
+    this.#lastSuccessAt = this.#clock.now();
+    this.#outstandingSince = this.#pending.firstAt;
+    // Back from an outage with more queued: 'catching-up' until the backlog is drained.
+    const draining = wasDown || this.#state === 'catching-up';
+    this.#state = draining && !this.#pending.isEmpty ? 'catching-up' : 'idle';
+    if (wasDown) this.#listener.onUp();
+  }
+
+  #failed(batch: Batch, outcome: BatchOutcome): void {
+    const now = this.#clock.now();
+    this.#pending.restore(batch, now);
+    if (this.#closed) return;
+    this.#failures++;
+    const error = outcome.error ?? new MirrorError('ERR_RSYNC', `Replica ${this.id}: the batch failed.`);
+    this.#lastError = error;
+    this.#lastErrorAt = now;
+    const fatal = outcome.verdict === 'fatal';
+    const wasUp = this.#state !== 'down' && this.#state !== 'failed';
+    this.#state = fatal ? 'failed' : 'down';
+    if (fatal) this.#listener.onFailed(error, wasUp);
+    else if (wasUp) this.#listener.onDown(error);
+    // Fatal errors need a human, but are retried slowly so the lane heals once the setup is fixed.
+    const wait = fatal ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
+    this.#cancelTimer?.();
+    this.#timerAt = now + wait;
+    this.#cancelTimer = this.#clock.after(wait, () => {
+      this.#timerAt = undefined;
+      this.#cancelTimer = undefined;
+      this.#start();
+      // Nothing else queued: the retry that can bring the lane back is the problems' own.
+      if (this.#inflight === undefined) this.#retryProblems(true);
+    });
+  }
+
+  #settleWaiters(): void {
+    const from = this.#outstandingFrom();
+    const keep: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (from === undefined || from > w.seq) w.resolve(true);
+      else if (w.healthyOnly && !this.#healthy()) w.resolve(false);
+      else if (this.#state === 'failed' && this.#lastError) w.reject(this.#lastError);
+      else keep.push(w);
+    }
+    this.#waiters = keep;
+  }
+}
+
+function minSeq(batch: Batch): number | undefined {
+  let min = batch.fullSeq;
+  for (const [, seq] of batch.entries) if (min === undefined || seq < min) min = seq;
+  return min;
+}

@@ -1,0 +1,61 @@
+/**
+ * The plan's file-system facts, gathered at the I/O edge: for each dirty path, what to list so that
+ * rsync does the right thing with it. Walking from the root down, the first component that is not a
+ * real directory decides:
+ * - gone → list it (the topmost gone path: rsync cannot delete `a/b` when `a` is gone too);
+ * - a symlink or a file → list it, present: a stale event below it (a phantom after a rename) must
+ *   never make rsync -R walk *through* the link and copy what it points to;
+ * - none (the path itself exists) → list the path; a regular file also reports its link count, so
+ *   the executor can find the other names of a hard-linked file (hard-links.ts).
+ * One lstat per component, memoized within the batch.
+ */
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Probe } from '../core/plan.js';
+import type { RootFacts } from '../core/guard.js';
+
+type Kind = { is: 'dir' | 'other' | 'gone' } | { is: 'file'; links: number };
+
+export async function probePaths(root: string, paths: readonly string[]): Promise<Map<string, Probe>> {
+  const kinds = new Map<string, Promise<Kind>>();
+  const kindOf = (p: string): Promise<Kind> => {
+    let known = kinds.get(p);
+    if (known === undefined) {
+      known = lstat(join(root, p)).then(
+        (st): Kind => (st.isDirectory() ? { is: 'dir' } : st.isFile() ? { is: 'file', links: st.nlink } : { is: 'other' }),
+        (): Kind => ({ is: 'gone' }),
+      );
+      kinds.set(p, known);
+    }
+    return known;
+  };
+  const out = new Map<string, Probe>();
+  await Promise.all(
+    paths.map(async (p) => {
+      const parts = p.split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const prefix = parts.slice(0, i).join('/');
+        const kind = await kindOf(prefix);
+        if (kind.is === 'gone') return void out.set(p, { listAs: prefix, exists: false });
+        if (kind.is === 'dir' && i < parts.length) continue;
+        const probe: Probe = { listAs: prefix, exists: true, isDir: kind.is === 'dir' };
+        if (kind.is === 'file' && i === parts.length) {
+          probe.isFile = true;
+          probe.links = kind.links;
+        }
+        return void out.set(p, probe);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Whether the source root exists and how many entries it holds (only 0 or more matters). */
+export async function probeRoot(root: string): Promise<RootFacts> {
+  try {
+    const names = await readdir(root);
+    return { exists: true, entries: names.length };
+  } catch {
+    return { exists: false, entries: 0 };
+  }
+}
