@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { hashName } from './sync/journal.js';
+import { hashName } from './sync/journal-format.js';
 import { parseMetricsAddress, queryAll, serveMetrics, serveStatus, SOCKET_NAME, type StatusDocument } from './cli/control.js';
 import type { ProgressEvent, ReplicaStateEvent } from './types.js';
 import { join, resolve } from 'node:path';

@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { Journal, hashName, type Resume } from './sync/journal.js';
+import { Journal, type Resume } from './sync/journal.js';
+import { hashName } from './sync/journal-format.js';
 import { homedir, userInfo } from 'node:os';
 import { execFile } from 'node:child_process';
 import pLimit from 'p-limit';

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { decodeJournal, hashName } from '../../src/sync/journal.js';
+import { decodeJournal, hashName } from '../../src/sync/journal-format.js';
 import { startSshdHosts, stopAll, type SshdHost } from '../../test/helpers/sshd.js';
 import { cleanupTempDirs, diffTrees, makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt, CLI, CliProcess, loRxBytes, type Moment } from '../lib/cli.js';

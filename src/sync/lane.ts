@@ -14,7 +14,7 @@
 import { Pending, type Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
 import { backoffMs, type Clock } from '../core/schedule.js';
-import type { ExitVerdict } from '../rsync/args.js';
+import type { ExitVerdict } from '../rsync/output.js';
 import type { LaneState, ReplicaStatus } from '../types.js';
 
 export interface BatchOutcome {

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createdItem } from '../../src/rsync/args.js';
+import { createdItem } from '../../src/rsync/output.js';
 import { localExecutor } from '../helpers/executor.js';
 import { assertTreesEqual, cleanupTempDirs, makeTempDir } from '../helpers/tree.js';
 
