@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
-import { makeExecutor } from './sync/batch-runner.js';
+import { makeBatchRunner } from './sync/batch-runner.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './core/filter.js';
 import { HardLinks } from './sync/hard-links.js';
 import { checkWatchBudget, countDirectories, countUsedWatches, directoryUpperBound, readWatchLimit } from './watch/watch-limit.js';
@@ -20,13 +20,12 @@ import { Lane } from './sync/lane.js';
 import { changedOptions, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './core/schedule.js';
 import { realPathOfExisting } from './watch/real-path.js';
-import { SshConnection } from './transport/ssh.js';
 import { ConnectionPool } from './transport/pool.js';
-import { bridgeRsh, type RemoteExec } from './transport/run-rsync.js';
-import type { RsyncTarget } from './rsync/args.js';
+import { defaultTransport, Transports } from './transport/transports.js';
+import type { TransportFactory } from './transport/transport.js';
 import { verifyReplica, type VerifyResult } from './rsync/verify.js';
 import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
-import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, SshReplica } from './types.js';
+import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus } from './types.js';
 import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch/tree-watcher.js';
 import { answerFor, type Phase } from './core/lifecycle.js';
 
@@ -79,9 +78,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #limit: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
   #phase: Phase = 'new';
   #lanes: Lane[] = [];
-  /** This mirror's view of the pool: the connections it holds. */
-  #connections = new Map<string, SshConnection>();
-  readonly #pool: ConnectionPool;
+  /** How each replica is reached (src/transport/transports.ts). */
+  readonly #transports: Transports;
   #watcher: TreeWatcher | undefined;
   #seq = 0;
   #cancelReconcile: (() => void) | undefined;
@@ -107,14 +105,26 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /**
    * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host;
    * `shared.watchBackend` replaces @parcel/watcher (tests inject one that fails) and
-   * `shared.watchTuning` its health-check and sweep intervals.
+   * `shared.watchTuning` its health-check and sweep intervals; `shared.transport` makes each
+   * replica's endpoint (tests inject a fake; by default local rsync or the ssh2 bridge).
    */
-  constructor(options: MirrorOptions, shared: { pool?: ConnectionPool; watchBackend?: WatchBackend; watchTuning?: Pick<TreeWatcherOptions, 'healthEveryMs' | 'sweepEveryMs'> } = {}) {
+  constructor(
+    options: MirrorOptions,
+    shared: { pool?: ConnectionPool; watchBackend?: WatchBackend; watchTuning?: Pick<TreeWatcherOptions, 'healthEveryMs' | 'sweepEveryMs'>; transport?: TransportFactory } = {},
+  ) {
     super();
-    this.#pool = shared.pool ?? new ConnectionPool();
+    const pool = shared.pool ?? new ConnectionPool();
     this.#watchTuning = { ...shared.watchTuning, backend: shared.watchBackend };
     this.#raw = { ...options };
     this.#options = normalizeOptions(options, environment());
+    this.#transports = new Transports(shared.transport ?? defaultTransport, () => ({
+      options: this.#options,
+      pool,
+      onWarning: (connection, message) => {
+        debug('%s', message);
+        this.emit('problem', { replica: connection, code: 'ERR_HOST_KEY_UNCHECKED', message });
+      },
+    }));
   }
 
   /**
@@ -394,20 +404,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       this.#lanes.push(lane);
       this.#fullPassFor(lane);
     }
-    await this.#closeIdleConnections();
+    await this.#transports.keepOnly(replicas);
     debug('replicas changed: +%d -%d', added.length, removed.length);
     return { added: added.map((r) => r.id), removed: removed.map((l) => l.id) };
-  }
-
-  async #closeIdleConnections(): Promise<void> {
-    const inUse = new Set(
-      this.#options.replicas.filter((r): r is SshReplica => r.kind === 'ssh').map((r) => `${r.user ?? this.#options.userName}@${r.host}:${r.port}`),
-    );
-    for (const key of [...this.#connections.keys()]) {
-      if (inUse.has(key)) continue;
-      this.#connections.delete(key);
-      await this.#pool.release(this, key);
-    }
   }
 
   /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
@@ -480,7 +479,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // A start() under way ends now (its waits were ended above); what it made is closed below.
     await this.#started?.catch(() => {});
     await Promise.all(this.#lanes.map((lane) => lane.close()));
-    await Promise.all([...this.#connections.keys()].map((key) => this.#pool.release(this, key)));
+    await this.#transports.closeAll();
     await this.#excludeFile?.remove();
     this.#journal?.close({ clean: snapshotSaved && !this.#stateBroken });
     this.#phase = 'closed';
@@ -488,7 +487,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Successful ssh logins per host connection (tests prove reuse with it). */
   loginCounts(): Record<string, number> {
-    return Object.fromEntries([...this.#connections].map(([k, c]) => [k, c.logins]));
+    return this.#transports.loginCounts();
   }
 
   /**
@@ -506,24 +505,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     try {
       return await Promise.all(
         o.replicas.map(async (replica) => {
-          const t = this.#transportFor(replica);
-          await t.connect?.();
-          return verifyReplica(replica.id, o.rsyncPath, t.target, settings, t.remote);
+          const t = this.#transports.for(replica);
+          await t.connect();
+          return verifyReplica(t, settings);
         }),
       );
     } finally {
       await own?.remove();
     }
-  }
-
-  #transportFor(replica: Replica): { target: RsyncTarget; remote: RemoteExec | undefined; connect: (() => Promise<void>) | undefined } {
-    if (replica.kind === 'local') return { target: { path: replica.path }, remote: undefined, connect: undefined };
-    const conn = this.#connectionFor(replica);
-    return {
-      target: { path: replica.path, rsh: bridgeRsh(), remoteRsyncPath: this.options.remoteRsyncPath },
-      remote: (command) => conn.exec(command),
-      connect: () => conn.connect(),
-    };
   }
 
   /** Excludes cannot change on a running mirror (reconfigure() names them as needing a restart). */
@@ -533,16 +522,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   #makeLane(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): Lane {
     const o = this.options;
-    const t = this.#transportFor(replica);
     this.#links ??= new HardLinks(o.source, this.#excluded());
-    const execute = makeExecutor({
+    const execute = makeBatchRunner({
       options: o,
       excluded: this.#excluded(),
       links: this.#links,
-      replica,
-      target: t.target,
-      remote: t.remote,
-      connect: t.connect,
+      transport: this.#transports.for(replica),
       excludeFile: this.#excludeFile?.path,
       limit,
       onSynced: (event) => {
@@ -574,39 +559,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.emit('problem', problemOf(replica.id, error));
         this.#report(error);
       },
-    });
-  }
-
-  #connectionFor(replica: SshReplica): SshConnection {
-    const o = this.options;
-    const user = replica.user ?? o.userName;
-    const key = `${user}@${replica.host}:${replica.port}`;
-    let conn = this.#connections.get(key);
-    if (conn === undefined) {
-      conn = this.#pool.acquire(this, key, () => this.#newConnection(replica, user, key));
-      this.#connections.set(key, conn);
-    }
-    return conn;
-  }
-
-  #newConnection(replica: SshReplica, user: string, key: string): SshConnection {
-    const o = this.options;
-    return new SshConnection({
-      host: replica.host,
-      port: replica.port,
-      user,
-      identityFiles: o.identityFiles,
-      passphrase: o.passphrase,
-      agent: o.agent,
-      knownHostsFiles: o.knownHostsFiles,
-      hostKeyPolicy: o.strictHostKeyChecking,
-      onWarning: (message) => {
-        debug('%s', message);
-        this.emit('problem', { replica: key, code: 'ERR_HOST_KEY_UNCHECKED', message });
-      },
-      connectTimeoutMs: o.connectTimeoutMs,
-      keepaliveIntervalMs: Math.max(500, Math.min(5000, Math.floor((o.timeoutSec * 1000) / 3))),
-      keepaliveCountMax: 3,
     });
   }
 

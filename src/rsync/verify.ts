@@ -4,8 +4,8 @@
  * notion of "not equal": content, type, mode, mtime, link target, missing and extra entries).
  */
 import { MirrorError } from '../errors.js';
-import { buildVerifyCall, type RsyncSettings, type RsyncTarget } from './args.js';
-import { runRsync, type RemoteExec } from '../transport/run-rsync.js';
+import { buildVerifyCall, type RsyncSettings } from './args.js';
+import type { Transport } from '../transport/transport.js';
 
 export interface VerifyResult {
   replica: string;
@@ -18,21 +18,16 @@ export interface VerifyResult {
 
 const MAX_LISTED = 1000;
 
-export async function verifyReplica(
-  replicaId: string,
-  rsyncPath: string,
-  target: RsyncTarget,
-  settings: RsyncSettings,
-  remote: RemoteExec | undefined,
-): Promise<VerifyResult> {
-  const call = buildVerifyCall(target, settings);
-  const run = await runRsync(rsyncPath, call.args, call.stdin, remote, { maxLines: MAX_LISTED });
+export async function verifyReplica(transport: Transport, settings: RsyncSettings): Promise<VerifyResult> {
+  const replicaId = transport.replica.id;
+  const call = buildVerifyCall(transport.target, settings);
+  const run = await transport.rsync(call.args, call.stdin, { maxLines: MAX_LISTED });
   if (run.exitCode !== 0 && run.exitCode !== 24) {
     const reason = run.stderr.trim().split('\n').slice(-4).join(' | ');
     throw new MirrorError('ERR_RSYNC', `Verifying ${replicaId} failed: rsync exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. Check that the replica is reachable and its path exists.`, {
       exitCode: run.exitCode,
       stderr: run.stderr,
-      path: target.path,
+      path: transport.target.path,
     });
   }
   const differences = (run.lines ?? []).filter((l) => l.trim() !== '');

@@ -9,14 +9,13 @@ import type { BatchOutcome } from './lane.js';
 import { compileExcludes, type PathFilter } from '../core/filter.js';
 import { HardLinks } from './hard-links.js';
 import { pairRenames, planBatch, type Plan, type Probe } from '../core/plan.js';
-import { moveOnReplica } from './renames.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from '../core/guard.js';
-import { buildRsyncCalls, type RsyncTarget } from '../rsync/args.js';
+import { buildRsyncCalls } from '../rsync/args.js';
 import { classifyExit, createdItem, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem } from '../rsync/output.js';
-import { runRsync, type RemoteExec, type RsyncRun } from '../transport/run-rsync.js';
+import type { RsyncRun, Transport } from '../transport/transport.js';
 import type { NormalizedOptions } from '../options.js';
-import type { PlannedEvent, ProblemEvent, ProgressEvent, Replica, SyncedEvent } from '../types.js';
+import type { PlannedEvent, ProblemEvent, ProgressEvent, SyncedEvent } from '../types.js';
 
 const debug = createDebug('fam-mirror:sync');
 /** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
@@ -27,13 +26,10 @@ const MAX_UNNAMED = 10_000;
 /** Connect failures that retrying cannot fix; the lane still retries slowly so it heals once fixed. */
 const NEEDS_A_HUMAN = new Set(['ERR_HOST_KEY_UNKNOWN', 'ERR_HOST_KEY_CHANGED', 'ERR_HOST_KEY_REVOKED', 'ERR_SSH_AUTH', 'ERR_SSH_NO_IDENTITY']);
 
-export interface ExecutorDeps {
+export interface BatchRunnerDeps {
   options: NormalizedOptions;
-  replica: Replica;
-  target: RsyncTarget;
-  remote: RemoteExec | undefined;
-  /** Opens the replica's connection, so connect-time failures get their own code and verdict. */
-  connect: (() => Promise<void>) | undefined;
+  /** The replica's endpoint: its connect() runs first, so connect-time failures get their own code and verdict. */
+  transport: Transport;
   /** The mirror's exclude rule file (rsync/exclude-file.ts), undefined without excludes. */
   excludeFile: string | undefined;
   /** Global cap on rsyncs in flight (p-limit). */
@@ -44,13 +40,13 @@ export interface ExecutorDeps {
   onProgress(event: ProgressEvent): void;
   /** Files and directories rsync created below a listed directory: no event named them (see watch/sweep.ts). */
   onSentUnnamed?(paths: string[]): void;
-  /** The source's hard-link index, shared by every replica's executor (one walk serves them all). */
+  /** The source's hard-link index, shared by every replica's batch runner (one walk serves them all). */
   links?: HardLinks;
-  /** The compiled exclude rules, shared by every replica's executor (compiled here when absent). */
+  /** The compiled exclude rules, shared by every replica's batch runner (compiled here when absent). */
   excluded?: PathFilter;
 }
 
-export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
+export function makeBatchRunner(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutcome> {
   const once = makeOneTry(deps);
   return async (batch) => {
     const first = await once(batch);
@@ -67,8 +63,9 @@ export function makeExecutor(deps: ExecutorDeps): (batch: Batch) => Promise<Batc
   };
 }
 
-function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome> {
-  const { options, replica } = deps;
+function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutcome> {
+  const { options, transport } = deps;
+  const replica = transport.replica;
   const log = debug.extend(replica.id);
   const excluded = deps.excluded ?? compileExcludes(options.exclude);
   const links = deps.links ?? new HardLinks(options.source, excluded);
@@ -83,17 +80,15 @@ function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome>
     if (plan.kind === 'none') return { verdict: 'ok' };
     const held = guardPlan(plan, await probeRoot(options.source), options.source, options.allowEmptySource);
     if (held !== undefined) return { verdict: 'retry', error: held };
-    if (deps.connect !== undefined) {
-      try {
-        await deps.connect();
-      } catch (e) {
-        const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `${replica.id}: ${(e as Error).message}`, { cause: e });
-        return { verdict: NEEDS_A_HUMAN.has(error.code) ? 'fatal' : 'retry', error };
-      }
+    try {
+      await transport.connect();
+    } catch (e) {
+      const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `${replica.id}: ${(e as Error).message}`, { cause: e });
+      return { verdict: NEEDS_A_HUMAN.has(error.code) ? 'fatal' : 'retry', error };
     }
     const renames = options.dryRun ? [] : pairRenames(batch, probes, plan);
     if (renames.length > 0) {
-      await moveOnReplica(deps.target.path, renames, deps.remote).catch((e: Error) => log('moves skipped: %s', e.message));
+      await transport.move(renames).catch((e: Error) => log('moves skipped: %s', e.message));
       log('moved %d renamed directories on the replica', renames.length);
     }
     // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
@@ -122,9 +117,9 @@ function makeOneTry(deps: ExecutorDeps): (batch: Batch) => Promise<BatchOutcome>
     // Paths rsync could not handle (exit 23 naming them): the rest of the batch still counts.
     const problems = new Set<string>();
     let partial: RsyncRun | undefined;
-    for (const call of buildRsyncCalls(plan, deps.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
+    for (const call of buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
-      run = await deps.limit(() => runRsync(options.rsyncPath, args, call.stdin, deps.remote, { maxLines: keep, onLine }));
+      run = await deps.limit(() => transport.rsync(args, call.stdin, { maxLines: keep, onLine }));
       sample.push(...(run.lines ?? []));
       if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
         deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });

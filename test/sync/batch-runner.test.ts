@@ -1,5 +1,5 @@
 /**
- * The executor against real rsync on a local replica, with the tree changed between the plan and
+ * The batch runner against real rsync on a local replica, with the tree changed between the plan and
  * the rsync run (through the `limit` hook, which runs right before each rsync): a path that changes
  * type under rsync's feet is named by it (exit 23, "Not a directory"), yet it is no problem of the
  * replica: a second look settles it in the same batch.
@@ -14,7 +14,7 @@ import { assertTreesEqual, cleanupTempDirs, makeTempDir } from '../helpers/tree.
 
 after(cleanupTempDirs);
 
-describe('executor: partial exits', () => {
+describe('batch runner: partial exits', () => {
   it('a path that changes type while rsync runs is settled by a second look, not kept as a problem', async () => {
     const source = await makeTempDir('fam-exec2-src-');
     const replica = await makeTempDir('fam-exec2-dst-');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { pairRenames, type Plan, type Probe } from '../../src/core/plan.js';
-import { buildMoveCommand } from '../../src/sync/renames.js';
+import { buildMoveCommand } from '../../src/transport/replica-moves.js';
 import { shellQuote } from '../../src/core/shell-quote.js';
 import { Mirror, type SyncedEvent } from '../../src/index.js';
 import { startSshdHosts, stopAll } from '../helpers/sshd.js';

@@ -8,7 +8,6 @@ import { lstat, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Rename } from '../core/plan.js';
 import { shellQuote } from '../core/shell-quote.js';
-import type { RemoteExec } from '../transport/run-rsync.js';
 
 /** The remote command: one guarded `mv` per rename, run from the replica root. Pure. */
 export function buildMoveCommand(root: string, renames: readonly Rename[]): string {
@@ -20,16 +19,8 @@ export function buildMoveCommand(root: string, renames: readonly Rename[]): stri
   return `cd -- ${shellQuote(root)} || exit 0; ${moves.join('; ')}; exit 0`;
 }
 
-export async function moveOnReplica(root: string, renames: readonly Rename[], remote: RemoteExec | undefined): Promise<void> {
-  if (renames.length === 0) return;
-  if (remote === undefined) return await moveLocally(root, renames);
-  const channel = await remote(buildMoveCommand(root, renames));
-  channel.resume();
-  channel.stderr.on('data', () => {});
-  await new Promise<void>((resolve) => channel.on('close', () => resolve()));
-}
-
-async function moveLocally(root: string, renames: readonly Rename[]): Promise<void> {
+/** The same guarded moves on a directory of this machine. */
+export async function moveLocally(root: string, renames: readonly Rename[]): Promise<void> {
   for (const { from, to } of renames) {
     const target = join(root, to);
     const source = join(root, from);
