@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench [-- [--quick] [--only ID]... [--out FILE]]
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  let opts;
+  let opts: { quick?: boolean; only?: string[]; out?: string; help?: boolean };
   try {
     opts = parseArgs({
       args: argv,

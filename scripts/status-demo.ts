@@ -27,7 +27,7 @@ for (let i = 0; i < 5; i++) writeFileSync(join(src, `upload${i}.jpg`), 'x'.repea
 await wait(() => /down/.test(out), 20000);
 console.log('$ fam-mirror status --state-dir', state);
 console.log(execFileSync('node', [CLI, 'status', '--state-dir', state], { encoding: 'utf8' }));
-console.log('--- mirror log ---\n' + out);
+console.log(`--- mirror log ---\n${out}`);
 cli.kill('SIGTERM');
 await new Promise((r) => cli.on('exit', r));
 await stopAll();

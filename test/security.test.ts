@@ -165,6 +165,7 @@ describe('hostile file names', () => {
     '{a,b}',
     '!bang',
     '$HOME',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a hostile file name, not a template
     '${IFS}',
     'a=b',
     '<in',
@@ -679,7 +680,11 @@ describe('least privilege: a non-root user on both ends', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     let exited = false;
-    const exit = new Promise<number | null>((resolve) => child.on('close', (code) => ((exited = true), resolve(code))));
+    const exit = new Promise<number | null>((resolve) => child.on('close', (code) => {
+        exited = true;
+        resolve(code);
+      }),
+    );
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     try {
       await waitFor(

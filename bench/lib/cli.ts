@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { groupMembers, isAlive, settlesWithin } from './proc.js';
+import { groupMembers, settlesWithin } from './proc.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const SRC_DIR = fileURLToPath(new URL('../../src/', import.meta.url));

@@ -20,7 +20,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SshdHost } from '../../test/helpers/sshd.js';
 import { loRxBytes, type Moment } from './cli.js';
-import { groupMembers, isAlive, settlesWithin } from './proc.js';
+import { groupMembers, settlesWithin } from './proc.js';
 
 const LSYNCD = 'lsyncd';
 const UPDATE_TIMEOUT_MS = 180_000;

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSshdHosts, type SshdHost } from '../../test/helpers/sshd.js';
+import { startSshdHosts, } from '../../test/helpers/sshd.js';
 import { diffTrees, makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, rsyncToHosts, startFam, startLsyncd, syncedLines, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';

@@ -22,7 +22,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startSshdHosts, type SshdHost } from '../../test/helpers/sshd.js';
+import { startSshdHosts, } from '../../test/helpers/sshd.js';
 import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, rsyncToHosts, startFam, startLsyncd, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';
@@ -126,7 +126,9 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       const activity1 = contender.activity();
       const hwm = vmHwmKiB(contender.pid);
       const stop = await contender.stop();
-      r.perReplica.forEach((s, i) => metrics.push({ id: `${v.id}-r${i + 1}`, label: `${v.label}: replica ${i + 1}`, samples: s }));
+      r.perReplica.forEach((s, i) => {
+        metrics.push({ id: `${v.id}-r${i + 1}`, label: `${v.label}: replica ${i + 1}`, samples: s });
+      });
       metrics.push({ id: `${v.id}-all`, label: `${v.label}: all ${HOSTS} replicas`, samples: r.all });
       checks[v.id] = {
         readyMs: Math.round(contender.ready.ms),
@@ -193,7 +195,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 /** 64 bytes: the label, padded; every write's content is unique. */
 function contentFor(label: string): Buffer {
   const head = `${label} ${process.hrtime.bigint()} `;
-  return Buffer.from(head.padEnd(FILE_BYTES - 1, 'x').slice(0, FILE_BYTES - 1) + '\n');
+  return Buffer.from(`${head.padEnd(FILE_BYTES - 1, 'x').slice(0, FILE_BYTES - 1)}\n`);
 }
 
 interface Pending {

@@ -82,7 +82,9 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       await withDeadline(mirror.flush(), VISIBLE_DEADLINE_MS, 'Mirror.flush()', ctx.signal);
       idleSince = performance.now();
       if (r < 0) continue;
-      ms.forEach((v, i) => visible[i]!.push(v));
+      ms.forEach((v, i) => {
+        visible[i]!.push(v);
+      });
       all.push(Math.max(...ms));
       const events = synced.slice(firstEvent);
       replicaIds.forEach((id, i) => {

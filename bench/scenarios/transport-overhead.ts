@@ -211,7 +211,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 /** A file's size changes from one write to its next (the round is in it), so rsync's quick check always fires. */
 function contentFor(file: number, round: number): Buffer {
   const head = `file ${file}, round ${round}\n`;
-  return Buffer.from(head + 'x'.repeat(FILE_BYTES - 40 + ((round + 1) % 30)) + '\n');
+  return Buffer.from(`${head + 'x'.repeat(FILE_BYTES - 40 + ((round + 1) % 30))}\n`);
 }
 
 async function timedRsync(args: string[]): Promise<number> {

@@ -68,7 +68,7 @@ export class HardLinks {
   async otherNames(paths: readonly string[], seq: number): Promise<string[]> {
     const asked = new Map<string, { path: string; links: bigint }>();
     for (const [i, st] of (await Promise.all(paths.map((p) => this.#stat(p)))).entries()) {
-      if (st !== undefined && st.isFile() && st.nlink > 1n) asked.set(inodeKey(st), { path: paths[i]!, links: st.nlink });
+      if (st?.isFile() && st.nlink > 1n) asked.set(inodeKey(st), { path: paths[i]!, links: st.nlink });
     }
     if (asked.size === 0) return [];
     let index = this.#index;

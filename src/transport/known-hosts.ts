@@ -83,7 +83,7 @@ export function hostToken(host: string, port: number): string {
 
 /** The fingerprint exactly as `ssh-keygen -l` prints it. */
 export function fingerprintSha256(keyBlob: Buffer): string {
-  return 'SHA256:' + createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '');
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
 /**

@@ -21,6 +21,7 @@ export type RemoteExec = (command: string) => Promise<RemoteChannel>;
 export interface RemoteChannel extends Duplex {
   stderr: NodeJS.ReadableStream;
   on(event: 'exit', listener: (code: number | null, signal?: string) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: the signature of Duplex.on, which this overload must match
   on(event: string, listener: (...args: any[]) => void): this;
 }
 

@@ -367,7 +367,7 @@ describe('fam-mirror CLI: real runs', () => {
       await h!.restart();
       await waitFor(async () => (await readFile(alerts, 'utf8').catch(() => '')).includes('replica-up|'), { what: 'the up alert', timeoutMs: 40_000 });
       const lines = (await readFile(alerts, 'utf8')).trim().split('\n');
-      assert.match(lines[0]!, new RegExp(`^replica-down\\|.*remote\\|down\\|ERR_SSH_CONNECT$`));
+      assert.match(lines[0]!, /^replica-down\|.*remote\|down\|ERR_SSH_CONNECT$/);
       assert.match(lines.at(-1)!, /^replica-up\|.*remote\|(idle|syncing|catching-up)\|$/);
     } finally {
       r.child.kill('SIGTERM');

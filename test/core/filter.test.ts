@@ -211,7 +211,7 @@ describe('compileExcludes agrees with rsync (generated trees and patterns)', () 
   }
 
   /** rsync's itemized names escape unprintable bytes as \#ooo. */
-  function unescape(name: string): string {
+  function unescapeName(name: string): string {
     const bytes = Buffer.from(name.replace(/\\#([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1');
     return /\\#/.test(name) ? bytes.toString('utf8') : name;
   }
@@ -224,7 +224,7 @@ describe('compileExcludes agrees with rsync (generated trees and patterns)', () 
     for (const line of stdout.split('\n')) {
       const m = /^\S{11} (.+)$/.exec(line);
       if (m === null) continue;
-      const name = unescape(m[1]!).replace(/\/$/, '');
+      const name = unescapeName(m[1]!).replace(/\/$/, '');
       if (name !== '.' && name !== './') out.add(name);
     }
     return out;

@@ -77,7 +77,8 @@ export class Churn {
     let r = this.#rand() * total;
     let op: OpName = ops[0]![0];
     for (const [name, w] of ops) {
-      if ((r -= w) < 0) {
+      r -= w;
+      if (r < 0) {
         op = name;
         break;
       }

@@ -17,7 +17,7 @@ after(cleanupTempDirs);
 
 async function send(fake: FakeTransport, source: string, plan: Exclude<Plan, { kind: 'none' }>) {
   const tally = emptyTally();
-  let last;
+  let last: Awaited<ReturnType<FakeTransport['rsync']>> | undefined;
   for (const call of buildRsyncCalls(plan, fake.target, { source, excludeFile: undefined, timeoutSec: 30 })) {
     last = await fake.rsync(call.args, call.stdin, { maxLines: 100, onLine: (l) => tallyItem(tally, l) });
   }
@@ -76,7 +76,10 @@ describe('FakeTransport', () => {
     await assert.rejects(fake.connect(), (e: unknown) => isMirrorError(e, 'ERR_HOST_KEY_CHANGED'));
     fake.heal().hold();
     let done = false;
-    const held = send(fake, source, { kind: 'full' }).then((r) => ((done = true), r));
+    const held = send(fake, source, { kind: 'full' }).then((r) => {
+      done = true;
+      return r;
+    });
     await waitFor(() => fake.waiting === 1, { timeoutMs: 2000, what: 'the call to be held' });
     assert.equal(done, false);
     fake.release();

@@ -313,7 +313,7 @@ function same(a: Entry | undefined, b: Entry): boolean {
 
 /** One ITEM_FORMAT line (`%i %b %n%L`) as rsync prints it for this change. */
 function item(before: Entry | undefined, now: Entry, p: string): string {
-  const name = escape(p);
+  const name = escapeName(p);
   const created = before === undefined || before.type !== now.type;
   if (now.type === 'file') return `${created ? '>f+++++++++' : '>f.st......'} ${now.size} ${name}`;
   if (now.type === 'dir') return `${created ? 'cd+++++++++' : '.d...p.....'} 0 ${name}/`;
@@ -322,10 +322,10 @@ function item(before: Entry | undefined, now: Entry, p: string): string {
 }
 
 function deleting(p: string, e: Entry): string {
-  return `*deleting   0 ${escape(p)}${e.type === 'dir' ? '/' : ''}`;
+  return `*deleting   0 ${escapeName(p)}${e.type === 'dir' ? '/' : ''}`;
 }
 
 /** rsync's escape of unprintable bytes in names (`\#ooo`), as createdItem undoes it. */
-function escape(p: string): string {
+function escapeName(p: string): string {
   return p.replace(/[\x00-\x1f\x7f]/g, (c) => `\\#${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }

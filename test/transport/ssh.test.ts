@@ -145,7 +145,7 @@ describe('SshConnection against real sshd', () => {
     }
     const posing = join(dir, 'posing_known_hosts');
     const bLine = (await readFile(b.knownHostsFile, 'utf8')).split('\n').find((l) => l.startsWith(`[127.0.0.1]:${b.port} `))!;
-    await writeFile(posing, bLine.replace(`[127.0.0.1]:${b.port}`, `[127.0.0.1]:${a.port}`) + '\n');
+    await writeFile(posing, `${bLine.replace(`[127.0.0.1]:${b.port}`, `[127.0.0.1]:${a.port}`)}\n`);
     assert.equal((await refusal(settings(a, { knownHostsFiles: [posing], hostKeyPolicy: 'accept-new' }))).code, 'ERR_HOST_KEY_CHANGED');
   });
 
