@@ -3,12 +3,13 @@
  * face mirror.ts uses, composed of
  * - events.ts: one delivery → the paths to hand on, the directories to inspect (pure);
  * - subscription.ts: the subscriptions, their swaps, recovery and health check (failures of the
- *   watcher never end the process nor leave it blind, issue 9);
+ *   watcher never end the process nor leave it blind, issue 9); root-subscriber.ts: one subscription
+ *   under a path string never used before;
  * - barrier.ts: "every event before now has been delivered", for flush();
  * - sweep.ts: the changes the watcher folds away; hot-dirs.ts: a low-latency side watch.
  *
- * Events are hints (design.md invariant 3). Backend 'inotify' is forced: with watchman installed the
- * default silently changes (field-notes.md).
+ * Events are hints: rsync, reading the tree, is the truth. Backend 'inotify' is forced: with
+ * watchman installed the default silently changes.
  */
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
