@@ -1,7 +1,7 @@
 /**
  * @parcel/watcher's snapshot files name every entry by its full path, as the subscription that
  * wrote it spelled the root. The watcher subscribes through a new alias of the root each time
- * (tree-watcher.ts: a path string is never reused, so no stale cached tree is ever picked up again), so a
+ * (root-subscriber.ts: a path string is never reused, so no stale cached tree is ever picked up again), so a
  * snapshot is moved from one spelling of the root to another before it is diffed. Pure.
  *
  * Format (DirTree.cc): `<count>\n`, then per entry `<byte length><path><mtime> <isDir>\n`; the

@@ -16,7 +16,7 @@ import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Event } from '@parcel/watcher';
 import createDebug from 'debug';
-import type { WatchBackend } from './tree-watcher.js';
+import type { WatchBackend } from './root-subscriber.js';
 
 const debug = createDebug('fam-mirror:sweep');
 
