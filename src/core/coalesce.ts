@@ -1,7 +1,7 @@
 /**
  * One replica's backlog of dirty paths. Pure: time and sequence numbers are arguments.
  *
- * Invariant (design.md #1): events are hints and rsync is the truth, so the backlog keeps only the
+ * Invariant (docs/internals.md, invariant 1): events are hints and rsync is the truth, so the backlog keeps only the
  * *set* of dirty root-relative paths; what happens to each (send, recurse, delete) is decided from
  * the file system at plan time. Event kinds therefore need no fold table: create, update and delete
  * of one path all fold to "dirty".

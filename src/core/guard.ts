@@ -1,5 +1,5 @@
 /**
- * The replica root is sacred (design.md invariant 7). Pure: decides from facts about the source
+ * The replica root is sacred (docs/internals.md, invariant 7). Pure: decides from facts about the source
  * root whether a plan may run. A source root that vanished, or that is empty while the plan would
  * delete (an unmounted disk leaves an empty mount point), would wipe the replicas: such a plan is
  * held back, and the lane retries with backoff until the root is back or the operator allows an

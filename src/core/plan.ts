@@ -6,7 +6,7 @@
  * - A path whose ancestor is also listed is dropped: rsync's `-r` recursion (for a directory) or
  *   the deletion of the ancestor (when it is gone) already covers it.
  * - A gone path is replaced by its topmost gone ancestor: rsync cannot delete `a/b` when `a` is
- *   gone too (exit 24, and `a` would stay on the replica). See field-notes.md.
+ *   gone too (exit 24, and `a` would stay on the replica). See docs/internals.md, "rsync options".
  * - Excludes, now that the type is known: a directory matched by a directory-only pattern
  *   (`cache/`) is dropped. A gone path such a pattern could match is never listed: rsync deletes a
  *   listed missing path without asking whether the replica's entry is a directory that pattern

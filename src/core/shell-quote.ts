@@ -1,5 +1,5 @@
 /**
- * The one place a string is made safe for a POSIX shell (design.md invariant 6): single quotes, with
+ * The one place a string is made safe for a POSIX shell (docs/internals.md, invariant 6): single quotes, with
  * each embedded quote closed, escaped and reopened. Any byte sequence survives, newlines included.
  * Pure; property-tested against a real `sh`.
  */

@@ -3,7 +3,7 @@
  *
  * Paths never appear in argv: they travel NUL-separated on stdin (`--from0 --files-from=-`), so a
  * file name is data whatever bytes it holds. The incremental recipe is lsyncd's modern one
- * (field-notes.md): `-r` because --files-from turns -a's recursion off (a new directory would
+ * (docs/internals.md, "rsync options"): `-r` because --files-from turns -a's recursion off (a new directory would
  * arrive empty); `--delete-missing-args --force` so a gone path, even a non-empty directory, is
  * deleted; `--delete` so a listed directory's extraneous entries go too (only listed directories:
  * implied parents are not touched); `--ignore-errors` so one unreadable file does not cancel the

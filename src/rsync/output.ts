@@ -10,7 +10,7 @@ export type ExitVerdict = 'ok' | 'partial' | 'retry' | 'fatal';
  * rsync's exit codes (errcode.h) → verdict. `partial` retries the batch but reports the paths as a
  * problem; `fatal` means retrying cannot help until someone fixes the setup (usage, rsync missing
  * on the replica). Anything not in the table is `retry`: an unknown code never stops a lane
- * (design.md invariant 4).
+ * (docs/internals.md, invariant 4).
  */
 export const EXIT_VERDICTS = {
   0: 'ok',

@@ -1,6 +1,6 @@
 /**
  * Runs one batch for one replica: probe → plan → rsync argv → transport → verdict. Every failure
- * becomes a verdict with a MirrorError, never a throw that could stop the lane (design.md #4).
+ * becomes a verdict with a MirrorError, never a throw that could stop the lane (docs/internals.md, invariant 4).
  */
 import createDebug from 'debug';
 import type { Batch } from '../core/coalesce.js';
@@ -148,7 +148,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
       deps.onSynced(event);
       return { verdict };
     }
-    // Per-path trouble is data (design.md): one problem event per path rsync named.
+    // Per-path trouble is data, not a failed batch: one problem event per path rsync named.
     for (const p of parsePathProblems(run.stderr)) {
       deps.onProblem({ replica: replica.id, code: 'ERR_RSYNC_PATH', path: p.path, message: p.message, exitCode: run.exitCode });
     }

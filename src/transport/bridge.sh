@@ -4,7 +4,7 @@
 # process, inherited through rsync, and fam-mirror runs the command on its persistent ssh2
 # connection. Protocol on fd 4: we send argc then each argument, NUL-terminated; fam-mirror answers
 # with the remote exit status and a newline once the exec channel has closed.
-# rsync waits for this process to exit and never closes our stdin (field-notes.md), so we exit when
+# rsync waits for this process to exit and never closes our stdin (docs/internals.md, "the bridge"), so we exit when
 # fam-mirror ends the data stream, not when stdin ends.
 exec 5<&0
 printf '%s\0' "$#" "$@" >&4

@@ -3,7 +3,7 @@
  * (`man sshd`, SSH_KNOWN_HOSTS FILE FORMAT; hostfile.c and match.c in the OpenSSH sources).
  *
  * ssh2 accepts any host key unless given a `hostVerifier` and reads no known_hosts of its own
- * (field-notes.md, ssh2), so this module is what keeps invariant 6 ("host keys are verified").
+ * (docs/internals.md, "ssh2"), so this module is what keeps invariant 6 ("host keys are verified").
  * Everything here is pure except `loadKnownHosts`; a verdict is data, never a throw, so the caller
  * decides which error to raise and what to tell the user.
  *

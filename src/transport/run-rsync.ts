@@ -2,9 +2,9 @@
  * Runs the local rsync. For an ssh replica, rsync's remote shell is bridge.sh, which hands rsync's
  * remote command to us over an inherited control socket; we run it on an exec channel of the
  * replica's persistent ssh2 connection and shuttle bytes between the channel and the data socket.
- * No second SSH implementation and no per-batch login (design.md, Transport).
+ * No second SSH implementation and no per-batch login (README.md, "How it works").
  *
- * Why it cannot deadlock (field-notes.md): rsync waits for its remote shell to exit without ever
+ * Why it cannot deadlock (docs/internals.md, "the bridge"): rsync waits for its remote shell to exit without ever
  * closing that child's stdin, so the bridge exits when we end the data socket after the channel
  * closed, and reports the remote exit status we send on the control socket.
  */

@@ -1,8 +1,8 @@
 /**
- * One persistent ssh2 connection per host, shared by every batch to it (design.md, Transport):
+ * One persistent ssh2 connection per host, shared by every batch to it (README.md, "How it works"):
  * a fresh login costs ~90 ms and a process, an exec channel one round trip.
  *
- * ssh2 does none of OpenSSH's safety work by itself (field-notes.md): with no hostVerifier it
+ * ssh2 does none of OpenSSH's safety work by itself (docs/internals.md, "ssh2"): with no hostVerifier it
  * accepts any host key, Nagle is on, keepalive is off and a channel open can hang forever. So:
  * host keys are checked against known_hosts before anything else happens; setNoDelay(true) after
  * ready; keepalive always on; our own deadline on connect and on every channel open.
