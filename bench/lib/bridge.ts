@@ -57,10 +57,7 @@ export class DirectBridge {
       timer = setTimeout(() => reject(new Error(`rsync over the bridge did not finish within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      const run = await Promise.race([
-        runRsync('rsync', this.args(src, dst), undefined, (command) => this.#conn.exec(command)),
-        timeout,
-      ]);
+      const run = await Promise.race([runRsync('rsync', this.args(src, dst), undefined, (command) => this.#conn.exec(command)), timeout]);
       return { ms: performance.now() - t0, exitCode: run.exitCode, stderr: run.stderr };
     } finally {
       clearTimeout(timer);

@@ -92,9 +92,12 @@ export function famArgs(s: Omit<FamStart, 'readyDeadlineMs'>, stateDir: string):
   const h = s.hosts[0]!;
   return [
     ...(s.init ? ['--init'] : []),
-    '--state-dir', stateDir,
-    '--identity', h.identityFile,
-    '--known-hosts', h.knownHostsFile,
+    '--state-dir',
+    stateDir,
+    '--identity',
+    h.identityFile,
+    '--known-hosts',
+    h.knownHostsFile,
     ...(s.extraArgs ?? []),
     s.source,
     ...s.dirs.map((d, i) => replicaUrl(s.hosts[i]!, d)),
@@ -247,13 +250,7 @@ export interface ParallelRsync {
  * `rsync -a -e RSH SRC USER@127.0.0.1:DIR/` to every host at once (`src` as given: `DIR/` for a tree,
  * a file path for one file). Throws unless every run exits 0.
  */
-export async function rsyncToHosts(
-  hosts: readonly SshdHost[],
-  src: string,
-  dirs: readonly string[],
-  controlPath: string | undefined,
-  timeoutMs: number,
-): Promise<ParallelRsync> {
+export async function rsyncToHosts(hosts: readonly SshdHost[], src: string, dirs: readonly string[], controlPath: string | undefined, timeoutMs: number): Promise<ParallelRsync> {
   const commands = hosts.map((h, i) => ['-a', '-e', rshFor(h, controlPath), src, `${h.user}@127.0.0.1:${dirs[i]}/`]);
   // All spawned in the same tick; runTimed's `ms` is spawn → 'exit' (it may resolve up to 0.5 s later
   // when a ControlMaster holds a pipe), so the slowest `ms` is the parallel run's time.

@@ -47,15 +47,7 @@ export async function exists(path: string): Promise<boolean> {
  * Polls `check(i)` for each of `n` targets until every one returned true; resolves with, per target,
  * the ms from `t0` to the end of the first poll that found it true. Bounded by `deadlineMs` after t0.
  */
-export async function waitEach(
-  n: number,
-  check: (i: number) => Promise<boolean>,
-  t0: number,
-  deadlineMs: number,
-  intervalMs: number,
-  what: string,
-  signal: AbortSignal,
-): Promise<number[]> {
+export async function waitEach(n: number, check: (i: number) => Promise<boolean>, t0: number, deadlineMs: number, intervalMs: number, what: string, signal: AbortSignal): Promise<number[]> {
   const found: (number | undefined)[] = Array.from({ length: n }, () => undefined);
   const maxPolls = Math.ceil(deadlineMs / Math.max(1, intervalMs)) + 100;
   for (let poll = 0; poll < maxPolls; poll++) {

@@ -28,9 +28,7 @@ const INSTALL_TIMEOUT_MS = 300_000;
 /** Lines kept of lsyncd's stdout (it logs every path of every batch: a 10,000-file burst is 10,000 lines). */
 const KEEP_LINES = 400;
 
-export type LsyncdAvailability =
-  | { ok: true; version: string; installedNow: boolean; installMs?: number }
-  | { ok: false; reason: string };
+export type LsyncdAvailability = { ok: true; version: string; installedNow: boolean; installMs?: number } | { ok: false; reason: string };
 
 let availability: Promise<LsyncdAvailability> | undefined;
 

@@ -11,14 +11,7 @@ import { capture, isAlive, waitGone } from './proc.js';
 
 /** ssh argv words (without the program name) reaching `h` with its test key and known_hosts. */
 export function sshWords(h: SshdHost): string[] {
-  return [
-    '-F', 'none',
-    '-i', h.identityFile,
-    '-p', String(h.port),
-    '-o', `UserKnownHostsFile=${h.knownHostsFile}`,
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-  ];
+  return ['-F', 'none', '-i', h.identityFile, '-p', String(h.port), '-o', `UserKnownHostsFile=${h.knownHostsFile}`, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes'];
 }
 
 export function controlMasterWords(controlPath: string): string[] {

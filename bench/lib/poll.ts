@@ -24,13 +24,7 @@ export async function hasContent(file: string, content: Buffer): Promise<boolean
  * Resolves with, for each file, the ms from `t0` (performance.now()) to the first poll that found it
  * complete. Rejects past `deadlineMs` after t0 or when `signal` aborts.
  */
-export async function waitVisible(
-  files: readonly string[],
-  content: Buffer,
-  t0: number,
-  deadlineMs: number,
-  signal: AbortSignal,
-): Promise<number[]> {
+export async function waitVisible(files: readonly string[], content: Buffer, t0: number, deadlineMs: number, signal: AbortSignal): Promise<number[]> {
   const found: (number | undefined)[] = files.map(() => undefined);
   const deadline = t0 + deadlineMs;
   // The deadline bounds the loop; the poll cap guards against a clock that does not move.

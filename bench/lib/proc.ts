@@ -71,7 +71,7 @@ export interface Captured {
 export function capture(cmd: string, args: readonly string[], timeoutMs = 10_000): Promise<Captured> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
   });

@@ -132,12 +132,25 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       kib.push(KiB(rxEqual));
       wholeFileKiB.push(KiB(size * syncs));
       payloadKiB.push(KiB(writes * WRITE_BYTES));
-      rounds.push({ writes, writeMs: Math.round(tStop - t0), syncs, kibDuringWrites: Math.round(KiB(rxStream)), kibUntilEqual: Math.round(KiB(rxEqual)), lagMs: Math.round(equalAt - tStop), hashFallbacks, sha256: srcHash.slice(0, 16) });
+      rounds.push({
+        writes,
+        writeMs: Math.round(tStop - t0),
+        syncs,
+        kibDuringWrites: Math.round(KiB(rxStream)),
+        kibUntilEqual: Math.round(KiB(rxEqual)),
+        lagMs: Math.round(equalAt - tStop),
+        hashFallbacks,
+        sha256: srcHash.slice(0, 16),
+      });
       ctx.log(`big-file: round ${r + 1}: ${writes} writes, ${syncs} batches, lag ${(equalAt - tStop).toFixed(0)} ms, ${KiB(rxEqual).toFixed(0)} KiB on lo`);
       await fam.quiet(700, 60_000, ctx.signal);
     }
     checks.rounds = rounds;
-    checks.batchLines = fam.cli.stdout.split('\n').filter((l) => / synced /.test(l)).map((l) => l.replace(/^\S+ /, '')).slice(-12);
+    checks.batchLines = fam.cli.stdout
+      .split('\n')
+      .filter((l) => / synced /.test(l))
+      .map((l) => l.replace(/^\S+ /, ''))
+      .slice(-12);
     checks.stop = await fam.stop();
     return {
       params: { sizeMiB: c.sizeMiB, writeBytes: WRITE_BYTES, rateHz: RATE_HZ, streamMs: c.streamMs, rounds: c.rounds, command: fam.cli.child.spawnargs },

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSshdHosts, } from '../../test/helpers/sshd.js';
+import { startSshdHosts } from '../../test/helpers/sshd.js';
 import { diffTrees, makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, rsyncToHosts, startFam, startLsyncd, syncedLines, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';
@@ -39,7 +39,14 @@ interface Config {
 }
 
 const config = (quick: boolean): Config =>
-  quick ? { sizes: [{ files: 200, rounds: 1 }] } : { sizes: [{ files: 1000, rounds: 3 }, { files: 10_000, rounds: 1 }] };
+  quick
+    ? { sizes: [{ files: 200, rounds: 1 }] }
+    : {
+        sizes: [
+          { files: 1000, rounds: 3 },
+          { files: 10_000, rounds: 1 },
+        ],
+      };
 
 const deadlineFor = (files: number): number => 60_000 + files * 20;
 
@@ -83,8 +90,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     if (lsyncd.ok) {
       phases.push({
         id: 'lsyncd',
-        start: (source, dirs) =>
-          startLsyncd({ hosts, source, dirs, setup: { delay: 0, controlPath }, readyDeadlineMs: READY_DEADLINE_MS, id: 'lsyncd' }, cleanup, ctx.signal),
+        start: (source, dirs) => startLsyncd({ hosts, source, dirs, setup: { delay: 0, controlPath }, readyDeadlineMs: READY_DEADLINE_MS, id: 'lsyncd' }, cleanup, ctx.signal),
       });
     }
 
@@ -164,7 +170,6 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     await cleanup.teardown(ctx.log, checks);
   }
 }
-
 
 /** The burst directory on every replica equals the source's (directory mtimes aside). */
 async function verify(source: string, dirs: readonly string[], sub: string, what: string): Promise<void> {

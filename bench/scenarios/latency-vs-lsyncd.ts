@@ -22,7 +22,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startSshdHosts, } from '../../test/helpers/sshd.js';
+import { startSshdHosts } from '../../test/helpers/sshd.js';
 import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, rsyncToHosts, startFam, startLsyncd, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';
@@ -45,8 +45,7 @@ interface Config {
   defaultDelay: boolean;
 }
 
-const config = (quick: boolean): Config =>
-  quick ? { streamMs: 3_000, bareRounds: 3, defaultDelay: false } : { streamMs: 30_000, bareRounds: 20, defaultDelay: true };
+const config = (quick: boolean): Config => (quick ? { streamMs: 3_000, bareRounds: 3, defaultDelay: false } : { streamMs: 30_000, bareRounds: 20, defaultDelay: true });
 
 export const latencyVsLsyncd: Scenario = {
   id: 'latency-vs-lsyncd',
@@ -159,7 +158,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       writeFileSync(file, content);
       const order = k % 2 === 0 ? ['one', 'four'] : ['four', 'one'];
       for (const which of order) {
-        const r = which === 'one' ? await rsyncToHosts(hosts.slice(0, 1), file, bareDst.slice(0, 1), controlPath, RUN_TIMEOUT_MS) : await rsyncToHosts(hosts, file, bareDst, controlPath, RUN_TIMEOUT_MS);
+        const r =
+          which === 'one' ? await rsyncToHosts(hosts.slice(0, 1), file, bareDst.slice(0, 1), controlPath, RUN_TIMEOUT_MS) : await rsyncToHosts(hosts, file, bareDst, controlPath, RUN_TIMEOUT_MS);
         if (k >= 0) (which === 'one' ? one : four).push(r.ms);
         if (k === 0) commands[which === 'one' ? 'bare-1' : 'bare-4'] = r.commands;
       }
@@ -190,7 +190,6 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     await cleanup.teardown(ctx.log, checks);
   }
 }
-
 
 /** 64 bytes: the label, padded; every write's content is unique. */
 function contentFor(label: string): Buffer {
@@ -234,7 +233,9 @@ async function stream(ctx: ScenarioContext, c: Config, source: string, dirs: rea
       if (ctx.signal.aborted) throw new Error('aborted');
       if (performance.now() > hardDeadline) {
         const late = pending[0];
-        throw new Error(`${pending.length} file(s) not on every replica in time; oldest ${late?.name} missing on replica(s) ${late?.found.flatMap((f, i) => (f === undefined ? [i + 1] : [])).join(', ')}`);
+        throw new Error(
+          `${pending.length} file(s) not on every replica in time; oldest ${late?.name} missing on replica(s) ${late?.found.flatMap((f, i) => (f === undefined ? [i + 1] : [])).join(', ')}`,
+        );
       }
       await delay(pollMs);
     }

@@ -37,11 +37,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const hosts = await startSshdHosts(2);
     const source = await makeTempDir('fam-bench-src-');
     const dirs = [await makeTempDir('fam-bench-r1-'), await makeTempDir('fam-bench-r2-'), await makeTempDir('fam-bench-local-')];
-    const specs = [
-      `ssh://${hosts[0]!.user}@127.0.0.1:${hosts[0]!.port}${dirs[0]}`,
-      `ssh://${hosts[1]!.user}@127.0.0.1:${hosts[1]!.port}${dirs[1]}`,
-      dirs[2]!,
-    ];
+    const specs = [`ssh://${hosts[0]!.user}@127.0.0.1:${hosts[0]!.port}${dirs[0]}`, `ssh://${hosts[1]!.user}@127.0.0.1:${hosts[1]!.port}${dirs[1]}`, dirs[2]!];
     const labels = ['ssh replica 1 (bridge)', 'ssh replica 2 (bridge)', 'local replica'];
     const ids = ['ssh1', 'ssh2', 'local'];
     await writeFile(join(source, 'seed.txt'), 'seeded at start\n');
@@ -76,7 +72,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       const t0 = performance.now();
       last = t0;
       await writeFile(join(source, name), content);
-      const ms = await waitVisible(dirs.map((d) => join(d, name)), content, t0, VISIBLE_DEADLINE_MS, ctx.signal);
+      const ms = await waitVisible(
+        dirs.map((d) => join(d, name)),
+        content,
+        t0,
+        VISIBLE_DEADLINE_MS,
+        ctx.signal,
+      );
       // Let the Mirror go idle before the next round (outside the measurement): a write can reach it as
       // two watcher deliveries ~50 ms apart (create, then modify), hence a second batch per replica.
       await withDeadline(mirror.flush(), VISIBLE_DEADLINE_MS, 'Mirror.flush()', ctx.signal);

@@ -74,7 +74,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       { id: 'fam', start: (source, dirs) => startFam({ hosts, source, dirs, init: true, readyDeadlineMs: READY_DEADLINE_MS }, cleanup, ctx.signal) },
     ];
     if (lsyncd.ok) {
-      for (const [id, mode] of [['lsyncd', 'rsyncssh'], ['lsyncd-rsync', 'rsync']] as const) {
+      for (const [id, mode] of [
+        ['lsyncd', 'rsyncssh'],
+        ['lsyncd-rsync', 'rsync'],
+      ] as const) {
         variants.push({
           id,
           start: (source, dirs) => startLsyncd({ hosts, source, dirs, setup: { delay: 0, controlPath, mode }, readyDeadlineMs: READY_DEADLINE_MS, id }, cleanup, ctx.signal),
@@ -134,14 +137,22 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         if (ctx.signal.aborted) throw new Error('aborted');
         const from = `mv-${r}`;
         const to = `mv-${r + 1}`;
-        await timed('rename', () => renameSync(join(source, from), join(source, to)), async (dst) => !(await exists(join(dst, from))) && (await finalEntries(join(dst, to))) === FILES);
+        await timed(
+          'rename',
+          () => renameSync(join(source, from), join(source, to)),
+          async (dst) => !(await exists(join(dst, from))) && (await finalEntries(join(dst, to))) === FILES,
+        );
         const expected = await snapshotTree(join(source, to));
         for (const d of dirs) {
           const diffs = compareSnapshots(expected, await snapshotTree(join(d, to)), { dirMtime: false });
           if (diffs.length > 0) throw new Error(`${v.id}: after the rename, ${d}/${to} differs: ${diffs.join('; ')}`);
         }
         const del = `del-${r}`;
-        await timed('delete', () => rmSync(join(source, del), { recursive: true }), async (dst) => !(await exists(join(dst, del))));
+        await timed(
+          'delete',
+          () => rmSync(join(source, del), { recursive: true }),
+          async (dst) => !(await exists(join(dst, del))),
+        );
       }
       const top = await snapshotTree(source);
       for (const d of dirs) {
@@ -176,7 +187,16 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       );
     }
     return {
-      params: { hosts: HOSTS, files: FILES, fileBytes: FILE_BYTES, deleteSubtree: `${DEL_DIRS} dirs × ${FILES / DEL_DIRS} files`, rounds, pollMs: POLL_MS, quiet: `< ${QUIET_BYTES} B on lo in ${QUIET_WINDOW_MS} ms`, commands },
+      params: {
+        hosts: HOSTS,
+        files: FILES,
+        fileBytes: FILE_BYTES,
+        deleteSubtree: `${DEL_DIRS} dirs × ${FILES / DEL_DIRS} files`,
+        rounds,
+        pollMs: POLL_MS,
+        quiet: `< ${QUIET_BYTES} B on lo in ${QUIET_WINDOW_MS} ms`,
+        commands,
+      },
       metrics,
       ratios,
       checks,

@@ -50,10 +50,7 @@ interface Config {
   restarts: number;
 }
 
-const config = (quick: boolean): Config =>
-  quick
-    ? { files: 500, dirs: 10, changedPaused: 10, seeds: 1, restarts: 1 }
-    : { files: 5000, dirs: 100, changedPaused: 50, seeds: 3, restarts: 3 };
+const config = (quick: boolean): Config => (quick ? { files: 500, dirs: 10, changedPaused: 10, seeds: 1, restarts: 1 } : { files: 5000, dirs: 100, changedPaused: 50, seeds: 3, restarts: 3 });
 
 export const restartVsSeed: Scenario = {
   id: 'restart-vs-seed',
@@ -98,13 +95,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     // Other loopback traffic on the machine would be counted too: measured before and after (expected: 0).
     const loIdleBefore = await loopbackRate(ctx);
 
-    const argsFor = (state: string, dst: string): string[] => [
-      '--state-dir', state,
-      '--identity', h.identityFile,
-      '--known-hosts', h.knownHostsFile,
-      src,
-      `ssh://${h.user}@127.0.0.1:${h.port}${dst}`,
-    ];
+    const argsFor = (state: string, dst: string): string[] => ['--state-dir', state, '--identity', h.identityFile, '--known-hosts', h.knownHostsFile, src, `ssh://${h.user}@127.0.0.1:${h.port}${dst}`];
 
     // ---------------------------------------------------------------- seeds
     const seedMs: number[] = [];
@@ -330,9 +321,7 @@ async function expectedState(src: string, touched: readonly string[], c: Config)
       return { path, size: st.size, mtimeMs: Math.floor(st.mtimeMs), content: await readFile(join(src, path)) };
     }),
   );
-  const dirs = await Promise.all(
-    Array.from({ length: c.dirs }, async (_, d) => ({ path: dirName(d), mtimeMs: Math.floor((await lstat(join(src, dirName(d)))).mtimeMs) })),
-  );
+  const dirs = await Promise.all(Array.from({ length: c.dirs }, async (_, d) => ({ path: dirName(d), mtimeMs: Math.floor((await lstat(join(src, dirName(d)))).mtimeMs) })));
   return { files, dirs };
 }
 

@@ -93,7 +93,15 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
             famKiB.push(KiB(fam.ready.rxBytes));
             commands ??= fam.cli.child.spawnargs;
             const stop = await fam.stop();
-            famRuns.push({ ms: Math.round(fam.ready.ms), log: famActivity(fam.cli.stdout), lines: fam.cli.stdout.split('\n').filter((l) => / synced /.test(l)).map((l) => l.replace(/^\S+ /, '')), stop });
+            famRuns.push({
+              ms: Math.round(fam.ready.ms),
+              log: famActivity(fam.cli.stdout),
+              lines: fam.cli.stdout
+                .split('\n')
+                .filter((l) => / synced /.test(l))
+                .map((l) => l.replace(/^\S+ /, '')),
+              stop,
+            });
             ctx.log(`seed: fam-mirror round ${r + 1}: ${fam.ready.ms.toFixed(0)} ms, ${KiB(fam.ready.rxBytes).toFixed(0)} KiB`);
           } finally {
             await roundCleanup.run(ctx.log);

@@ -145,7 +145,12 @@ async function run(ctx: ScenarioContext, c: Config): Promise<ScenarioResult> {
     for (let r = 0; r < c.famInitRuns; r++) {
       await measure('fam-init', async (runCleanup) => {
         const fam = await startFam({ hosts: [h], source, dirs: [replica], init: true, readyDeadlineMs: READY_DEADLINE_MS }, runCleanup, ctx.signal);
-        famLog.push(...fam.cli.stdout.split('\n').filter((l) => / synced /.test(l)).map((l) => l.replace(/^\S+ /, '')));
+        famLog.push(
+          ...fam.cli.stdout
+            .split('\n')
+            .filter((l) => / synced /.test(l))
+            .map((l) => l.replace(/^\S+ /, '')),
+        );
         return fam;
       });
     }

@@ -109,11 +109,19 @@ export function buildRsyncCalls(plan: Exclude<Plan, { kind: 'none' }>, target: R
 export function buildVerifyCall(target: RsyncTarget, settings: RsyncSettings): RsyncCall {
   return {
     args: [
-      '-a', '-n', '--checksum', '--delete', '--force', '--modify-window=-1', '--out-format=%i %n%L',
+      '-a',
+      '-n',
+      '--checksum',
+      '--delete',
+      '--force',
+      '--modify-window=-1',
+      '--out-format=%i %n%L',
       `--timeout=${settings.timeoutSec}`,
       ...excludeArgs(settings.excludeFile, false),
       ...remoteShellArgs(target),
-      '--', withSlash(settings.source), destinationOf(target),
+      '--',
+      withSlash(settings.source),
+      destinationOf(target),
     ],
     stdin: undefined,
   };

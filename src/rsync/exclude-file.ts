@@ -26,6 +26,10 @@ export async function writeExcludeFile(patterns: readonly string[]): Promise<Exc
     return { path, remove: () => rm(made, { recursive: true, force: true }) };
   } catch (e) {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => {});
-    throw new MirrorError('ERR_EXCLUDE_FILE', `Cannot write the exclude rule file under ${tmpdir()}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Free space there, or point TMPDIR at a writable directory.`, { path: dir, cause: e });
+    throw new MirrorError(
+      'ERR_EXCLUDE_FILE',
+      `Cannot write the exclude rule file under ${tmpdir()}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Free space there, or point TMPDIR at a writable directory.`,
+      { path: dir, cause: e },
+    );
   }
 }

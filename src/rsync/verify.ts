@@ -24,11 +24,15 @@ export async function verifyReplica(transport: Transport, settings: RsyncSetting
   const run = await transport.rsync(call.args, call.stdin, { maxLines: MAX_LISTED });
   if (run.exitCode !== 0 && run.exitCode !== 24) {
     const reason = run.stderr.trim().split('\n').slice(-4).join(' | ');
-    throw new MirrorError('ERR_RSYNC', `Verifying ${replicaId} failed: rsync exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. Check that the replica is reachable and its path exists.`, {
-      exitCode: run.exitCode,
-      stderr: run.stderr,
-      path: transport.target.path,
-    });
+    throw new MirrorError(
+      'ERR_RSYNC',
+      `Verifying ${replicaId} failed: rsync exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. Check that the replica is reachable and its path exists.`,
+      {
+        exitCode: run.exitCode,
+        stderr: run.stderr,
+        path: transport.target.path,
+      },
+    );
   }
   const differences = (run.lines ?? []).filter((l) => l.trim() !== '');
   const more = run.moreLines ?? 0;

@@ -98,12 +98,7 @@ export function keyTypeOf(keyBlob: Buffer): string {
 }
 
 /** Verifies a presented host key against parsed entries; see the module comment for the rules. */
-export function checkHostKey(
-  entries: KnownHostEntry[],
-  host: string,
-  port: number,
-  keyBlob: Buffer,
-): HostKeyVerdict {
+export function checkHostKey(entries: KnownHostEntry[], host: string, port: number, keyBlob: Buffer): HostKeyVerdict {
   // ssh lowercases the host name before any lookup, and ssh-keygen -H hashes lowercased names.
   const token = hostToken(host.toLowerCase(), port);
   const keyType = keyTypeOf(keyBlob);

@@ -24,7 +24,10 @@ export async function moveLocally(root: string, renames: readonly Rename[]): Pro
   for (const { from, to } of renames) {
     const target = join(root, to);
     const source = join(root, from);
-    const taken = await lstat(target).then(() => true, () => false);
+    const taken = await lstat(target).then(
+      () => true,
+      () => false,
+    );
     const st = await lstat(source).catch(() => undefined);
     if (taken || st === undefined || !st.isDirectory()) continue;
     await rename(source, target).catch(() => {});

@@ -117,11 +117,7 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
       bridgeDone = bridge(data, control, remote, err, abandon.signal);
     }
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(
-        e.code === 'ENOENT'
-          ? rsyncMissing(command, e)
-          : new MirrorError('ERR_RSYNC', `rsync could not be started: ${e.message}`, { cause: e }),
-      );
+      reject(e.code === 'ENOENT' ? rsyncMissing(command, e) : new MirrorError('ERR_RSYNC', `rsync could not be started: ${e.message}`, { cause: e }));
     });
     child.on('close', (code, signal) => {
       // A remote rsync that outlives the local one (hung peer) must not hold the lane forever.

@@ -61,7 +61,11 @@ export class SshTransport implements Transport {
     const lines = stdout.trim().split('\n').slice(-2);
     const facts = lines.map((line) => /^(.+) (\d+)$/.exec(line.trim()));
     if (lines.length !== 2 || lines.some((line, i) => line.trim() !== 'missing' && facts[i] === null)) {
-      throw new MirrorError('ERR_SSH_CONNECT', `${this.connection}: unexpected answer to a stat of ${this.replica.path}: ${JSON.stringify(stdout.slice(0, 200))}. Check that the account's shell prints nothing on its own.`, { host: this.replica.host, path: this.replica.path });
+      throw new MirrorError(
+        'ERR_SSH_CONNECT',
+        `${this.connection}: unexpected answer to a stat of ${this.replica.path}: ${JSON.stringify(stdout.slice(0, 200))}. Check that the account's shell prints nothing on its own.`,
+        { host: this.replica.host, path: this.replica.path },
+      );
     }
     const [self, parent] = facts;
     return {

@@ -168,7 +168,9 @@ export class SshConnection {
     const s = this.#settings;
     if (verdict.ok) return true;
     if (s.hostKeyPolicy === 'no') {
-      s.onWarning?.(`Host key of ${hostToken(s.host, s.port)} (${fingerprintSha256(key)}) was NOT verified (${verdict.reason}): strictHostKeyChecking is "no", so anyone on the network path can impersonate this host.`);
+      s.onWarning?.(
+        `Host key of ${hostToken(s.host, s.port)} (${fingerprintSha256(key)}) was NOT verified (${verdict.reason}): strictHostKeyChecking is "no", so anyone on the network path can impersonate this host.`,
+      );
       return true;
     }
     if (s.hostKeyPolicy === 'accept-new' && verdict.reason === 'unknown') {
@@ -190,15 +192,27 @@ export class SshConnection {
       const files = s.knownHostsFiles.join(', ');
       const token = hostToken(host, s.port);
       if (verdict.reason === 'unknown') {
-        return new MirrorError('ERR_HOST_KEY_UNKNOWN', `Host key of ${token} is not known (${fp}); refusing to connect. Check the fingerprint with the host's admin, then add it: ssh-keyscan -p ${s.port} ${host} >> ~/.ssh/known_hosts (or pass --known-hosts FILE). Searched: ${files}.`, { host, cause: err });
+        return new MirrorError(
+          'ERR_HOST_KEY_UNKNOWN',
+          `Host key of ${token} is not known (${fp}); refusing to connect. Check the fingerprint with the host's admin, then add it: ssh-keyscan -p ${s.port} ${host} >> ~/.ssh/known_hosts (or pass --known-hosts FILE). Searched: ${files}.`,
+          { host, cause: err },
+        );
       }
       if (verdict.reason === 'revoked') {
         return new MirrorError('ERR_HOST_KEY_REVOKED', `Host key of ${token} (${fp}) is marked @revoked in known_hosts; refusing to connect. Give the host a new key.`, { host, cause: err });
       }
-      return new MirrorError('ERR_HOST_KEY_CHANGED', `Host key of ${token} has CHANGED: it presented ${fp}, known_hosts has ${verdict.knownFingerprints.join(', ')}; refusing to connect (this could be an attack). If the change is expected, remove the old line with: ssh-keygen -R '${token}'. Searched: ${files}.`, { host, cause: err });
+      return new MirrorError(
+        'ERR_HOST_KEY_CHANGED',
+        `Host key of ${token} has CHANGED: it presented ${fp}, known_hosts has ${verdict.knownFingerprints.join(', ')}; refusing to connect (this could be an attack). If the change is expected, remove the old line with: ssh-keygen -R '${token}'. Searched: ${files}.`,
+        { host, cause: err },
+      );
     }
     if (err.level === 'client-authentication') {
-      return new MirrorError('ERR_SSH_AUTH', `Authentication as ${s.user} on ${host}:${s.port} was refused (tried ${this.#describeAuth()}). Install the public key in that account's authorized_keys, or pass --identity FILE.`, { host, cause: err });
+      return new MirrorError(
+        'ERR_SSH_AUTH',
+        `Authentication as ${s.user} on ${host}:${s.port} was refused (tried ${this.#describeAuth()}). Install the public key in that account's authorized_keys, or pass --identity FILE.`,
+        { host, cause: err },
+      );
     }
     return new MirrorError('ERR_SSH_CONNECT', `Could not connect to ${host}:${s.port}: ${err.message}. Check the host is up and sshd listens on that port.`, { host, cause: err });
   }
@@ -219,7 +233,11 @@ export class SshConnection {
     methods.push(...this.#keys);
     if (methods.length === 0) {
       const locked = this.#undecryptable.length > 0 ? ` (${this.#undecryptable.join(', ')} could not be decrypted: wrong or missing passphrase)` : '';
-      throw new MirrorError('ERR_SSH_NO_IDENTITY', `No usable ssh identity for ${this.#label}: none of ${s.identityFiles.join(', ')} could be used${locked}, and no ssh-agent was given. Create a key (ssh-keygen -t ed25519), pass --identity FILE and its passphrase, or start ssh-agent.`, { host: s.host });
+      throw new MirrorError(
+        'ERR_SSH_NO_IDENTITY',
+        `No usable ssh identity for ${this.#label}: none of ${s.identityFiles.join(', ')} could be used${locked}, and no ssh-agent was given. Create a key (ssh-keygen -t ed25519), pass --identity FILE and its passphrase, or start ssh-agent.`,
+        { host: s.host },
+      );
     }
     return methods;
   }

@@ -9,8 +9,7 @@ import { SshTransport } from './ssh-transport.js';
 import type { Transport, TransportContext, TransportFactory } from './transport.js';
 
 /** Local rsync for a plain directory, the ssh2 bridge for `user@host:path`. */
-export const defaultTransport: TransportFactory = (replica, ctx) =>
-  replica.kind === 'local' ? new LocalTransport(replica, ctx.options.rsyncPath) : new SshTransport(replica, ctx);
+export const defaultTransport: TransportFactory = (replica, ctx) => (replica.kind === 'local' ? new LocalTransport(replica, ctx.options.rsyncPath) : new SshTransport(replica, ctx));
 
 export class Transports {
   readonly #byReplica = new Map<string, Transport>();

@@ -119,9 +119,14 @@ export class TreeWatcher {
     this.#subs = subs;
     try {
       const watchedRoot = await subs.start();
-      this.#sweep = new Sweep(this.#backend, privateDir, (w, abs) => this.#toRel(w, abs), (paths) => {
-        if (!this.#closed) this.#handlers.onChanges(paths);
-      });
+      this.#sweep = new Sweep(
+        this.#backend,
+        privateDir,
+        (w, abs) => this.#toRel(w, abs),
+        (paths) => {
+          if (!this.#closed) this.#handlers.onChanges(paths);
+        },
+      );
       await this.#sweep.rebase(watchedRoot);
     } catch (e) {
       this.#closed = true;

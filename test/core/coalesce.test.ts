@@ -22,12 +22,44 @@ describe('Pending: add and take', () => {
   const rows: Array<{ name: string; adds: Add[]; want: ReturnType<typeof sorted> }> = [
     { name: 'nothing added', adds: [], want: undefined },
     { name: 'empty add is no change', adds: [[[], 1, 0]], want: undefined },
-    { name: 'distinct paths', adds: [[['a', 'b/c'], 1, 0]], want: { entries: [['a', 1], ['b/c', 1]], fullSeq: undefined } },
-    { name: 'same path keeps the lowest seq (older first)', adds: [[['a'], 2, 0], [['a'], 5, 1]], want: { entries: [['a', 2]], fullSeq: undefined } },
-    { name: 'same path keeps the lowest seq (newer first)', adds: [[['a'], 5, 0], [['a'], 2, 1]], want: { entries: [['a', 2]], fullSeq: undefined } },
+    {
+      name: 'distinct paths',
+      adds: [[['a', 'b/c'], 1, 0]],
+      want: {
+        entries: [
+          ['a', 1],
+          ['b/c', 1],
+        ],
+        fullSeq: undefined,
+      },
+    },
+    {
+      name: 'same path keeps the lowest seq (older first)',
+      adds: [
+        [['a'], 2, 0],
+        [['a'], 5, 1],
+      ],
+      want: { entries: [['a', 2]], fullSeq: undefined },
+    },
+    {
+      name: 'same path keeps the lowest seq (newer first)',
+      adds: [
+        [['a'], 5, 0],
+        [['a'], 2, 1],
+      ],
+      want: { entries: [['a', 2]], fullSeq: undefined },
+    },
     { name: "'' means the whole root", adds: [[[''], 3, 0]], want: { entries: [], fullSeq: 3 } },
     { name: "'' next to paths keeps both", adds: [[['', 'a'], 3, 0]], want: { entries: [['a', 3]], fullSeq: 3 } },
-    { name: 'full keeps its lowest seq', adds: [[[''], 4, 0], [[''], 2, 1], [[''], 9, 2]], want: { entries: [], fullSeq: 2 } },
+    {
+      name: 'full keeps its lowest seq',
+      adds: [
+        [[''], 4, 0],
+        [[''], 2, 1],
+        [[''], 9, 2],
+      ],
+      want: { entries: [], fullSeq: 2 },
+    },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -49,10 +81,25 @@ describe('Pending: add and take', () => {
 describe('Pending: oldestSeq', () => {
   const rows: Array<{ name: string; adds: Add[]; full?: number; want: number | undefined }> = [
     { name: 'empty', adds: [], want: undefined },
-    { name: 'lowest of paths', adds: [[['a'], 5, 0], [['b'], 3, 0], [['c'], 7, 0]], want: 3 },
+    {
+      name: 'lowest of paths',
+      adds: [
+        [['a'], 5, 0],
+        [['b'], 3, 0],
+        [['c'], 7, 0],
+      ],
+      want: 3,
+    },
     { name: 'full seq counts', adds: [[['a'], 5, 0]], full: 4, want: 4 },
     { name: 'full seq higher than a path', adds: [[['a'], 5, 0]], full: 6, want: 5 },
-    { name: 're-dirtied path keeps its first seq', adds: [[['a'], 1, 0], [['a'], 8, 0]], want: 1 },
+    {
+      name: 're-dirtied path keeps its first seq',
+      adds: [
+        [['a'], 1, 0],
+        [['a'], 8, 0],
+      ],
+      want: 1,
+    },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -66,9 +113,31 @@ describe('Pending: oldestSeq', () => {
 describe('Pending: restore', () => {
   // A batch is taken, changes may arrive while it is out, then it fails and comes back.
   const rows: Array<{ name: string; before: Add[]; during: Add[]; full?: number; want: ReturnType<typeof sorted> }> = [
-    { name: 'puts the batch back', before: [[['a', 'b'], 1, 0]], during: [], want: { entries: [['a', 1], ['b', 1]], fullSeq: undefined } },
+    {
+      name: 'puts the batch back',
+      before: [[['a', 'b'], 1, 0]],
+      during: [],
+      want: {
+        entries: [
+          ['a', 1],
+          ['b', 1],
+        ],
+        fullSeq: undefined,
+      },
+    },
     { name: 'keeps the older seq of a path re-dirtied meanwhile', before: [[['a'], 1, 0]], during: [[['a'], 4, 5]], want: { entries: [['a', 1]], fullSeq: undefined } },
-    { name: 'keeps paths added meanwhile', before: [[['a'], 1, 0]], during: [[['c'], 4, 5]], want: { entries: [['a', 1], ['c', 4]], fullSeq: undefined } },
+    {
+      name: 'keeps paths added meanwhile',
+      before: [[['a'], 1, 0]],
+      during: [[['c'], 4, 5]],
+      want: {
+        entries: [
+          ['a', 1],
+          ['c', 4],
+        ],
+        fullSeq: undefined,
+      },
+    },
     { name: 'restores a full request with its seq', before: [[[''], 2, 0]], during: [[[''], 6, 5]], want: { entries: [], fullSeq: 2 } },
   ];
   for (const row of rows) {
@@ -96,7 +165,10 @@ describe('Pending: nothing is lost while a batch is out', () => {
   it('a path re-added after take() stays pending once the batch is confirmed', () => {
     const pending = pendingWith([[['a', 'b'], 1, 0]]);
     const out = pending.take();
-    assert.deepEqual(sorted(out)?.entries, [['a', 1], ['b', 1]]);
+    assert.deepEqual(sorted(out)?.entries, [
+      ['a', 1],
+      ['b', 1],
+    ]);
     pending.add(['a'], 2, 5);
     // The batch succeeds: the caller simply drops it. The re-dirtied path must still be here.
     assert.deepEqual(sorted(pending.take()), { entries: [['a', 2]], fullSeq: undefined });
@@ -108,9 +180,38 @@ describe('Pending: dueAt', () => {
     { name: 'empty has no due time', adds: [], quietMs: 10, maxWaitMs: 100, want: undefined },
     { name: 'empty add does not start the clock', adds: [[[], 1, 50]], quietMs: 10, maxWaitMs: 100, want: undefined },
     { name: 'one change: quiet window after it', adds: [[['a'], 1, 100]], quietMs: 10, maxWaitMs: 50, want: 110 },
-    { name: 'later change extends the quiet window', adds: [[['a'], 1, 0], [['b'], 2, 5]], quietMs: 10, maxWaitMs: 100, want: 15 },
-    { name: 'steady stream is capped by max wait', adds: [[['a'], 1, 0], [['b'], 2, 8], [['c'], 3, 16], [['d'], 4, 24]], quietMs: 10, maxWaitMs: 30, want: 30 },
-    { name: 'max wait counts from the first change', adds: [[['a'], 1, 40], [['b'], 2, 60]], quietMs: 50, maxWaitMs: 30, want: 70 },
+    {
+      name: 'later change extends the quiet window',
+      adds: [
+        [['a'], 1, 0],
+        [['b'], 2, 5],
+      ],
+      quietMs: 10,
+      maxWaitMs: 100,
+      want: 15,
+    },
+    {
+      name: 'steady stream is capped by max wait',
+      adds: [
+        [['a'], 1, 0],
+        [['b'], 2, 8],
+        [['c'], 3, 16],
+        [['d'], 4, 24],
+      ],
+      quietMs: 10,
+      maxWaitMs: 30,
+      want: 30,
+    },
+    {
+      name: 'max wait counts from the first change',
+      adds: [
+        [['a'], 1, 40],
+        [['b'], 2, 60],
+      ],
+      quietMs: 50,
+      maxWaitMs: 30,
+      want: 70,
+    },
     { name: 'zero quiet window is due at the last change', adds: [[['a'], 1, 7]], quietMs: 0, maxWaitMs: 100, want: 7 },
     { name: "'' counts as a change", adds: [[[''], 1, 20]], quietMs: 10, maxWaitMs: 100, want: 30 },
   ];
@@ -149,49 +250,89 @@ describe('Pending: bounded by folding', () => {
       name: 'at maxPerDir children: no fold',
       limits: { maxPerDir: 2, maxPaths: 100 },
       adds: [[['d/1', 'd/2'], 1, 0]],
-      want: { entries: [['d/1', 1], ['d/2', 1]], fullSeq: undefined },
+      want: {
+        entries: [
+          ['d/1', 1],
+          ['d/2', 1],
+        ],
+        fullSeq: undefined,
+      },
     },
     {
       name: 'over maxPerDir children: folded into the directory with their lowest seq',
       limits: { maxPerDir: 2, maxPaths: 100 },
-      adds: [[['d/1'], 5, 0], [['d/2'], 3, 1], [['d/3'], 4, 2]],
+      adds: [
+        [['d/1'], 5, 0],
+        [['d/2'], 3, 1],
+        [['d/3'], 4, 2],
+      ],
       want: { entries: [['d', 3]], fullSeq: undefined },
     },
     {
       name: 'a fold leaves other directories alone',
       limits: { maxPerDir: 2, maxPaths: 100 },
       adds: [[['e/1', 'd/1', 'd/2', 'd/3'], 1, 0]],
-      want: { entries: [['d', 1], ['e/1', 1]], fullSeq: undefined },
+      want: {
+        entries: [
+          ['d', 1],
+          ['e/1', 1],
+        ],
+        fullSeq: undefined,
+      },
     },
     {
       name: 'a re-dirtied child is not counted twice',
       limits: { maxPerDir: 2, maxPaths: 100 },
       adds: [[['d/1', 'd/2', 'd/1', 'd/2'], 1, 0]],
-      want: { entries: [['d/1', 1], ['d/2', 1]], fullSeq: undefined },
+      want: {
+        entries: [
+          ['d/1', 1],
+          ['d/2', 1],
+        ],
+        fullSeq: undefined,
+      },
     },
     {
       name: 'folds cascade upwards',
       limits: { maxPerDir: 2, maxPaths: 100 },
-      adds: [[['a/b/1', 'a/b/2', 'a/b/3', 'a/c/1', 'a/c/2', 'a/c/3'], 2, 0], [['a/d/1', 'a/d/2', 'a/d/3'], 1, 1]],
+      adds: [
+        [['a/b/1', 'a/b/2', 'a/b/3', 'a/c/1', 'a/c/2', 'a/c/3'], 2, 0],
+        [['a/d/1', 'a/d/2', 'a/d/3'], 1, 1],
+      ],
       want: { entries: [['a', 1]], fullSeq: undefined },
     },
     {
       name: 'over maxPerDir at root level: a full pass',
       limits: { maxPerDir: 2, maxPaths: 100 },
-      adds: [[['x'], 4, 0], [['y'], 2, 0], [['z'], 3, 0]],
+      adds: [
+        [['x'], 4, 0],
+        [['y'], 2, 0],
+        [['z'], 3, 0],
+      ],
       want: { entries: [], fullSeq: 2 },
     },
     {
       name: 'over maxPaths: a full pass with the lowest seq',
       limits: { maxPerDir: 100, maxPaths: 3 },
-      adds: [[['a', 'b/c'], 2, 0], [['d/e'], 1, 0], [['f/g'], 3, 0]],
+      adds: [
+        [['a', 'b/c'], 2, 0],
+        [['d/e'], 1, 0],
+        [['f/g'], 3, 0],
+      ],
       want: { entries: [], fullSeq: 1 },
     },
     {
       name: 'at maxPaths: no full pass',
       limits: { maxPerDir: 100, maxPaths: 3 },
       adds: [[['a', 'b/c', 'd/e'], 1, 0]],
-      want: { entries: [['a', 1], ['b/c', 1], ['d/e', 1]], fullSeq: undefined },
+      want: {
+        entries: [
+          ['a', 1],
+          ['b/c', 1],
+          ['d/e', 1],
+        ],
+        fullSeq: undefined,
+      },
     },
   ];
   for (const row of rows) {
@@ -200,7 +341,6 @@ describe('Pending: bounded by folding', () => {
     });
   }
 });
-
 
 describe('Pending: folding never loses a path (generated)', () => {
   it('every added path stays covered by an entry (or the full pass) at least as old', () => {

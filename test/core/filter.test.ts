@@ -143,7 +143,10 @@ describe('compileExcludes', () => {
 
 describe('literalAnchoredPaths', () => {
   const rows: Array<[patterns: string[], want: string[]]> = [
-    [['/cache', '/db/x', '- /logs'], ['cache', 'db/x', 'logs']],
+    [
+      ['/cache', '/db/x', '- /logs'],
+      ['cache', 'db/x', 'logs'],
+    ],
     // The watcher's ignore list cannot tell a file from a directory: '/cache/' stays watched.
     [['/cache/'], []],
     [['cache', '/a*', '/[x]'], []],
@@ -212,7 +215,10 @@ describe('compileExcludes agrees with rsync (generated trees and patterns)', () 
 
   /** rsync's itemized names escape unprintable bytes as \#ooo. */
   function unescapeName(name: string): string {
-    const bytes = Buffer.from(name.replace(/\\#([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1');
+    const bytes = Buffer.from(
+      name.replace(/\\#([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+      'latin1',
+    );
     return /\\#/.test(name) ? bytes.toString('utf8') : name;
   }
 

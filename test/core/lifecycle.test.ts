@@ -30,7 +30,10 @@ describe('lifecycle table', () => {
       it(`${method} in ${phase} → ${want}`, () => {
         assert.equal(LIFECYCLE[method][phase], want);
         if (want.startsWith('ERR_')) {
-          assert.throws(() => answerFor(method, phase), (e: unknown) => isMirrorError(e) && e.code === want && e.message.includes(`${method}()`));
+          assert.throws(
+            () => answerFor(method, phase),
+            (e: unknown) => isMirrorError(e) && e.code === want && e.message.includes(`${method}()`),
+          );
         } else assert.equal(answerFor(method, phase), want);
       });
     }
@@ -50,7 +53,10 @@ describe('a real Mirror in each phase', () => {
   it('new: flush, reconcile and setReplicas say ERR_NOT_STARTED; status is empty; close works', async () => {
     const { mirror, dst } = await rig();
     await assert.rejects(mirror.flush(), (e) => code(e) === 'ERR_NOT_STARTED');
-    assert.throws(() => mirror.reconcile(), (e) => code(e) === 'ERR_NOT_STARTED');
+    assert.throws(
+      () => mirror.reconcile(),
+      (e) => code(e) === 'ERR_NOT_STARTED',
+    );
     await assert.rejects(mirror.setReplicas([]), (e) => code(e) === 'ERR_NOT_STARTED');
     await assert.rejects(mirror.reconfigure({ source: '/nonexistent', replicas: [] }), (e) => code(e) === 'ERR_NOT_STARTED');
     assert.deepEqual(mirror.status(), []);
@@ -66,7 +72,10 @@ describe('a real Mirror in each phase', () => {
       const started = mirror.start();
       for (let i = 0; i < ticks; i++) await new Promise((r) => setImmediate(r));
       const closed = mirror.close();
-      const outcome = await started.then(() => 'started', (e: unknown) => code(e));
+      const outcome = await started.then(
+        () => 'started',
+        (e: unknown) => code(e),
+      );
       await closed;
       // A start that finished before the close is a normal start then close; otherwise ERR_CLOSED.
       assert.ok(outcome === 'started' || outcome === 'ERR_CLOSED', `tick ${ticks}: ${outcome}`);

@@ -4,7 +4,19 @@ import { formatMetrics } from '../../src/core/metrics.js';
 import { parseMetricsAddress } from '../../src/cli/control.js';
 import type { ReplicaStatus } from '../../src/types.js';
 
-const base: ReplicaStatus = { replica: 'web2:/var/www', state: 'idle', backlog: 0, lagSec: 0, lastSuccessAt: 1_700_000_000_000, lastError: undefined, lastErrorAt: undefined, syncs: 3, problems: 0, filesSent: 7, bytesSent: 4096 };
+const base: ReplicaStatus = {
+  replica: 'web2:/var/www',
+  state: 'idle',
+  backlog: 0,
+  lagSec: 0,
+  lastSuccessAt: 1_700_000_000_000,
+  lastError: undefined,
+  lastErrorAt: undefined,
+  syncs: 3,
+  problems: 0,
+  filesSent: 7,
+  bytesSent: 4096,
+};
 
 describe('formatMetrics', () => {
   it('one series per replica and metric, with HELP and TYPE', () => {
@@ -18,7 +30,8 @@ describe('formatMetrics', () => {
       'fam_mirror_replica_last_success_timestamp_seconds{replica="web2:/var/www"} 1700000000',
       '# TYPE fam_mirror_replica_bytes_sent_total counter',
       'fam_mirror_replica_bytes_sent_total{replica="web2:/var/www"} 4096',
-    ]) assert.ok(text.split('\n').includes(line), line);
+    ])
+      assert.ok(text.split('\n').includes(line), line);
     assert.ok(!text.includes('last_success_timestamp_seconds{replica="web3'), 'no sample for an unknown value');
   });
 
@@ -28,7 +41,11 @@ describe('formatMetrics', () => {
 });
 
 describe('parseMetricsAddress', () => {
-  const ok: Array<[string, string, number]> = [['127.0.0.1:9477', '127.0.0.1', 9477], ['[::1]:80', '::1', 80], ['localhost:1', 'localhost', 1]];
+  const ok: Array<[string, string, number]> = [
+    ['127.0.0.1:9477', '127.0.0.1', 9477],
+    ['[::1]:80', '::1', 80],
+    ['localhost:1', 'localhost', 1],
+  ];
   for (const [addr, host, port] of ok) it(`accepts ${addr}`, () => assert.deepEqual(parseMetricsAddress(addr), { host, port }));
   for (const addr of ['0.0.0.0:9477', '10.0.0.1:9477', '127.0.0.1', '127.0.0.1:99999', ':9477', 'example.org:80']) {
     it(`refuses ${addr}`, () => assert.throws(() => parseMetricsAddress(addr), { code: 'ERR_OPTIONS' }));

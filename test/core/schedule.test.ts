@@ -28,7 +28,10 @@ describe('backoffMs', () => {
   ];
   for (const [failures, minMs, maxMs, random, want] of rows) {
     it(`failures ${failures}, [${minMs}, ${maxMs}], random ${random} → ${want}`, () => {
-      assert.equal(backoffMs(failures, minMs, maxMs, () => random), want);
+      assert.equal(
+        backoffMs(failures, minMs, maxMs, () => random),
+        want,
+      );
     });
   }
 

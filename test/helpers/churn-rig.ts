@@ -128,10 +128,13 @@ export async function runChurn(opts: ChurnRunOptions): Promise<ChurnRunResult> {
     retryMaxMs: 1000,
     ...opts.mirror,
   };
-  const replicas: Array<[string, string]> = [['local', local], ['ssh 1', remote[0]!], ['ssh 2', remote[1]!]];
+  const replicas: Array<[string, string]> = [
+    ['local', local],
+    ['ssh 1', remote[0]!],
+    ['ssh 2', remote[1]!],
+  ];
   let child = startChild(options);
-  const fail = (phase: string, why: string) =>
-    new ChurnFailure(`churn seed ${opts.seed}, phase ${phase}, after ${churn.count} operations: ${why}\nlast operations:\n${churn.lastOps()}`);
+  const fail = (phase: string, why: string) => new ChurnFailure(`churn seed ${opts.seed}, phase ${phase}, after ${churn.count} operations: ${why}\nlast operations:\n${churn.lastOps()}`);
   try {
     await started(child).catch((e: Error) => {
       throw fail('seed', e.message);

@@ -13,9 +13,7 @@
  * other name with no event naming anything that still exists (inotify reports the written name only),
  * which no watcher can see; only a full pass repairs it (README, "Hard links").
  */
-import {
-  appendFileSync, chmodSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync, statSync,
-} from 'node:fs';
+import { appendFileSync, chmodSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from './prng.js';
 
@@ -23,20 +21,77 @@ type Kind = 'file' | 'dir' | 'link';
 
 /** Name parts a hostile user or a careless upload would produce; each name also gets a counter. */
 const NAME_PARTS = [
-  'a', 'b', 'index.html', 'with space', "quo'te", 'dq"uote', 'new\nline', '-lead', '--delete', '$(id)', '`tick`', 'ünï', '日本',
-  'semi;colon', '*star?', '#hash', ';semi', '.dot', 'back\\slash', 'tab\tname', '[br]', 'cache', '.git',
+  'a',
+  'b',
+  'index.html',
+  'with space',
+  "quo'te",
+  'dq"uote',
+  'new\nline',
+  '-lead',
+  '--delete',
+  '$(id)',
+  '`tick`',
+  'ünï',
+  '日本',
+  'semi;colon',
+  '*star?',
+  '#hash',
+  ';semi',
+  '.dot',
+  'back\\slash',
+  'tab\tname',
+  '[br]',
+  'cache',
+  '.git',
 ];
 
 export type OpName =
-  | 'mkdir' | 'write' | 'rewrite' | 'truncate' | 'append' | 'chmod' | 'symlink-file' | 'symlink-dir' | 'symlink-dangling'
-  | 'rename-file' | 'rename-dir' | 'rename-over-file' | 'swap-dirs' | 'file-to-dir' | 'dir-to-file' | 'dir-to-symlink' | 'rm' | 'rm-r'
-  | 'hardlink' | 'rewrite-keep-mtime' | 'write-through-link';
+  | 'mkdir'
+  | 'write'
+  | 'rewrite'
+  | 'truncate'
+  | 'append'
+  | 'chmod'
+  | 'symlink-file'
+  | 'symlink-dir'
+  | 'symlink-dangling'
+  | 'rename-file'
+  | 'rename-dir'
+  | 'rename-over-file'
+  | 'swap-dirs'
+  | 'file-to-dir'
+  | 'dir-to-file'
+  | 'dir-to-symlink'
+  | 'rm'
+  | 'rm-r'
+  | 'hardlink'
+  | 'rewrite-keep-mtime'
+  | 'write-through-link';
 
 /** Relative weights: writes dominate, as on a real server; every kind still comes up in a few hundred ops. */
 const WEIGHTS: Record<OpName, number> = {
-  mkdir: 8, write: 14, rewrite: 8, truncate: 3, append: 4, chmod: 4, 'symlink-file': 2, 'symlink-dir': 2, 'symlink-dangling': 2,
-  'rename-file': 5, 'rename-dir': 4, 'rename-over-file': 3, 'swap-dirs': 3, 'file-to-dir': 2, 'dir-to-file': 2, 'dir-to-symlink': 2,
-  rm: 5, 'rm-r': 3, hardlink: 3, 'rewrite-keep-mtime': 3, 'write-through-link': 3,
+  mkdir: 8,
+  write: 14,
+  rewrite: 8,
+  truncate: 3,
+  append: 4,
+  chmod: 4,
+  'symlink-file': 2,
+  'symlink-dir': 2,
+  'symlink-dangling': 2,
+  'rename-file': 5,
+  'rename-dir': 4,
+  'rename-over-file': 3,
+  'swap-dirs': 3,
+  'file-to-dir': 2,
+  'dir-to-file': 2,
+  'dir-to-symlink': 2,
+  rm: 5,
+  'rm-r': 3,
+  hardlink: 3,
+  'rewrite-keep-mtime': 3,
+  'write-through-link': 3,
 };
 
 export interface ChurnOptions {
@@ -112,9 +167,7 @@ export class Churn {
 
   /** An operand an operation may remove or move: no hard-linked name at or below it. */
   #pickMovable(kind: Kind): string | undefined {
-    const all = [...this.#model]
-      .filter(([p, k]) => k === kind && ![...this.#pinned].some((n) => n === p || n.startsWith(`${p}/`)))
-      .map(([p]) => p);
+    const all = [...this.#model].filter(([p, k]) => k === kind && ![...this.#pinned].some((n) => n === p || n.startsWith(`${p}/`))).map(([p]) => p);
     return all.length === 0 ? undefined : all[this.int(all.length)];
   }
 
@@ -202,8 +255,7 @@ export class Churn {
       case 'symlink-dir':
       case 'symlink-dangling': {
         const p = this.#newName(this.#dir());
-        const target =
-          op === 'symlink-dangling' ? `nowhere-${this.#counter}` : (this.#pick(op === 'symlink-file' ? 'file' : 'dir') ?? 'nothing');
+        const target = op === 'symlink-dangling' ? `nowhere-${this.#counter}` : (this.#pick(op === 'symlink-file' ? 'file' : 'dir') ?? 'nothing');
         // Relative to the link's directory is what a deploy does; an absolute or root-relative
         // target string is data to rsync either way.
         symlinkSync(target, this.#abs(p));

@@ -94,7 +94,10 @@ describe('FakeTransport', () => {
     assert.equal(dry.lines!.length, 4);
     assert.equal(fake.tree.size, 0);
     await send(fake, source, { kind: 'full' });
-    await fake.move([{ from: 'd', to: 'moved' }, { from: 'a', to: 'b' }]);
+    await fake.move([
+      { from: 'd', to: 'moved' },
+      { from: 'a', to: 'b' },
+    ]);
     assert.deepEqual([...fake.tree.keys()].sort(), ['a', 'moved', 'moved/e', 'moved/e/f']);
   });
 });

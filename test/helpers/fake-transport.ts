@@ -181,7 +181,14 @@ export class FakeTransport implements Transport {
   /** The scripted problem paths this call concerns (listed, below a listed directory, or anywhere for a full pass). */
   async #touched(source: string, call: FakeCall, problems: string[]): Promise<string[]> {
     if (call.paths === 'full') {
-      const present = await Promise.all(problems.map((p) => lstat(join(source, p)).then(() => true, () => false)));
+      const present = await Promise.all(
+        problems.map((p) =>
+          lstat(join(source, p)).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
       return problems.filter((_, i) => present[i]);
     }
     const listed = call.paths.map((p) => p.replace(/\/?\.$/, ''));
@@ -265,7 +272,13 @@ export class FakeReplicas {
 
 function describeCall(args: string[], stdin: Buffer | undefined): FakeCall {
   const listed = args.includes('--files-from=-');
-  const paths = listed ? (stdin ?? Buffer.alloc(0)).toString('utf8').split('\0').filter((p) => p !== '').map((p) => p.replace(/^\.\//, '').replace(/^\.$/, '')) : 'full';
+  const paths = listed
+    ? (stdin ?? Buffer.alloc(0))
+        .toString('utf8')
+        .split('\0')
+        .filter((p) => p !== '')
+        .map((p) => p.replace(/^\.\//, '').replace(/^\.$/, ''))
+    : 'full';
   return { at: Date.now(), args, paths, dryRun: args.includes('--dry-run') || args.includes('-n'), exitCode: undefined };
 }
 

@@ -18,14 +18,22 @@ const run = promisify(execFile);
 /** -F none: the machine's ssh_config turns on GSSAPI and HashKnownHosts; the tests must not depend on it. */
 function sshOptions(h: SshdHost, knownHosts = h.knownHostsFile): string[] {
   return [
-    '-F', 'none',
-    '-i', h.identityFile,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=5',
-    '-p', String(h.port),
+    '-F',
+    'none',
+    '-i',
+    h.identityFile,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-p',
+    String(h.port),
   ];
 }
 
@@ -134,7 +142,11 @@ describe('test helpers', () => {
       await assertTreesEqual(src, dest, `rsync to port ${h.port}`);
       await assertTreesEqual(src, dest, `rsync to port ${h.port}, symlink mtimes`, { symlinkMtime: true });
       const snap = await snapshotTree(dest);
-      for (const name of WEIRD) assert.ok(snap.some((e) => e.path === `sub/${name}` && e.type === 'file'), name);
+      for (const name of WEIRD)
+        assert.ok(
+          snap.some((e) => e.path === `sub/${name}` && e.type === 'file'),
+          name,
+        );
       const plain = snap.find((e) => e.path === 'plain.txt');
       assert.equal(plain?.mtimeMs, 1_600_000_000_987);
       assert.equal(snap.find((e) => e.path === 'link')?.target, 'sub/private');
@@ -158,11 +170,7 @@ describe('test helpers', () => {
     await chmod(join(b, 'script.sh'), 0o644);
     await unlink(join(b, 'empty'));
     const diffs = await diffTrees(a, b);
-    assert.deepEqual(diffs, [
-      'missing: "empty" (file)',
-      'content: "plain.txt": 6 bytes sha1 f572d396fa vs 6 bytes sha1 a8eec30a5b',
-      'mode: "script.sh": 0755 vs 0644',
-    ]);
+    assert.deepEqual(diffs, ['missing: "empty" (file)', 'content: "plain.txt": 6 bytes sha1 f572d396fa vs 6 bytes sha1 a8eec30a5b', 'mode: "script.sh": 0755 vs 0644']);
 
     await rm(join(b, 'sub/deeper'), { recursive: true });
     await writeFile(join(b, 'sub/deeper'), 'now a file');
@@ -174,7 +182,10 @@ describe('test helpers', () => {
     assert.ok(more.includes('type: "sub/deeper": dir vs file (and 1 entry below it)'), more.join('\n'));
     assert.ok(more.includes('extra: "new" (dir) (and 1 entry below it)'), more.join('\n'));
     assert.ok(more.includes('target: "link": "sub/private" vs "elsewhere"'), more.join('\n'));
-    assert.ok(more.some((d) => d.startsWith('mtime: "sub/with\\nnewline": ')), more.join('\n'));
+    assert.ok(
+      more.some((d) => d.startsWith('mtime: "sub/with\\nnewline": ')),
+      more.join('\n'),
+    );
 
     await assert.rejects(assertTreesEqual(a, b, 'label-x'), (err: Error) => {
       assert.equal(err.name, 'AssertionError');
@@ -207,7 +218,10 @@ describe('test helpers', () => {
     );
     assert.equal(v, 'done');
     const t0 = Date.now();
-    await assert.rejects(waitFor(() => false, { timeoutMs: 100, intervalMs: 10, what: 'the moon' }), /the moon/);
+    await assert.rejects(
+      waitFor(() => false, { timeoutMs: 100, intervalMs: 10, what: 'the moon' }),
+      /the moon/,
+    );
     assert.ok(Date.now() - t0 < 1_000);
     await assert.rejects(
       waitFor(() => new Promise<never>(() => {}), { timeoutMs: 50, what: 'a hung call' }),

@@ -231,7 +231,13 @@ async function ensurePrivsepDir(): Promise<void> {
   try {
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   } catch (err) {
-    if (!(await stat('/run/sshd').then((s) => s.isDirectory(), () => false))) throw err;
+    if (
+      !(await stat('/run/sshd').then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    )
+      throw err;
   }
 }
 
@@ -241,7 +247,13 @@ async function keygen(file: string): Promise<void> {
 
 async function publicKeyOf(identityFile: string): Promise<string> {
   const pub = `${identityFile}.pub`;
-  if (await access(pub).then(() => true, () => false)) return (await readFile(pub, 'utf8')).trim();
+  if (
+    await access(pub).then(
+      () => true,
+      () => false,
+    )
+  )
+    return (await readFile(pub, 'utf8')).trim();
   return (await run(SSH_KEYGEN, ['-y', '-f', identityFile])).stdout.trim();
 }
 
@@ -289,11 +301,7 @@ class HostImpl implements SshdHost {
   /** Keys, authorized_keys and fingerprint; the daemon is started by launch(). */
   async prepare(): Promise<void> {
     await keygen(this.hostKey);
-    const [clientPub, hostPub, fp] = await Promise.all([
-      publicKeyOf(this.identityFile),
-      readFile(`${this.hostKey}.pub`, 'utf8'),
-      run(SSH_KEYGEN, ['-l', '-f', `${this.hostKey}.pub`]),
-    ]);
+    const [clientPub, hostPub, fp] = await Promise.all([publicKeyOf(this.identityFile), readFile(`${this.hostKey}.pub`, 'utf8'), run(SSH_KEYGEN, ['-l', '-f', `${this.hostKey}.pub`])]);
     await writeFile(path.join(this.dir, 'authorized_keys'), `${clientPub}\n`, { mode: 0o600 });
     const fingerprint = fp.stdout.trim().split(/\s+/)[1];
     if (!fingerprint?.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -lf output: ${fp.stdout}`);
@@ -349,7 +357,10 @@ class HostImpl implements SshdHost {
 
   private async tryStart(port: number): Promise<'ok' | string> {
     await writeFile(this.configFile, this.config(port));
-    const logStart = await stat(this.logFile).then((s) => s.size, () => 0);
+    const logStart = await stat(this.logFile).then(
+      (s) => s.size,
+      () => 0,
+    );
     // sshd's own pre-log errors (bad config) go to stderr; send them to the same file, appended.
     const errFd = openSync(this.logFile, 'a');
     let child: ChildProcess;
@@ -389,9 +400,7 @@ class HostImpl implements SshdHost {
       await Promise.race([delay(POLL_MS), daemon.exited]);
     }
     await this.killDaemon();
-    throw new Error(
-      `sshd on port ${port} not ready after ${START_DEADLINE_MS} ms\n--- ${this.logFile} ---\n${tail(await this.logSince(logStart))}`,
-    );
+    throw new Error(`sshd on port ${port} not ready after ${START_DEADLINE_MS} ms\n--- ${this.logFile} ---\n${tail(await this.logSince(logStart))}`);
   }
 
   private async logSince(offset: number): Promise<string> {
@@ -414,7 +423,10 @@ class HostImpl implements SshdHost {
     this.paused = [];
     const allGone = (): boolean => d.exitInfo !== undefined && procs.every((p) => p === d.pid || !isAlive(p));
     if (!(await pollUntil(allGone, STOP_GRACE_MS))) {
-      signal(procs.filter((p) => (p === d.pid ? d.exitInfo === undefined : isAlive(p))), 'SIGKILL');
+      signal(
+        procs.filter((p) => (p === d.pid ? d.exitInfo === undefined : isAlive(p))),
+        'SIGKILL',
+      );
       if (!(await pollUntil(allGone, KILL_DEADLINE_MS))) {
         throw new Error(`sshd pid ${d.pid} (or one of its sessions) survived SIGKILL`);
       }

@@ -181,9 +181,7 @@ export async function diffTrees(a: string, b: string, opts: DiffOptions = {}): P
     if (x.mode !== y.mode) diffs.push(`mode: ${name}: ${oct(x.mode)} vs ${oct(y.mode)}`);
     if (x.type === 'file') {
       if (x.size !== y.size || x.sha1 !== y.sha1) {
-        diffs.push(
-          `content: ${name}: ${x.size} bytes sha1 ${x.sha1?.slice(0, 10)} vs ${y.size} bytes sha1 ${y.sha1?.slice(0, 10)}`,
-        );
+        diffs.push(`content: ${name}: ${x.size} bytes sha1 ${x.sha1?.slice(0, 10)} vs ${y.size} bytes sha1 ${y.sha1?.slice(0, 10)}`);
       }
       if (x.mtimeMs !== y.mtimeMs) {
         const delta = (y.mtimeMs ?? 0) - (x.mtimeMs ?? 0);
@@ -220,10 +218,7 @@ export async function assertTreesEqual(a: string, b: string, label?: string, opt
  * "not yet" (so assertions can be polled); the last one is the cause of the timeout error. A call that
  * never settles is abandoned at the deadline.
  */
-export async function waitFor<T>(
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const intervalMs = Math.max(1, opts.intervalMs ?? 20);
   const deadline = Date.now() + timeoutMs;
@@ -236,10 +231,7 @@ export async function waitFor<T>(
     const timer = new AbortController();
     const TIMEOUT = Symbol('timeout');
     try {
-      const v = await Promise.race([
-        Promise.resolve().then(fn),
-        delay(Math.max(remaining, 0), TIMEOUT, { signal: timer.signal }),
-      ]);
+      const v = await Promise.race([Promise.resolve().then(fn), delay(Math.max(remaining, 0), TIMEOUT, { signal: timer.signal })]);
       if (v === TIMEOUT) {
         pending = true;
         break;

@@ -74,7 +74,10 @@ describe('buildRsyncCall', () => {
     it(`hostile names travel only in stdin (${target.rsh === undefined ? 'local' : 'remote'})`, () => {
       const call = buildRsyncCall({ kind: 'paths', paths: hostile, deleted: 0 }, target, settings);
       assert.deepEqual(call.stdin, Buffer.from(hostile.map((p) => `./${p}\0`).join(''), 'utf8'));
-      assert.deepEqual(call.stdin?.toString('utf8').split('\0').slice(0, -1), hostile.map((p) => `./${p}`));
+      assert.deepEqual(
+        call.stdin?.toString('utf8').split('\0').slice(0, -1),
+        hostile.map((p) => `./${p}`),
+      );
       for (const name of hostile) {
         assert.ok(!call.args.some((a) => a.includes(name)), `${JSON.stringify(name)} leaked into argv`);
       }
@@ -127,7 +130,10 @@ describe('buildRsyncCalls', () => {
     for (const call of calls) {
       for (const name of hostile) assert.ok(!call.args.some((a) => a.includes(name)), `${JSON.stringify(name)} leaked into argv`);
     }
-    assert.deepEqual(calls[1]!.stdin?.toString('utf8').split('\0').slice(0, -1), hostile.map((p) => `./${p}/.`));
+    assert.deepEqual(
+      calls[1]!.stdin?.toString('utf8').split('\0').slice(0, -1),
+      hostile.map((p) => `./${p}/.`),
+    );
   });
 });
 

@@ -59,7 +59,10 @@ describe('parsePathProblems', () => {
   ];
   for (const [line, expected] of rows) {
     it(JSON.stringify(line.slice(0, 60)), () => {
-      assert.deepEqual(parsePathProblems(line).map((p) => ({ path: p.path })), expected);
+      assert.deepEqual(
+        parsePathProblems(line).map((p) => ({ path: p.path })),
+        expected,
+      );
     });
   }
   it('keeps at most the limit', () => {

@@ -6,15 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  checkHostKey,
-  fingerprintSha256,
-  hostToken,
-  keyTypeOf,
-  loadKnownHosts,
-  parseKnownHosts,
-  type HostKeyVerdict,
-} from '../../src/transport/known-hosts.js';
+import { checkHostKey, fingerprintSha256, hostToken, keyTypeOf, loadKnownHosts, parseKnownHosts, type HostKeyVerdict } from '../../src/transport/known-hosts.js';
 
 const run = promisify(execFile);
 
@@ -141,7 +133,14 @@ describe('checkHostKey', () => {
     { name: 'hashed entry, uppercase lookup', lines: [`${hashedPlain} ${keyField(KEY_A)}`], host: 'HASHED.Example', port: 22, key: KEY_A, want: ok },
     { name: 'hashed [host]:port', lines: [`${hashedPort} ${keyField(KEY_A)}`], host: 'hashed.example', port: 2222, key: KEY_A, want: ok },
     { name: 'hashed [host]:port on port 22', lines: [`${hashedPort} ${keyField(KEY_A)}`], host: 'hashed.example', port: 22, key: KEY_A, want: unknown(KEY_A) },
-    { name: 'hashed entry, changed key', lines: [`${hashedPlain} ${keyField(KEY_A)}`], host: 'hashed.example', port: 22, key: KEY_B, want: { ok: false, reason: 'changed', fingerprint: FP_B, knownFingerprints: [FP_A] } },
+    {
+      name: 'hashed entry, changed key',
+      lines: [`${hashedPlain} ${keyField(KEY_A)}`],
+      host: 'hashed.example',
+      port: 22,
+      key: KEY_B,
+      want: { ok: false, reason: 'changed', fingerprint: FP_B, knownFingerprints: [FP_A] },
+    },
     { name: '* wildcard', lines: [`*.example.com ${keyField(KEY_A)}`], host: 'web1.example.com', port: 22, key: KEY_A, want: ok },
     { name: '* wildcard needs its dot', lines: [`*.example.com ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_A, want: unknown(KEY_A) },
     { name: '? wildcard', lines: [`web?.example ${keyField(KEY_A)}`], host: 'web7.example', port: 22, key: KEY_A, want: ok },
@@ -153,15 +152,64 @@ describe('checkHostKey', () => {
     { name: 'case-insensitive pattern', lines: [`Example.COM ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_A, want: ok },
     { name: 'case-insensitive host', lines: [`example.com ${keyField(KEY_A)}`], host: 'EXAMPLE.Com', port: 22, key: KEY_A, want: ok },
     { name: 'case-insensitive wildcard', lines: [`*.EXAMPLE.com ${keyField(KEY_A)}`], host: 'Web.Example.Com', port: 22, key: KEY_A, want: ok },
-    { name: 'changed key lists the known fingerprint', lines: [`example.com ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_B, want: { ok: false, reason: 'changed', fingerprint: FP_B, knownFingerprints: [FP_A] } },
-    { name: 'other key type only counts as changed', lines: [`example.com ${keyField(KEY_RSA)}`], host: 'example.com', port: 22, key: KEY_A, want: { ok: false, reason: 'changed', fingerprint: FP_A, knownFingerprints: [fingerprintSha256(KEY_RSA)] } },
-    { name: 'one matching key among several is enough', lines: [`example.com ${keyField(KEY_RSA)}`, `example.com ${keyField(KEY_B)}`, `*.com ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_A, want: ok },
-    { name: 'revoked key', lines: [`@revoked example.com ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_A, want: { ok: false, reason: 'revoked', fingerprint: FP_A, knownFingerprints: [] } },
-    { name: 'revoked beats a matching line', lines: [`example.com ${keyField(KEY_A)}`, `@revoked example.com ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_A, want: { ok: false, reason: 'revoked', fingerprint: FP_A, knownFingerprints: [FP_A] } },
-    { name: 'revoked whatever its host patterns', lines: [`example.com ${keyField(KEY_A)}`, `@revoked elsewhere.example ${keyField(KEY_A)}`], host: 'example.com', port: 22, key: KEY_A, want: { ok: false, reason: 'revoked', fingerprint: FP_A, knownFingerprints: [FP_A] } },
+    {
+      name: 'changed key lists the known fingerprint',
+      lines: [`example.com ${keyField(KEY_A)}`],
+      host: 'example.com',
+      port: 22,
+      key: KEY_B,
+      want: { ok: false, reason: 'changed', fingerprint: FP_B, knownFingerprints: [FP_A] },
+    },
+    {
+      name: 'other key type only counts as changed',
+      lines: [`example.com ${keyField(KEY_RSA)}`],
+      host: 'example.com',
+      port: 22,
+      key: KEY_A,
+      want: { ok: false, reason: 'changed', fingerprint: FP_A, knownFingerprints: [fingerprintSha256(KEY_RSA)] },
+    },
+    {
+      name: 'one matching key among several is enough',
+      lines: [`example.com ${keyField(KEY_RSA)}`, `example.com ${keyField(KEY_B)}`, `*.com ${keyField(KEY_A)}`],
+      host: 'example.com',
+      port: 22,
+      key: KEY_A,
+      want: ok,
+    },
+    {
+      name: 'revoked key',
+      lines: [`@revoked example.com ${keyField(KEY_A)}`],
+      host: 'example.com',
+      port: 22,
+      key: KEY_A,
+      want: { ok: false, reason: 'revoked', fingerprint: FP_A, knownFingerprints: [] },
+    },
+    {
+      name: 'revoked beats a matching line',
+      lines: [`example.com ${keyField(KEY_A)}`, `@revoked example.com ${keyField(KEY_A)}`],
+      host: 'example.com',
+      port: 22,
+      key: KEY_A,
+      want: { ok: false, reason: 'revoked', fingerprint: FP_A, knownFingerprints: [FP_A] },
+    },
+    {
+      name: 'revoked whatever its host patterns',
+      lines: [`example.com ${keyField(KEY_A)}`, `@revoked elsewhere.example ${keyField(KEY_A)}`],
+      host: 'example.com',
+      port: 22,
+      key: KEY_A,
+      want: { ok: false, reason: 'revoked', fingerprint: FP_A, knownFingerprints: [FP_A] },
+    },
     { name: 'revoked line does not make a host known', lines: [`@revoked example.com ${keyField(KEY_B)}`], host: 'example.com', port: 22, key: KEY_A, want: unknown(KEY_A) },
     { name: 'cert-authority line is ignored', lines: [`@cert-authority *.example.com ${keyField(KEY_A)}`], host: 'web.example.com', port: 22, key: KEY_A, want: unknown(KEY_A) },
-    { name: 'comments, blanks and garbage around a match', lines: ['# known', '', 'junk line', `example.com ${keyField(KEY_A)} # trailing comment`, 'x y z'], host: 'example.com', port: 22, key: KEY_A, want: ok },
+    {
+      name: 'comments, blanks and garbage around a match',
+      lines: ['# known', '', 'junk line', `example.com ${keyField(KEY_A)} # trailing comment`, 'x y z'],
+      host: 'example.com',
+      port: 22,
+      key: KEY_A,
+      want: ok,
+    },
     { name: 'no entries at all', lines: [], host: 'example.com', port: 22, key: KEY_A, want: unknown(KEY_A) },
   ];
   for (const { name, lines, host, port, key, want } of cases) {

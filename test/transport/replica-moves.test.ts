@@ -31,7 +31,17 @@ function rows(entries: Array<[string, Probe]>, paths: string[], deleted: number)
 
 describe('pairRenames', () => {
   it('pairs the only gone path with the only new directory', () => {
-    assert.deepEqual(rows([['old', { listAs: 'old', exists: false }], ['new', { listAs: 'new', exists: true, isDir: true }]], ['new', 'old'], 1), [{ from: 'old', to: 'new' }]);
+    assert.deepEqual(
+      rows(
+        [
+          ['old', { listAs: 'old', exists: false }],
+          ['new', { listAs: 'new', exists: true, isDir: true }],
+        ],
+        ['new', 'old'],
+        1,
+      ),
+      [{ from: 'old', to: 'new' }],
+    );
   });
   it('pairs by name across parents when unique, skips ambiguous ones', () => {
     const r = rows(
@@ -48,7 +58,17 @@ describe('pairRenames', () => {
     assert.deepEqual(r, [{ from: 'a/photos', to: 'b/photos' }]);
   });
   it('never pairs without a deletion, with a file, or for a full pass', () => {
-    assert.deepEqual(rows([['f', { listAs: 'f', exists: true, isDir: false }], ['g', { listAs: 'g', exists: false }]], ['f', 'g'], 1), []);
+    assert.deepEqual(
+      rows(
+        [
+          ['f', { listAs: 'f', exists: true, isDir: false }],
+          ['g', { listAs: 'g', exists: false }],
+        ],
+        ['f', 'g'],
+        1,
+      ),
+      [],
+    );
     assert.deepEqual(rows([['d', { listAs: 'd', exists: true, isDir: true }]], ['d'], 0), []);
     assert.deepEqual(pairRenames({ entries: [], fullSeq: 1 }, new Map(), { kind: 'full' }), []);
   });
@@ -57,10 +77,13 @@ describe('pairRenames', () => {
 describe('shellQuote and the move command', () => {
   it('any string survives sh exactly (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0')), async (s) => {
-        const { stdout } = await run('sh', ['-c', `printf %s ${shellQuote(s)}`], { encoding: 'buffer' });
-        assert.equal(stdout.toString('utf8'), Buffer.from(s, 'utf8').toString('utf8'));
-      }),
+      fc.asyncProperty(
+        fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0')),
+        async (s) => {
+          const { stdout } = await run('sh', ['-c', `printf %s ${shellQuote(s)}`], { encoding: 'buffer' });
+          assert.equal(stdout.toString('utf8'), Buffer.from(s, 'utf8').toString('utf8'));
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -71,11 +94,7 @@ describe('shellQuote and the move command', () => {
     for (const n of names) await mkdir(join(root, n));
     await mkdir(join(root, 'taken'));
     await writeFile(join(root, 'a file'), 'f');
-    const cmd = buildMoveCommand(root, [
-      ...names.map((n) => ({ from: n, to: `${n}.moved` })),
-      { from: '-rf.moved', to: 'taken' },
-      { from: 'a file', to: 'file-moved' },
-    ]);
+    const cmd = buildMoveCommand(root, [...names.map((n) => ({ from: n, to: `${n}.moved` })), { from: '-rf.moved', to: 'taken' }, { from: 'a file', to: 'file-moved' }]);
     await run('sh', ['-c', cmd]);
     const after = (await snapshotTree(root)).map((e) => e.path).sort();
     assert.deepEqual(after, ['a file', 'taken', ...names.map((n) => `${n}.moved`)].sort());

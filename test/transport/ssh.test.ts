@@ -71,7 +71,10 @@ describe('SshConnection against real sshd', () => {
     try {
       const before = await a.logins();
       const outs = await Promise.all([1, 2, 3, 4, 5].map((i) => execText(conn, `echo ${i}`)));
-      assert.deepEqual(outs.map((o) => o.trim()), ['1', '2', '3', '4', '5']);
+      assert.deepEqual(
+        outs.map((o) => o.trim()),
+        ['1', '2', '3', '4', '5'],
+      );
       assert.equal(await execText(conn, 'echo again'), 'again\n');
       assert.equal(conn.logins, 1);
       assert.equal((await a.logins()) - before, 1);
@@ -95,7 +98,11 @@ describe('SshConnection against real sshd', () => {
 
   it('refuses a changed host key, naming both fingerprints', async () => {
     const lines = (await readFile(a.knownHostsFile, 'utf8')).split('\n');
-    const bKey = lines.find((l) => l.startsWith(`[127.0.0.1]:${b.port} `))!.split(' ').slice(1).join(' ');
+    const bKey = lines
+      .find((l) => l.startsWith(`[127.0.0.1]:${b.port} `))!
+      .split(' ')
+      .slice(1)
+      .join(' ');
     const wrong = join(dir, 'wrong_known_hosts');
     await writeFile(wrong, `[127.0.0.1]:${a.port} ${bKey}\n`);
     const r = await refusal(settings(a, { knownHostsFiles: [wrong] }));
@@ -106,7 +113,12 @@ describe('SshConnection against real sshd', () => {
   });
 
   it('refuses a key marked @revoked', async () => {
-    const aKey = (await readFile(a.knownHostsFile, 'utf8')).split('\n').find((l) => l.startsWith(`[127.0.0.1]:${a.port} `))!.split(' ').slice(1).join(' ');
+    const aKey = (await readFile(a.knownHostsFile, 'utf8'))
+      .split('\n')
+      .find((l) => l.startsWith(`[127.0.0.1]:${a.port} `))!
+      .split(' ')
+      .slice(1)
+      .join(' ');
     const revoked = join(dir, 'revoked_known_hosts');
     await writeFile(revoked, `@revoked * ${aKey}\n[127.0.0.1]:${a.port} ${aKey}\n`);
     assert.equal((await refusal(settings(a, { knownHostsFiles: [revoked] }))).code, 'ERR_HOST_KEY_REVOKED');
@@ -181,7 +193,14 @@ describe('SshConnection against real sshd', () => {
     const sock = join(dir, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     try {
-      await waitFor(async () => (await run('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: sock } }).then(() => true, (e: { code?: number }) => e.code === 1)), { what: 'ssh-agent to listen', timeoutMs: 10_000 });
+      await waitFor(
+        async () =>
+          await run('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: sock } }).then(
+            () => true,
+            (e: { code?: number }) => e.code === 1,
+          ),
+        { what: 'ssh-agent to listen', timeoutMs: 10_000 },
+      );
       await run('ssh-add', [a.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
       const conn = new SshConnection(settings(a, { identityFiles: [], agent: sock }));
       try {

@@ -88,11 +88,18 @@ for (const [kind, make] of kinds) {
         const [call] = buildRsyncCalls({ kind: 'full' }, t.target, { source: options.source, excludeFile: undefined, timeoutSec: 30 });
         const run = await t.rsync(call!.args, call!.stdin, { maxLines: 10 });
         assert.equal(run.exitCode, 0, run.stderr);
-        assert.ok(run.lines!.some((l) => l.endsWith(' a.txt')), `itemized: ${run.lines}`);
+        assert.ok(
+          run.lines!.some((l) => l.endsWith(' a.txt')),
+          `itemized: ${run.lines}`,
+        );
         await assertTreesEqual(options.source, dst, kind);
-        await mkdir(join(dst, "old $(x)"));
+        await mkdir(join(dst, 'old $(x)'));
         await mkdir(join(dst, 'taken'));
-        await t.move([{ from: "old $(x)", to: 'new' }, { from: 'a.txt', to: 'b.txt' }, { from: 'new', to: 'taken' }]);
+        await t.move([
+          { from: 'old $(x)', to: 'new' },
+          { from: 'a.txt', to: 'b.txt' },
+          { from: 'new', to: 'taken' },
+        ]);
         assert.equal((await stat(join(dst, 'new'))).isDirectory(), true);
         await assert.rejects(stat(join(dst, 'b.txt')), 'a file is never moved');
         await assert.rejects(stat(join(dst, 'taken', 'new')), 'a taken target is left alone');
@@ -103,7 +110,7 @@ for (const [kind, make] of kinds) {
   });
 }
 
-describe('Transports (one mirror\'s set)', () => {
+describe("Transports (one mirror's set)", () => {
   it('two replicas on one host share one login; a removed one releases its share; counts survive close', async () => {
     const ctx = context();
     const set = new Transports(defaultTransport, () => ctx);

@@ -5,7 +5,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileExcludes } from '../../src/core/filter.js';
-import { HOT_TOUCH_LIMIT, INSPECT_LIMIT, markerFileName, markerIn, nameableAncestor, rootRelative, translateDelivery, type Delivery, type WatchEvent, type WatchEventType } from '../../src/watch/events.js';
+import {
+  HOT_TOUCH_LIMIT,
+  INSPECT_LIMIT,
+  markerFileName,
+  markerIn,
+  nameableAncestor,
+  rootRelative,
+  translateDelivery,
+  type Delivery,
+  type WatchEvent,
+  type WatchEventType,
+} from '../../src/watch/events.js';
 
 const ROOT = '/srv/www';
 const PRIVATE = '/tmp/fam-mirror-Xy12';
@@ -37,7 +48,13 @@ const rows: Row[] = [
   {
     name: 'order kept, parents touched once each',
     events: [c(`${ROOT}/a/1`), d(`${ROOT}/b/2`), u(`${ROOT}/a/3`), c(`${ROOT}/4`)],
-    out: { seen: seenOf(['a/1', 'create'], ['b/2', 'delete'], ['a/3', 'update'], ['4', 'create']), dispatch: ['a/1', 'b/2', 'a/3', '4'], inspectCreated: ['a/1', '4'], inspectUpdated: ['a/3'], touch: ['a', 'b', ''] },
+    out: {
+      seen: seenOf(['a/1', 'create'], ['b/2', 'delete'], ['a/3', 'update'], ['4', 'create']),
+      dispatch: ['a/1', 'b/2', 'a/3', '4'],
+      inspectCreated: ['a/1', '4'],
+      inspectUpdated: ['a/3'],
+      touch: ['a', 'b', ''],
+    },
   },
   { name: 'the root itself is dropped', events: [u(ROOT), c(`${ROOT}/`)], out: {} },
   { name: 'names beyond the root: its parent, /, siblings sharing its prefix', events: [u('/srv'), u('/'), c('/srv/www2/x'), c('/srv/www.old/f'), c('/srv/ww')], out: {} },
@@ -59,7 +76,12 @@ const rows: Row[] = [
     events: [c(`${ROOT}/d/bad\uFFFDname/x`), u(`${ROOT}/\uFFFDtop`)],
     out: { seen: seenOf(['d', 'create'], ['', 'update']), dispatch: ['d', ''], inspectCreated: ['d'], inspectUpdated: [''], touch: [''] },
   },
-  { name: 'through an alias: paths relative to the alias', watchedRoot: ALIAS, events: [c(`${ALIAS}/d/x`)], out: { seen: seenOf(['d/x', 'create']), dispatch: ['d/x'], inspectCreated: ['d/x'], touch: ['d'] } },
+  {
+    name: 'through an alias: paths relative to the alias',
+    watchedRoot: ALIAS,
+    events: [c(`${ALIAS}/d/x`)],
+    out: { seen: seenOf(['d/x', 'create']), dispatch: ['d/x'], inspectCreated: ['d/x'], touch: ['d'] },
+  },
   {
     name: 'through an alias: the alias itself, its link, another alias and the real root are beyond it',
     watchedRoot: ALIAS,
@@ -68,7 +90,11 @@ const rows: Row[] = [
   },
   { name: 'a barrier marker is not a change of the root', events: [c(`${BARRIER}/m1`), d(`${BARRIER}/m1`)], out: {} },
   { name: 'a barrier marker is not a change of an alias either', watchedRoot: ALIAS, events: [c(`${BARRIER}/${markerFileName(2)}`)], out: {} },
-  { name: 'a source file named like a marker is a change', events: [c(`${ROOT}/barrier/m1`)], out: { seen: seenOf(['barrier/m1', 'create']), dispatch: ['barrier/m1'], inspectCreated: ['barrier/m1'], touch: ['barrier'] } },
+  {
+    name: 'a source file named like a marker is a change',
+    events: [c(`${ROOT}/barrier/m1`)],
+    out: { seen: seenOf(['barrier/m1', 'create']), dispatch: ['barrier/m1'], inspectCreated: ['barrier/m1'], touch: ['barrier'] },
+  },
   {
     name: 'excluded paths dropped: an anchored dir and below, a wildcard, below a dir-only pattern',
     exclude: ['/cache', '*.tmp', 'node_modules/'],
@@ -90,7 +116,14 @@ const rows: Row[] = [
 ];
 
 function expected(out: Row['out']): Delivery {
-  return { seen: out.seen ?? [], dispatch: out.dispatch ?? [], inspectCreated: out.inspectCreated ?? [], inspectUpdated: out.inspectUpdated ?? [], blindParents: out.blindParents ?? [], touch: out.touch ?? [] };
+  return {
+    seen: out.seen ?? [],
+    dispatch: out.dispatch ?? [],
+    inspectCreated: out.inspectCreated ?? [],
+    inspectUpdated: out.inspectUpdated ?? [],
+    blindParents: out.blindParents ?? [],
+    touch: out.touch ?? [],
+  };
 }
 
 describe('translateDelivery: one delivery of raw events', () => {

@@ -37,9 +37,13 @@ class FaultyBackend implements WatchBackend {
     this.subscriptions++;
     const entry = { fn };
     this.#live.add(entry);
-    const sub = await parcel.subscribe(dir, (err, events) => {
-      if (!this.silent) fn(err, events);
-    }, opts);
+    const sub = await parcel.subscribe(
+      dir,
+      (err, events) => {
+        if (!this.silent) fn(err, events);
+      },
+      opts,
+    );
     return {
       unsubscribe: async () => {
         this.#live.delete(entry);

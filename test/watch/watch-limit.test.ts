@@ -20,12 +20,15 @@ describe('checkWatchBudget', () => {
   for (const [dirs, limit, used, fits] of rows) {
     it(`${dirs} dirs, limit ${limit}, ${used} used → ${fits ? 'fits' : 'ERR_WATCH_LIMIT'}`, () => {
       if (fits) return checkWatchBudget('/srv', dirs, { limit, used });
-      assert.throws(() => checkWatchBudget('/srv', dirs, { limit, used }), (e: MirrorError) => {
-        assert.equal(e.code, 'ERR_WATCH_LIMIT');
-        assert.match(e.message, new RegExp(`at least ${dirs} directories to watch but only ${limit - used} inotify watches are free`));
-        assert.match(e.message, /sysctl -w fs\.inotify\.max_user_watches=\d+/);
-        return true;
-      });
+      assert.throws(
+        () => checkWatchBudget('/srv', dirs, { limit, used }),
+        (e: MirrorError) => {
+          assert.equal(e.code, 'ERR_WATCH_LIMIT');
+          assert.match(e.message, new RegExp(`at least ${dirs} directories to watch but only ${limit - used} inotify watches are free`));
+          assert.match(e.message, /sysctl -w fs\.inotify\.max_user_watches=\d+/);
+          return true;
+        },
+      );
     });
   }
 });
@@ -69,11 +72,7 @@ describe('countDirectories', () => {
 });
 
 describe('hasMountBelow', () => {
-  const info = [
-    '22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda rw',
-    '30 22 0:26 / /srv/www/up\\040loads rw - tmpfs tmpfs rw',
-    '31 22 0:27 / /srv/wwwold rw - tmpfs tmpfs rw',
-  ].join('\n');
+  const info = ['22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda rw', '30 22 0:26 / /srv/www/up\\040loads rw - tmpfs tmpfs rw', '31 22 0:27 / /srv/wwwold rw - tmpfs tmpfs rw'].join('\n');
   const rows: Array<[string, boolean]> = [
     ['/srv/www', true],
     ['/srv/www/', true],
