@@ -1,19 +1,14 @@
 /**
  * The root's @parcel/watcher subscriptions (the root and the barrier directory) and every change of
- * them, one at a time on one chain. No failure of the watcher may end the process or leave it blind
- * (issue 9):
+ * them, one at a time on one chain. No failure of the watcher may end the process or leave it blind:
  * - a directory that appears already filled leaves parts of its subtree unwatched: the root is
- *   subscribed anew (debounced, under a new path string so that it crawls afresh: root-subscriber.ts,
- *   the new subscription complete before the old one is dropped, so there is no gap) and the blind
- *   directories are reported again once the new watch is live.
- * - the native reader thread can die (`Unable to poll: …`), which reaches us as an error callback and
- *   ends every subscription of the process; a watcher can also go silent. A health check sends a
- *   barrier marker every few seconds; an error, a marker that does not come back, or a barrier that
- *   times out replaces every subscription, and once the new one is live a full pass of the root is
- *   asked for (onChanges(['']): it covers whatever happened while nothing watched).
- * - the root replaced (`mv www www.old; mv www.new www`) leaves the subscription on the old inode:
- *   the root's device and inode are checked on each delivery and by the health check, and a new
- *   one is treated the same way. A root that is gone is retried until it is back.
+ *   subscribed anew (debounced, under a new path string so that it crawls afresh, complete before the
+ *   old one is dropped: no gap) and the blind directories are reported again once it is live.
+ * - the native reader thread can die (`Unable to poll: …`, an error callback that ends every
+ *   subscription) or a watcher go silent: a health marker every few seconds; an error, a marker that
+ *   does not come back or a barrier timing out replaces every subscription, then asks for a full pass.
+ * - the root replaced (`mv www www.old; mv www.new www`): its device and inode are checked on each
+ *   delivery and by the health check. A root that is gone is retried until it is back.
  */
 import type { AsyncSubscription, Event } from '@parcel/watcher';
 import createDebug from 'debug';
