@@ -73,6 +73,8 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
     return { command: 'status', stateDir: resolve(cwd, one('state-dir') ?? defaultStateDir(host)), json: v.json === true };
   }
   const config = loadConfig(one('config') === undefined ? undefined : resolve(cwd, one('config')!), files);
+  // A MirrorGroup's own keys are not a Mirror's: in the config file they are as unknown as any typo.
+  for (const key of ['roots', 'never']) if (key in config) throw new MirrorError('ERR_OPTIONS', `Option "${key}" is not a known option (check its spelling).`);
   const watched = readWatchList(one('watch-list'), cwd, files);
   // With a watch list every positional is a replica.
   const [source, ...replicas] = watched === undefined ? positionals : [watched[0]!.source, ...positionals];
