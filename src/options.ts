@@ -2,8 +2,9 @@
  * Every option of the library is defaulted and validated here, once, and the result is frozen:
  * the rest of the code never re-checks or re-defaults. Which options there are, their defaults and
  * ranges come from the option table (core/option-table.ts); only the checks that span options
- * (replica loops and duplicates, retryMinMs ≤ retryMaxMs) are written out here. Pure: no fs, no environment reads (the
- * caller passes the home directory and user name; the CLI reads INIT_MIRROR / SSH_AUTH_SOCK).
+ * (replica loops and duplicates, retryMinMs ≤ retryMaxMs) are written out here. Pure: no fs, no
+ * environment reads (the caller passes the home directory and user name; the CLI reads INIT_MIRROR /
+ * SSH_AUTH_SOCK).
  */
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
