@@ -7,6 +7,7 @@
 export type MirrorErrorCode =
   | 'ERR_OPTIONS'
   | 'ERR_CONFIG'
+  | 'ERR_WATCH_LIST'
   | 'ERR_SOURCE_MISSING'
   | 'ERR_SOURCE_NOT_DIR'
   | 'ERR_SOURCE_IS_ROOT'

@@ -1,4 +1,6 @@
 export { Mirror, type FlushOptions, type FlushResult, type StartResult } from './mirror.js';
+export { MirrorGroup, type MirrorGroupOptions, type GroupReconfigureResult } from './mirror-group.js';
+export { parseWatchList, type WatchRoot } from './core/watch-list.js';
 export { MirrorError, isMirrorError, type MirrorErrorCode } from './errors.js';
 export { parseReplicaSpec } from './replica-spec.js';
 export type { MirrorOptions } from './options.js';

@@ -1,12 +1,16 @@
 /**
  * Every option of the library is defaulted and validated here, once, and the result is frozen:
- * the rest of the code never re-checks or re-defaults. Pure: no fs, no environment reads (the
- * caller passes the home directory and user name; the CLI reads INIT_MIRROR / SSH_AUTH_SOCK).
+ * the rest of the code never re-checks or re-defaults. Which options there are, their defaults and
+ * ranges come from the option table (core/option-table.ts); only the checks that span options
+ * (replica loops and duplicates, retryMinMs ≤ retryMaxMs) are written out here. Pure: no fs, no
+ * environment reads (the caller passes the home directory and user name; the CLI reads INIT_MIRROR /
+ * SSH_AUTH_SOCK).
  */
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
 import { excludeRuleProblem } from './rsync/args.js';
+import { LIBRARY_OPTIONS, type OptionValue } from './core/option-table.js';
 import type { Replica } from './types.js';
 
 export interface MirrorOptions {
@@ -118,11 +122,7 @@ export interface Environment {
   resolvePath?: (path: string) => string;
 }
 
-const KNOWN_KEYS = new Set<string>([
-  'source', 'replicas', 'initMirror', 'exclude', 'identityFiles', 'passphrase', 'agent',
-  'knownHostsFiles', 'strictHostKeyChecking', 'stateDir', 'journalLimitBytes', 'dryRun', 'watchLimit', 'allowEmptySource', 'reconcileIntervalSec', 'concurrency', 'quietMs', 'maxWaitMs', 'timeoutSec', 'connectTimeoutMs',
-  'retryMinMs', 'retryMaxMs', 'rsyncPath', 'remoteRsyncPath', 'homeDir', 'userName',
-]);
+const KNOWN_KEYS = new Set<string>(Object.keys(LIBRARY_OPTIONS));
 
 export function normalizeOptions(raw: MirrorOptions, env: Environment): NormalizedOptions {
   if (raw === null || typeof raw !== 'object') bad('options', 'must be an object');
@@ -133,45 +133,36 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
   const userName = optString(raw, 'userName') ?? env.userName;
   const source = normalizeSource(raw.source, env.cwd);
   const replicas = normalizeReplicas(raw.replicas, source, userName, env);
-  const ssh = (name: string) => path.join(home, '.ssh', name);
-  const retryMinMs = optInteger(raw, 'retryMinMs', 1, 3_600_000) ?? 500;
-  const retryMaxMs = optInteger(raw, 'retryMaxMs', 1, 86_400_000) ?? 30_000;
-  if (retryMinMs > retryMaxMs) bad('retryMinMs', `(${retryMinMs}) must not exceed retryMaxMs (${retryMaxMs})`);
-  return Object.freeze({
-    source,
-    replicas: Object.freeze(replicas),
-    initMirror: optBoolean(raw, 'initMirror') ?? false,
-    exclude: Object.freeze(optExcludes(raw)),
-    identityFiles: Object.freeze(
-      (optStrings(raw, 'identityFiles') ?? ['id_ecdsa', 'id_ed25519', 'id_rsa'].map(ssh)).map((f) =>
-        path.resolve(env.cwd, f),
-      ),
-    ),
-    passphrase: optString(raw, 'passphrase'),
-    agent: optString(raw, 'agent'),
-    knownHostsFiles: Object.freeze(
-      (optStrings(raw, 'knownHostsFiles') ?? [ssh('known_hosts'), '/etc/ssh/ssh_known_hosts']).map((f) =>
-        path.resolve(env.cwd, f),
-      ),
-    ),
-    strictHostKeyChecking: optChoice(raw, 'strictHostKeyChecking', ['yes', 'accept-new', 'no'] as const) ?? 'yes',
-    stateDir: ((d) => (d === undefined ? undefined : path.resolve(env.cwd, d)))(optString(raw, 'stateDir')),
-    journalLimitBytes: optInteger(raw, 'journalLimitBytes', 1024, 2 ** 40) ?? 64 * 1024 * 1024,
-    dryRun: optBoolean(raw, 'dryRun') ?? false,
-    watchLimit: optInteger(raw, 'watchLimit', 1, 2 ** 31),
-    allowEmptySource: optBoolean(raw, 'allowEmptySource') ?? false,
-    reconcileIntervalSec: optInteger(raw, 'reconcileIntervalSec', 0, 31_536_000) ?? 0,
-    concurrency: optInteger(raw, 'concurrency', 1, 1024) ?? 8,
-    quietMs: optInteger(raw, 'quietMs', 0, 3_600_000) ?? 10,
-    maxWaitMs: optInteger(raw, 'maxWaitMs', 0, 3_600_000) ?? 1000,
-    timeoutSec: optInteger(raw, 'timeoutSec', 1, 86_400) ?? 30,
-    connectTimeoutMs: optInteger(raw, 'connectTimeoutMs', 100, 600_000) ?? 15_000,
-    retryMinMs,
-    retryMaxMs,
-    rsyncPath: optString(raw, 'rsyncPath') ?? 'rsync',
-    remoteRsyncPath: optString(raw, 'remoteRsyncPath') ?? 'rsync',
-    userName,
-  });
+  // Checked above, before the rest: the replicas need the source and the user name, the defaults the home.
+  const done: Record<string, unknown> = { source, replicas: Object.freeze(replicas), userName };
+  const out: Record<string, unknown> = {};
+  for (const [key, { value }] of Object.entries(LIBRARY_OPTIONS) as Array<[string, { value: OptionValue }]>) {
+    if (value.type === 'source' || value.type === 'replicas' || value.type === 'environment') {
+      if (key in done) out[key] = done[key];
+    } else out[key] = normalizeValue(raw, key, value, home, env.cwd);
+  }
+  if ((out.retryMinMs as number) > (out.retryMaxMs as number)) bad('retryMinMs', `(${String(out.retryMinMs)}) must not exceed retryMaxMs (${String(out.retryMaxMs)})`);
+  return Object.freeze(out) as unknown as NormalizedOptions;
+}
+
+/** One option's value checked against its row of the table (core/option-table.ts), or its default. */
+function normalizeValue(raw: object, key: string, value: Exclude<OptionValue, { type: 'source' | 'replicas' | 'environment' }>, home: string, cwd: string): unknown {
+  switch (value.type) {
+    case 'boolean':
+      return optBoolean(raw, key) ?? value.default;
+    case 'integer':
+      return optInteger(raw, key, value.min, value.max) ?? value.default;
+    case 'string':
+      return optString(raw, key) ?? value.default;
+    case 'path':
+      return ((d) => (d === undefined ? undefined : path.resolve(cwd, d)))(optString(raw, key));
+    case 'paths':
+      return Object.freeze((optStrings(raw, key) ?? value.default.map((f) => (f.startsWith('~/') ? path.join(home, f.slice(2)) : f))).map((f) => path.resolve(cwd, f)));
+    case 'choice':
+      return optChoice(raw, key, value.choices) ?? value.default;
+    case 'excludes':
+      return Object.freeze(optExcludes(raw));
+  }
 }
 
 /** The options whose normalized values differ between `a` and `b` (a reload names them). Pure. */

@@ -1,0 +1,62 @@
+/**
+ * The files the command line names (the JSON config, watch lists, exclude and never-replicate
+ * lists), turned into data. The reading itself is the caller's `Files` (the real file system in
+ * main.ts, a table in the tests), so everything here is pure.
+ */
+import { MirrorError } from '../errors.js';
+import type { MirrorOptions } from '../options.js';
+import { parseListText } from '../core/watch-list.js';
+
+/** How the command line reaches files: readText throws the file system's error (with its `code`). */
+export interface Files {
+  readText(path: string): string;
+  exists(path: string): boolean;
+}
+
+export const SYSTEM_CONFIG = '/etc/fam-mirror.json';
+
+/**
+ * A JSON object with the library's option names (validated by the library, so an unknown key or a
+ * wrong type is an error naming the key). `--config FILE`, else /etc/fam-mirror.json when present.
+ */
+export function loadConfig(file: string | undefined, files: Files): Partial<MirrorOptions> {
+  const path = file ?? (files.exists(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined);
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = files.readText(path);
+  } catch (e) {
+    throw new MirrorError('ERR_CONFIG', `Cannot read the config file ${path}: ${errorCode(e)}. Check the path and its permissions.`, { path, cause: e });
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): Partial<MirrorOptions> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new MirrorError('ERR_CONFIG', `The config file ${path} is not valid JSON: ${(e as Error).message}.`, { path, cause: e });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new MirrorError('ERR_CONFIG', `The config file ${path} must hold a JSON object of options, e.g. {"source": "/var/www", "replicas": ["web2"]}.`, { path });
+  }
+  return parsed as Partial<MirrorOptions>;
+}
+
+/** The entries of a list file (comments dropped, see parseListText); `what` names it in the error. */
+export function readList(file: string, what: string, files: Files): string[] {
+  return parseListText(readListText(file, what, files));
+}
+
+export function readListText(file: string, what: string, files: Files): string {
+  try {
+    return files.readText(file);
+  } catch (e) {
+    throw new MirrorError('ERR_CONFIG', `Cannot read the ${what} ${file}: ${errorCode(e)}.`, { path: file, cause: e });
+  }
+}
+
+function errorCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+}

@@ -1,0 +1,181 @@
+/**
+ * What the command prints: log lines, progress bars, the status table, verify's and a reload's
+ * report. Pure functions, plus Terminal, which keeps the progress bars below the log on an output
+ * it is given (time is an argument too).
+ */
+import type { StartResult } from '../mirror.js';
+import type { GroupReconfigureResult } from '../mirror-group.js';
+import type { PlannedEvent, ProgressEvent, SyncedEvent } from '../types.js';
+import type { VerifyResult } from '../rsync/verify.js';
+import type { StatusDocument } from './control.js';
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+export function logLine(at: Date, line: string): string {
+  return `${at.toISOString()} ${line}\n`;
+}
+
+export function describeProgress(e: ProgressEvent): string {
+  const files = e.filesTotal === undefined ? '' : ` ${e.filesDone}/${e.filesTotal} files,`;
+  return `${e.percent}%${files} ${humanBytes(e.bytes)}, ${e.rate}, ETA ${e.eta}`;
+}
+
+/** One replica's bar, 10 to 30 characters wide as the terminal allows. */
+export function progressBar(e: ProgressEvent, columns: number): string {
+  const width = Math.max(10, Math.min(30, columns - 70));
+  const filled = Math.round((width * e.percent) / 100);
+  return `${e.replica} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${describeProgress(e)}`;
+}
+
+/**
+ * What the ready line may say about the seed: only what start() observed (design: every claim is
+ * true when made), and a dry run only what it would do.
+ */
+export function seedClaim(options: { initMirror: boolean; dryRun: boolean }, results: StartResult[]): string {
+  if (!options.initMirror) return '';
+  const seeded = results.flatMap((r) => r.seeded);
+  const unseeded = results.flatMap((r) => r.unseeded);
+  const total = seeded.length + unseeded.length;
+  const down = `${unseeded.join(', ')} ${unseeded.length === 1 ? 'is' : 'are'} down`;
+  if (options.dryRun) {
+    return unseeded.length === 0 ? 'dry run: every replica would be seeded (nothing sent); ' : `dry run: ${seeded.length} of ${total} would be seeded (nothing sent); ${down}; `;
+  }
+  return unseeded.length === 0 ? 'seeded and ' : `${seeded.length} of ${total} seeded; ${down} and will be seeded when back; `;
+}
+
+export function describeSynced(e: SyncedEvent): string {
+  const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
+  return `synced ${what} to ${e.replica} in ${e.durationMs} ms`;
+}
+
+/** A dry run's batch: the log line, then its listed paths and rsync's itemized changes, one a line. */
+export function describePlanned(e: PlannedEvent): { line: string; details: string } {
+  const what = e.paths === 'full' ? 'a full pass' : `${e.paths.length} path${e.paths.length === 1 ? '' : 's'}`;
+  const paths = e.paths === 'full' ? [] : e.paths.map((p) => `  path ${JSON.stringify(p)}\n`);
+  return { line: `dry run: ${e.replica} would get ${what}: rsync ${e.args.join(' ')}`, details: [...paths, ...e.items.map((item) => `  ${item}\n`)].join('') };
+}
+
+export function describeVerify(results: VerifyResult[]): string {
+  let out = '';
+  for (const r of results) {
+    if (r.identical) {
+      out += `${r.replica}: identical\n`;
+      continue;
+    }
+    const count = r.differences.length + r.more;
+    out += `${r.replica}: ${count} difference${count === 1 ? '' : 's'}\n`;
+    for (const d of r.differences) out += `  ${d}\n`;
+    if (r.more > 0) out += `  … and ${r.more} more\n`;
+  }
+  return out;
+}
+
+/** The log lines of a SIGHUP reload. */
+export function describeReload(result: GroupReconfigureResult): string[] {
+  const lines = result.rootsChanged ? ['SIGHUP: the watched roots changed; that needs a restart, the replicas are updated only'] : [];
+  for (const { source, added, removed, restartNeeded } of result.roots) {
+    lines.push(`SIGHUP: config reloaded for ${source}; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`);
+    if (restartNeeded.length > 0) lines.push(`SIGHUP: changed for ${source}, but needs a restart (the running mirror keeps the old value): ${restartNeeded.join(', ')}`);
+  }
+  return lines;
+}
+
+/** `fam-mirror status`: one table per running mirror. */
+export function formatStatus(d: StatusDocument, now: number): string {
+  const head = ['REPLICA', 'STATE', 'LAG', 'BACKLOG', 'LAST SUCCESS', 'FILES', 'BYTES', 'LAST ERROR'];
+  const rows = d.replicas.map((r) => [
+    r.replica,
+    r.state,
+    `${r.lagSec.toFixed(1)}s`,
+    String(r.backlog),
+    r.lastSuccessAt === undefined ? '-' : new Date(r.lastSuccessAt).toISOString().replace(/\.\d+Z$/, 'Z'),
+    String(r.filesSent),
+    humanBytes(r.bytesSent),
+    r.lastError === undefined ? '-' : `${r.lastErrorAt === undefined ? '' : `${new Date(r.lastErrorAt).toISOString().slice(11, 19)} `}${r.lastError.length > 120 ? `${r.lastError.slice(0, 119)}…` : r.lastError}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return `${d.source} (pid ${d.pid}, up ${Math.round((now - d.startedAt) / 1000)}s)\n${[head, ...rows].map((r) => `  ${line(r)}`).join('\n')}\n`;
+}
+
+export interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Without a terminal, a replica's progress is logged this often (and at 100 %), fit for journald. */
+export const PLAIN_PROGRESS_EVERY_MS = 5000;
+
+/**
+ * The log with the progress of full passes: on a terminal, one bar per replica kept at the bottom
+ * (redrawn in place); otherwise a plain log line per replica every few seconds.
+ */
+export class Terminal {
+  readonly #out: Output;
+  readonly #now: () => number;
+  readonly #tty: boolean;
+  readonly #current = new Map<string, ProgressEvent>();
+  readonly #loggedAt = new Map<string, number>();
+  #shown = 0;
+
+  constructor(out: Output, now: () => number = Date.now) {
+    this.#out = out;
+    this.#now = now;
+    this.#tty = out.isTTY === true;
+  }
+
+  /** A timestamped line, above the bars. */
+  log(line: string): void {
+    this.#clear();
+    this.#out.write(logLine(new Date(this.#now()), line));
+    this.#draw();
+  }
+
+  /** Text as it is (a dry run's details below its log line). */
+  write(text: string): void {
+    this.#out.write(text);
+  }
+
+  progress(e: ProgressEvent): void {
+    if (!this.#tty) {
+      const now = this.#now();
+      if (now - (this.#loggedAt.get(e.replica) ?? 0) < PLAIN_PROGRESS_EVERY_MS && e.percent < 100) return;
+      this.#loggedAt.set(e.replica, now);
+      this.log(`progress ${e.replica}: ${describeProgress(e)}`);
+      return;
+    }
+    this.#clear();
+    this.#current.set(e.replica, e);
+    this.#draw();
+  }
+
+  /** The replica's pass is over: its bar goes. */
+  done(replica: string): void {
+    if (!this.#current.has(replica)) return;
+    this.#clear();
+    this.#current.delete(replica);
+    this.#draw();
+  }
+
+  #clear(): void {
+    if (this.#shown === 0) return;
+    this.#out.write(`\x1b[${this.#shown}F\x1b[0J`);
+    this.#shown = 0;
+  }
+
+  #draw(): void {
+    if (!this.#tty || this.#current.size === 0) return;
+    for (const e of this.#current.values()) this.#out.write(`${progressBar(e, this.#out.columns ?? 80)}\n`);
+    this.#shown = this.#current.size;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The `fam-mirror` process: reads argv, the environment and the files, runs the command over a
+ * MirrorGroup, and owns what belongs to a process: signals (SIGINT/SIGTERM stop, SIGHUP reloads),
+ * the status socket and metrics server, and the exit code (0 done, 1 failed, 2 usage error).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { hashName } from '../sync/journal-format.js';
+import { MirrorGroup } from '../mirror-group.js';
+import { isMirrorError, MirrorError } from '../errors.js';
+import { queryAll, serveMetrics, serveStatus, SOCKET_NAME } from './control.js';
+import { parseCli, UsageError, type CliHost, type Invocation, type MirrorRun, type StatusRun } from './args.js';
+import { describeReload, describeVerify, formatStatus, seedClaim, Terminal } from './format.js';
+import { report } from './reporter.js';
+import { usage } from './usage.js';
+
+const files = { readText: (path: string) => readFileSync(path, 'utf8'), exists: existsSync };
+
+function host(): CliHost {
+  return { env: process.env, cwd: process.cwd(), homeDir: homedir(), files };
+}
+
+/** Runs the command and sets the exit code; whatever fails is a message on stderr, never a crash. */
+export function main(): void {
+  run().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof MirrorError) process.stderr.write(`fam-mirror: ${err.message} (${err.code})\n`);
+      else process.stderr.write(`fam-mirror: unexpected failure: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+async function run(): Promise<number> {
+  let cli: Invocation;
+  try {
+    cli = parseCli(process.argv.slice(2), host());
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`fam-mirror: ${e.message}\nRun "fam-mirror --help" for usage.\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (cli === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (cli === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (cli.command === 'status') return await status(cli);
+  // One Mirror per watched root; one shared ssh connection per host among them.
+  const group = new MirrorGroup(cli.group);
+  if (cli.command === 'verify') return await verify(group);
+  return await watch(group, cli);
+}
+
+async function watch(group: MirrorGroup, cli: MirrorRun): Promise<number> {
+  const term = new Terminal(process.stdout);
+  const quiet = cli.quiet;
+  for (const mirror of group.mirrors) report(mirror, term, { quiet, onDown: cli.onDown, onUp: cli.onUp, env: process.env });
+  // Keeps the event loop alive while watching; the watcher's native thread does not.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const servers: Array<{ close(): unknown }> = [];
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<void>((resolveStopped) => {
+    const stop = (signal: string) => {
+      if (stopping !== undefined) {
+        process.stderr.write(`fam-mirror: ${signal} again, exiting without waiting\n`);
+        process.exit(130);
+      }
+      if (!quiet) term.log(`${signal}: finishing batches in flight and closing connections`);
+      stopping = group.close().then(resolveStopped);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP: read the config and the command line again and apply the replica list.
+    process.on('SIGHUP', () => {
+      if (stopping !== undefined) return;
+      void reload(group, term).catch((e: Error) => term.log(`SIGHUP: reload failed, keeping the running setup: ${e.message}${isMirrorError(e) ? ` (${e.code})` : ''}`));
+    });
+  });
+  try {
+    const first = group.mirrors[0]!.options;
+    if (first.strictHostKeyChecking === 'no') term.log('WARNING: host keys are not checked (--strict-host-key-checking no): anyone on the network path can impersonate a replica.');
+    const started = Date.now();
+    for (const mirror of group.mirrors) {
+      const o = mirror.options;
+      // "watching" is said only once it is true (the ready line); this one says what is being tried.
+      if (!quiet) term.log(`starting ${o.source} → ${o.replicas.map((r) => r.id).join(', ')}${o.initMirror ? (o.dryRun ? ' (dry run: would seed first)' : ' (seeding first)') : ''}`);
+      if (o.stateDir !== undefined && !o.dryRun) {
+        const dir = join(o.stateDir, hashName(o.source));
+        try {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          servers.push(await serveStatus(join(dir, SOCKET_NAME), () => ({ source: o.source, pid: process.pid, startedAt: started, replicas: mirror.status() })));
+        } catch (e) {
+          if (e instanceof MirrorError) throw e; // another mirror answers on that socket
+          const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          throw new MirrorError('ERR_STATE', `Cannot use the state directory ${o.stateDir}: ${why}. Give a writable directory (--state-dir DIR).`, { path: o.stateDir, cause: e });
+        }
+      }
+    }
+    if (cli.metrics !== undefined) servers.push(await serveMetrics(cli.metrics, () => group.status()));
+    const result = await group.start();
+    if (!quiet) term.log(`${seedClaim(first, [result])}watching (ready in ${Date.now() - started} ms)`);
+    await stopped;
+    return 0;
+  } catch (e) {
+    await group.close().catch(() => {});
+    // Stopped by a signal while starting or seeding: that is a clean stop, not a failure.
+    if (stopping !== undefined && isMirrorError(e, 'ERR_CLOSED')) return 0;
+    throw e;
+  } finally {
+    clearInterval(keepAlive);
+    for (const server of servers) server.close();
+  }
+}
+
+/** SIGHUP: the command line and its files read again, validated as at start-up, the replicas applied. */
+async function reload(group: MirrorGroup, term: Terminal): Promise<void> {
+  const next = parseCli(process.argv.slice(2), host());
+  if (typeof next === 'string' || next.command !== 'mirror') return;
+  for (const line of describeReload(await group.reconfigure(next.group))) term.log(line);
+}
+
+async function status(cli: StatusRun): Promise<number> {
+  const docs = await queryAll(cli.stateDir);
+  if (cli.json) {
+    process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
+    return docs.length > 0 ? 0 : 1;
+  }
+  if (docs.length === 0) {
+    process.stdout.write(`no running fam-mirror found under ${cli.stateDir} (give --state-dir if it uses another)\n`);
+    return 1;
+  }
+  for (const d of docs) process.stdout.write(formatStatus(d, Date.now()));
+  return 0;
+}
+
+async function verify(group: MirrorGroup): Promise<number> {
+  try {
+    let identical = true;
+    // Root by root, each printed as soon as it is compared.
+    for (const mirror of group.mirrors) {
+      const results = await mirror.verify();
+      if (results.some((r) => !r.identical)) identical = false;
+      process.stdout.write(describeVerify(results));
+    }
+    return identical ? 0 : 1;
+  } finally {
+    await group.close();
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

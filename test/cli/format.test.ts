@@ -1,0 +1,163 @@
+/** What the command prints, as data: every formatter a row per case; Terminal on a fake output and clock. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { describePlanned, describeProgress, describeReload, describeSynced, describeVerify, formatStatus, humanBytes, logLine, progressBar, seedClaim, Terminal } from '../../src/cli/format.js';
+import type { ProgressEvent } from '../../src/types.js';
+import type { StatusDocument } from '../../src/cli/control.js';
+
+describe('humanBytes', () => {
+  const rows: Array<[number, string]> = [
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1.0 KiB'],
+    [1536, '1.5 KiB'],
+    [48.3 * 1024 * 1024, '48.3 MiB'],
+    [5 * 1024 ** 3, '5.0 GiB'],
+    [1024 ** 5, '1024.0 TiB'],
+  ];
+  for (const [n, want] of rows) it(`${n} → ${want}`, () => assert.equal(humanBytes(n), want));
+});
+
+describe('log lines and progress', () => {
+  const e: ProgressEvent = { replica: 'web2:/var/www', percent: 50, bytes: 2048, rate: '1.00MB/s', eta: '0:00:03', filesDone: 5, filesTotal: 10 } as ProgressEvent;
+
+  it('a log line starts with its ISO time', () => {
+    assert.equal(logLine(new Date(Date.UTC(2026, 10, 22, 6, 40, 32)), 'synced'), '2026-11-22T06:40:32.000Z synced\n');
+  });
+
+  it('progress with and without a file count', () => {
+    assert.equal(describeProgress(e), '50% 5/10 files, 2.0 KiB, 1.00MB/s, ETA 0:00:03');
+    assert.equal(describeProgress({ ...e, filesTotal: undefined } as ProgressEvent), '50% 2.0 KiB, 1.00MB/s, ETA 0:00:03');
+  });
+
+  const bars: Array<{ columns: number; percent: number; bar: string }> = [
+    { columns: 80, percent: 50, bar: '[#####-----]' },
+    { columns: 40, percent: 0, bar: '[----------]' },
+    { columns: 95, percent: 100, bar: `[${'#'.repeat(25)}]` },
+    { columns: 200, percent: 10, bar: `[###${'-'.repeat(27)}]` },
+  ];
+  for (const b of bars) {
+    it(`a bar on ${b.columns} columns at ${b.percent}%`, () => assert.equal(progressBar({ ...e, percent: b.percent }, b.columns), `web2:/var/www ${b.bar} ${describeProgress({ ...e, percent: b.percent })}`));
+  }
+});
+
+describe('seedClaim: the ready line says only what start() observed', () => {
+  const rows: Array<{ name: string; initMirror: boolean; dryRun: boolean; seeded: string[]; unseeded: string[]; want: string }> = [
+    { name: 'no seed asked', initMirror: false, dryRun: false, seeded: [], unseeded: [], want: '' },
+    { name: 'all seeded', initMirror: true, dryRun: false, seeded: ['a', 'b'], unseeded: [], want: 'seeded and ' },
+    { name: 'one down', initMirror: true, dryRun: false, seeded: ['a', 'b'], unseeded: ['c'], want: '2 of 3 seeded; c is down and will be seeded when back; ' },
+    { name: 'two down', initMirror: true, dryRun: false, seeded: ['a'], unseeded: ['b', 'c'], want: '1 of 3 seeded; b, c are down and will be seeded when back; ' },
+    { name: 'dry run, all reachable', initMirror: true, dryRun: true, seeded: ['a'], unseeded: [], want: 'dry run: every replica would be seeded (nothing sent); ' },
+    { name: 'dry run, one down', initMirror: true, dryRun: true, seeded: ['a'], unseeded: ['b'], want: 'dry run: 1 of 2 would be seeded (nothing sent); b is down; ' },
+  ];
+  for (const r of rows) it(r.name, () => assert.equal(seedClaim(r, [{ seeded: r.seeded, unseeded: r.unseeded }]), r.want));
+
+  it('several roots: their results add up', () => {
+    assert.equal(seedClaim({ initMirror: true, dryRun: false }, [{ seeded: ['a'], unseeded: [] }, { seeded: [], unseeded: ['b'] }]), '1 of 2 seeded; b is down and will be seeded when back; ');
+  });
+});
+
+describe('batch, plan, verify and reload lines', () => {
+  const synced: Array<{ e: { full: boolean; paths: number; deleted: number }; want: string }> = [
+    { e: { full: true, paths: 0, deleted: 0 }, want: 'synced full pass to web2 in 68 ms' },
+    { e: { full: false, paths: 1, deleted: 0 }, want: 'synced 1 path to web2 in 68 ms' },
+    { e: { full: false, paths: 3, deleted: 1 }, want: 'synced 3 paths (1 deleted) to web2 in 68 ms' },
+  ];
+  for (const s of synced) it(s.want, () => assert.equal(describeSynced({ replica: 'web2', durationMs: 68, ...s.e } as never), s.want));
+
+  it('a planned batch: its paths quoted (a file name is data), then rsync\'s items', () => {
+    assert.deepEqual(describePlanned({ replica: 'r', paths: ['a b', 'new\nline'], args: ['-a', '--from0'], items: ['>f+++++++++ 3 a b'] } as never), {
+      line: 'dry run: r would get 2 paths: rsync -a --from0',
+      details: '  path "a b"\n  path "new\\nline"\n  >f+++++++++ 3 a b\n',
+    });
+    assert.deepEqual(describePlanned({ replica: 'r', paths: 'full', args: ['-a'], items: [] } as never), { line: 'dry run: r would get a full pass: rsync -a', details: '' });
+  });
+
+  it('verify: identical, differences, and how many more', () => {
+    const out = describeVerify([
+      { replica: 'a', identical: true, differences: [], more: 0 },
+      { replica: 'b', identical: false, differences: ['>f.st...... x'], more: 0 },
+      { replica: 'c', identical: false, differences: ['>f+++++++++ y', '*deleting z'], more: 3 },
+    ] as never);
+    assert.equal(out, 'a: identical\nb: 1 difference\n  >f.st...... x\nc: 5 differences\n  >f+++++++++ y\n  *deleting z\n  … and 3 more\n');
+  });
+
+  it('a reload: changed roots, added and removed replicas, options that need a restart', () => {
+    assert.deepEqual(describeReload({ rootsChanged: false, roots: [{ source: '/s', added: [], removed: [], restartNeeded: [] }] }), ['SIGHUP: config reloaded for /s; no replica added; none removed']);
+    assert.deepEqual(describeReload({ rootsChanged: true, roots: [{ source: '/s', added: ['a', 'b'], removed: ['c'], restartNeeded: ['exclude', 'quietMs'] }] }), [
+      'SIGHUP: the watched roots changed; that needs a restart, the replicas are updated only',
+      'SIGHUP: config reloaded for /s; added (seeding) a, b; removed c',
+      'SIGHUP: changed for /s, but needs a restart (the running mirror keeps the old value): exclude, quietMs',
+    ]);
+  });
+});
+
+describe('formatStatus', () => {
+  const doc: StatusDocument = {
+    source: '/var/www',
+    pid: 4242,
+    startedAt: 1_000_000,
+    replicas: [
+      { replica: 'web2:/var/www', state: 'idle', lagSec: 0, backlog: 0, lastSuccessAt: Date.UTC(2026, 10, 22, 6, 40, 32, 123), filesSent: 1204, bytesSent: 48.3 * 1024 * 1024 },
+      { replica: 'web3:/var/www', state: 'down', lagSec: 4.44, backlog: 2, filesSent: 0, bytesSent: 0, lastError: `Could not connect ${'x'.repeat(200)}`, lastErrorAt: Date.UTC(2026, 10, 22, 6, 40, 32) },
+    ],
+  } as unknown as StatusDocument;
+
+  it('one aligned table per mirror, its uptime, "-" for what is not known, long errors cut at 120', () => {
+    const lines = formatStatus(doc, 1_000_000 + 3_600_400).split('\n');
+    assert.equal(lines[0], '/var/www (pid 4242, up 3600s)');
+    assert.equal(lines[1], '  REPLICA        STATE  LAG   BACKLOG  LAST SUCCESS          FILES  BYTES     LAST ERROR');
+    assert.equal(lines[2], '  web2:/var/www  idle   0.0s  0        2026-11-22T06:40:32Z  1204   48.3 MiB  -');
+    assert.ok(lines[3]!.startsWith('  web3:/var/www  down   4.4s  2        -                     0      0 B       06:40:32 Could not connect xxx'), lines[3]);
+    assert.ok(lines[3]!.endsWith('x…'));
+    assert.equal(lines[3]!.length - lines[3]!.indexOf('Could'), 120);
+    assert.equal(lines[4], '');
+  });
+});
+
+describe('Terminal', () => {
+  function fake(isTTY: boolean) {
+    let text = '';
+    let now = 1_000_000; // a real clock is far past 0
+    const term = new Terminal({ write: (s: string) => (text += s), isTTY, columns: 80 }, () => now);
+    return { term, text: () => text, at: (ms: number) => (now = ms) };
+  }
+  const e = (percent: number, replica = 'r1'): ProgressEvent => ({ replica, percent, bytes: 0, rate: '0.00kB/s', eta: '0:00:00' }) as ProgressEvent;
+
+  it('without a terminal: a progress line per replica every 5 s, and always the last one', () => {
+    const t = fake(false);
+    t.term.progress(e(10));
+    t.at(1_001_000);
+    t.term.progress(e(20));
+    t.term.progress(e(20, 'r2'));
+    t.at(1_005_000);
+    t.term.progress(e(30));
+    t.at(1_005_001);
+    t.term.progress(e(100));
+    const lines = t.text().trim().split('\n').map((l) => l.replace(/^\S+ /, ''));
+    assert.deepEqual(lines, ['progress r1: 10% 0 B, 0.00kB/s, ETA 0:00:00', 'progress r2: 20% 0 B, 0.00kB/s, ETA 0:00:00', 'progress r1: 30% 0 B, 0.00kB/s, ETA 0:00:00', 'progress r1: 100% 0 B, 0.00kB/s, ETA 0:00:00']);
+    assert.equal(t.text().includes('\x1b['), false, 'no terminal codes in a log file');
+  });
+
+  it('on a terminal: bars stay below the log, redrawn in place, and go when the pass is done', () => {
+    const t = fake(true);
+    t.term.progress(e(50));
+    t.term.progress(e(0, 'r2'));
+    t.term.log('hello');
+    t.term.done('r1');
+    t.term.done('r1');
+    assert.equal(
+      t.text(),
+      [
+        'r1 [#####-----] 50% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        '\x1b[1F\x1b[0J',
+        'r1 [#####-----] 50% 0 B, 0.00kB/s, ETA 0:00:00\nr2 [----------] 0% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        '\x1b[2F\x1b[0J',
+        '1970-01-01T00:16:40.000Z hello\n',
+        'r1 [#####-----] 50% 0 B, 0.00kB/s, ETA 0:00:00\nr2 [----------] 0% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        '\x1b[2F\x1b[0J',
+        'r2 [----------] 0% 0 B, 0.00kB/s, ETA 0:00:00\n',
+      ].join(''),
+    );
+  });
+});
