@@ -14,7 +14,7 @@ if (next === undefined) {
   process.stderr.write(`README.md lacks the markers ${README_BEGIN} … ${README_END}: put them where the options table belongs.\n`);
   process.exitCode = 1;
 } else if (process.argv.includes('--check')) {
-  if (next !== readme) process.stderr.write('README.md\'s options table is out of date: run npm run docs:options.\n');
+  if (next !== readme) process.stderr.write("README.md's options table is out of date: run npm run docs:options.\n");
   process.exitCode = next === readme ? 0 : 1;
 } else if (next !== readme) {
   writeFileSync(file, next);

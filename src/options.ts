@@ -176,11 +176,7 @@ function normalizeSource(source: unknown, cwd: string): string {
   if (source.includes('\0')) bad('source', 'contains a NUL byte');
   const abs = path.resolve(cwd, source);
   if (abs === '/') {
-    throw new MirrorError(
-      'ERR_SOURCE_IS_ROOT',
-      'The source is "/": mirroring the whole file system is refused. Give the directory tree to mirror, e.g. /var/www.',
-      { path: abs },
-    );
+    throw new MirrorError('ERR_SOURCE_IS_ROOT', 'The source is "/": mirroring the whole file system is refused. Give the directory tree to mirror, e.g. /var/www.', { path: abs });
   }
   return abs;
 }
@@ -200,10 +196,7 @@ function normalizeReplicas(specs: unknown, source: string, userName: string, env
   return specs.map((spec) => {
     if (typeof spec !== 'string') bad('replicas', 'must be a list of strings');
     const parsed = parseReplicaSpec(spec, env.cwd);
-    const replica: Replica =
-      parsed.kind === 'local'
-        ? parsed
-        : { ...parsed, path: parsed.path ?? source, id: sshReplicaId(parsed.user, parsed.host, parsed.port, parsed.path ?? source) };
+    const replica: Replica = parsed.kind === 'local' ? parsed : { ...parsed, path: parsed.path ?? source, id: sshReplicaId(parsed.user, parsed.host, parsed.port, parsed.path ?? source) };
     let key: string;
     if (replica.kind === 'local') {
       key = real(replica.path);
@@ -211,10 +204,7 @@ function normalizeReplicas(specs: unknown, source: string, userName: string, env
     } else key = `${replica.user ?? userName}@${replica.host}:${replica.port}:${replica.path}`;
     const twin = seen.get(key);
     if (twin !== undefined) {
-      throw new MirrorError(
-        'ERR_REPLICA_DUPLICATE',
-        `Replica "${spec}" names the same target as "${twin}". Remove one of them.`,
-      );
+      throw new MirrorError('ERR_REPLICA_DUPLICATE', `Replica "${spec}" names the same target as "${twin}". Remove one of them.`);
     }
     seen.set(key, spec);
     return Object.freeze(replica);

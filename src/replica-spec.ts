@@ -17,8 +17,7 @@ const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
 const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
-const HINT =
-  'Write it as HOST, HOST:/path, USER@HOST:/path, ssh://USER@HOST:PORT/path, or a local path (/abs/path, ./path or ../path).';
+const HINT = 'Write it as HOST, HOST:/path, USER@HOST:/path, ssh://USER@HOST:PORT/path, or a local path (/abs/path, ./path or ../path).';
 
 /** `cwd` resolves a relative local spec (`./x`, `../x`); without it such a spec is refused. */
 export function parseReplicaSpec(spec: string, cwd?: string): ParsedReplicaSpec {

@@ -21,9 +21,7 @@ export interface SshReplica {
 }
 
 /** What the replica-spec parser returns: `path` is undefined for a bare `host` (same path as the source). */
-export type ParsedReplicaSpec =
-  | LocalReplica
-  | (Omit<SshReplica, 'path' | 'id'> & { path: string | undefined });
+export type ParsedReplicaSpec = LocalReplica | (Omit<SshReplica, 'path' | 'id'> & { path: string | undefined });
 
 export interface SyncedEvent {
   replica: string;

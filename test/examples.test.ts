@@ -18,12 +18,22 @@ describe('examples', () => {
   it('fam-mirror.json passes the option checks', async () => {
     const raw = JSON.parse(await readFile(join(root, 'examples/fam-mirror.json'), 'utf8')) as MirrorOptions;
     const o = normalizeOptions(raw, { cwd: '/', homeDir: '/root', userName: 'root' });
-    assert.deepEqual(o.replicas.map((r) => r.id), ['web2:/var/www', 'web3:/var/www', 'deploy@standby:/srv/www']);
+    assert.deepEqual(
+      o.replicas.map((r) => r.id),
+      ['web2:/var/www', 'web3:/var/www', 'deploy@standby:/srv/www'],
+    );
   });
 
   it('fam-mirror.service runs the CLI with the config, reloads with SIGHUP and keeps state in /var/lib', async () => {
     const unit = await readFile(join(root, 'examples/fam-mirror.service'), 'utf8');
-    for (const line of ['ExecStart=/usr/bin/fam-mirror --config /etc/fam-mirror.json', 'ExecReload=/bin/kill -HUP $MAINPID', 'Restart=on-failure', 'StateDirectory=fam-mirror', 'Environment=XDG_STATE_HOME=/var/lib', 'NoNewPrivileges=yes']) {
+    for (const line of [
+      'ExecStart=/usr/bin/fam-mirror --config /etc/fam-mirror.json',
+      'ExecReload=/bin/kill -HUP $MAINPID',
+      'Restart=on-failure',
+      'StateDirectory=fam-mirror',
+      'Environment=XDG_STATE_HOME=/var/lib',
+      'NoNewPrivileges=yes',
+    ]) {
       assert.ok(unit.split('\n').includes(line), line);
     }
   });

@@ -40,7 +40,10 @@ async function rsyncNames(args: string[], stdin: Buffer | undefined): Promise<st
     child.stdout!.on('data', (d: Buffer) => (text += d.toString('utf8')));
     child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`rsync exited ${code}`))));
   });
-  return out.split('\n').filter((l) => l !== '').sort();
+  return out
+    .split('\n')
+    .filter((l) => l !== '')
+    .sort();
 }
 
 describe('the exclude rule file, with real rsync', () => {
@@ -100,7 +103,11 @@ describe('a mirror with 200,000 excludes', () => {
     mirror.on('problem', (e) => problems.push(`${e.code} ${e.message}`));
     try {
       await mirror.start();
-      assert.deepEqual(mirror.status().map((s) => s.lastError), [undefined, undefined], 'no rsync failed');
+      assert.deepEqual(
+        mirror.status().map((s) => s.lastError),
+        [undefined, undefined],
+        'no rsync failed',
+      );
       await writeFile(join(src, 'later.html'), 'later\n');
       await writeFile(join(src, 'later.tmp'), 'x');
       const flushed = await mirror.flush({ timeoutMs: 30_000 });

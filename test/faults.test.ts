@@ -156,7 +156,10 @@ describe('fault matrix', () => {
       assert.deepEqual(res.behind, [], 'no replica is held back by one path');
       assert.equal(res.complete, false, 'a replica with a problem path is not complete');
       assert.deepEqual(res.problems, [{ replica: idOf(r, 0), path: 'index.html' }]);
-      assert.ok(r.problems.some((p) => p.startsWith('ERR_RSYNC_PATH:23:') && p.includes('index.html')), r.problems.join());
+      assert.ok(
+        r.problems.some((p) => p.startsWith('ERR_RSYNC_PATH:23:') && p.includes('index.html')),
+        r.problems.join(),
+      );
       for (const d of r.dsts) assert.equal(await readFile(join(d, 'news.html'), 'utf8'), 'same batch\n');
       assert.equal(r.mirror.status()[0]!.state, 'idle');
       assert.equal(r.mirror.status()[0]!.problems, 1);
@@ -188,7 +191,10 @@ describe('fault matrix', () => {
       const res = await r.mirror.flush({ timeoutMs: 5000 });
       assert.deepEqual(res.behind, [idOf(r, 0)]);
       assert.ok(r.downs.includes(idOf(r, 0)));
-      assert.ok(r.problems.some((p) => p.startsWith('ERR_RSYNC_PATH:') && p.includes('big.bin')), r.problems.join());
+      assert.ok(
+        r.problems.some((p) => p.startsWith('ERR_RSYNC_PATH:') && p.includes('big.bin')),
+        r.problems.join(),
+      );
       await run('mount', ['-o', 'remount,size=8m', mounted!]);
       assert.equal((await r.mirror.flush({ timeoutMs: 30_000 })).complete, true);
       await assertVerified(r.mirror, 'after growing the file system');

@@ -65,7 +65,10 @@ describe('Mirror on fake replicas: lifecycle', () => {
       for (const i of [0, 1]) assert.ok(r.fake(i).received.has('page.html'), `replica ${i} was given page.html`);
       await r.mirror.close();
       assert.ok(r.fake(0).closed && r.fake(1).closed, 'every transport closed');
-      assert.deepEqual(r.mirror.status().map((s) => s.state), ['closed', 'closed']);
+      assert.deepEqual(
+        r.mirror.status().map((s) => s.state),
+        ['closed', 'closed'],
+      );
       await assert.rejects(r.mirror.flush(), code('ERR_CLOSED'));
       await assert.rejects(r.mirror.start(), code('ERR_CLOSED'));
       await assert.rejects(r.mirror.verify(), code('ERR_CLOSED'));
@@ -232,7 +235,7 @@ describe('Mirror on fake replicas: replica list changes', () => {
       await r.mirror.start();
       const answer = await r.mirror.setReplicas([r.specs[0]!, r.specs[2]!]);
       assert.deepEqual(answer, { added: [r.specs[2]], removed: [r.specs[1]] });
-      assert.equal(r.fake(1).closed, true, 'the removed replica\'s transport is closed');
+      assert.equal(r.fake(1).closed, true, "the removed replica's transport is closed");
       assert.equal((await r.mirror.flush()).complete, true);
       assert.equal(r.fake(2).fullPasses().length, 1);
       assert.ok(r.fake(2).tree.has('seed.txt'));

@@ -50,7 +50,10 @@ describe('MirrorGroup with local replicas', () => {
       assert.equal(await readFile(join(backup, www, 'db/data.bin'), 'utf8'), 'replica database\n', 'never-replicated path untouched');
       assert.deepEqual((await readdir(join(backup, uploads))).sort(), ['later.jpg', 'photo.jpg'], 'the per-root exclude holds');
       assert.ok(syncedBy.has(`${uploads} ${join(backup, uploads)}`), [...syncedBy].join('; '));
-      assert.deepEqual(group.status().map((s) => s.replica), [join(backup, www), join(backup, uploads)]);
+      assert.deepEqual(
+        group.status().map((s) => s.replica),
+        [join(backup, www), join(backup, uploads)],
+      );
 
       // A replica added by reconfigure is seeded for every root; an exclude change needs a restart.
       const second = await makeTempDir('fam-group-second-');
@@ -73,7 +76,11 @@ describe('MirrorGroup with local replicas', () => {
       assert.equal(group.status().length, 4);
       const moved = await group.reconfigure({ ...next, roots: [www] });
       assert.equal(moved.rootsChanged, true, 'a changed root list is named');
-      assert.deepEqual(moved.roots.map((r) => r.source), [www, uploads], 'the running roots keep running');
+      assert.deepEqual(
+        moved.roots.map((r) => r.source),
+        [www, uploads],
+        'the running roots keep running',
+      );
     } finally {
       await group.close();
     }

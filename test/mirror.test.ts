@@ -32,11 +32,7 @@ describe('Mirror over real sshd hosts', () => {
     await writeFile(join(source, 'seeded.txt'), 'already there\n');
     mirror = new Mirror({
       source,
-      replicas: [
-        `ssh://${hosts[0]!.user}@127.0.0.1:${hosts[0]!.port}${replicas[0]}`,
-        `ssh://${hosts[1]!.user}@127.0.0.1:${hosts[1]!.port}${replicas[1]}`,
-        replicas[2]!,
-      ],
+      replicas: [`ssh://${hosts[0]!.user}@127.0.0.1:${hosts[0]!.port}${replicas[0]}`, `ssh://${hosts[1]!.user}@127.0.0.1:${hosts[1]!.port}${replicas[1]}`, replicas[2]!],
       initMirror: true,
       identityFiles: [hosts[0]!.identityFile],
       knownHostsFiles: [hosts[0]!.knownHostsFile],
@@ -86,11 +82,7 @@ describe('Mirror over real sshd hosts', () => {
   it('empty directory, and mkdir -p with files written at once', async () => {
     await mkdir(join(source, 'empty'));
     await mkdir(join(source, 'a/b/c'), { recursive: true });
-    await Promise.all([
-      writeFile(join(source, 'a/one'), '1'),
-      writeFile(join(source, 'a/b/two'), '2'),
-      writeFile(join(source, 'a/b/c/three'), '3'),
-    ]);
+    await Promise.all([writeFile(join(source, 'a/one'), '1'), writeFile(join(source, 'a/b/two'), '2'), writeFile(join(source, 'a/b/c/three'), '3')]);
     await mirror.flush();
     await assertAllEqual('mkdir -p');
   });
@@ -173,9 +165,18 @@ describe('Mirror over real sshd hosts', () => {
     await rm(join(replicas[1]!, 'verify-me.txt'));
     const [r0, r1, r2] = await mirror.verify();
     assert.equal(r0!.identical, false);
-    assert.ok(r0!.differences.some((d) => /^[<>]fc.* seeded\.txt$/.test(d)), r0!.differences.join('\n'));
-    assert.ok(r0!.differences.some((d) => /^\*deleting +extra-on-replica$/.test(d)), r0!.differences.join('\n'));
-    assert.ok(r1!.differences.some((d) => / verify-me\.txt$/.test(d)), r1!.differences.join('\n'));
+    assert.ok(
+      r0!.differences.some((d) => /^[<>]fc.* seeded\.txt$/.test(d)),
+      r0!.differences.join('\n'),
+    );
+    assert.ok(
+      r0!.differences.some((d) => /^\*deleting +extra-on-replica$/.test(d)),
+      r0!.differences.join('\n'),
+    );
+    assert.ok(
+      r1!.differences.some((d) => / verify-me\.txt$/.test(d)),
+      r1!.differences.join('\n'),
+    );
     assert.equal(r2!.identical, true);
     // Repair by hand so the remaining scenarios start from equal trees.
     await rm(join(replicas[0]!, 'extra-on-replica'));

@@ -90,7 +90,12 @@ describe('normalizeOptions: derived values', () => {
     { name: 'relative identity files resolved against cwd', raw: { identityFiles: ['keys/id', '/abs/id'] }, pick: (o) => o.identityFiles, want: ['/work/keys/id', '/abs/id'] },
     { name: 'relative known_hosts resolved against cwd', raw: { knownHostsFiles: ['kh'] }, pick: (o) => o.knownHostsFiles, want: ['/work/kh'] },
     { name: 'explicit numbers kept', raw: { concurrency: 1, quietMs: 0, maxWaitMs: 0, timeoutSec: 1 }, pick: (o) => [o.concurrency, o.quietMs, o.maxWaitMs, o.timeoutSec], want: [1, 0, 0, 1] },
-    { name: 'strings kept', raw: { passphrase: 'pw', agent: '/run/agent.sock', rsyncPath: '/opt/rsync', remoteRsyncPath: 'sudo rsync' }, pick: (o) => [o.passphrase, o.agent, o.rsyncPath, o.remoteRsyncPath], want: ['pw', '/run/agent.sock', '/opt/rsync', 'sudo rsync'] },
+    {
+      name: 'strings kept',
+      raw: { passphrase: 'pw', agent: '/run/agent.sock', rsyncPath: '/opt/rsync', remoteRsyncPath: 'sudo rsync' },
+      pick: (o) => [o.passphrase, o.agent, o.rsyncPath, o.remoteRsyncPath],
+      want: ['pw', '/run/agent.sock', '/opt/rsync', 'sudo rsync'],
+    },
     { name: 'initMirror kept', raw: { initMirror: true }, pick: (o) => o.initMirror, want: true },
     { name: 'excludes rsync can read kept as given', raw: { exclude: ['#notes', 'a\nb', 'x'.repeat(4095)] }, pick: (o) => o.exclude.map((p) => p.length), want: [6, 3, 4095] },
     { name: './ replica resolved against cwd', raw: { replicas: ['./mirror', '../backup/'] }, pick: (o) => o.replicas.map((r) => r.path), want: ['/work/mirror', '/backup'] },
@@ -180,7 +185,10 @@ describe('normalizeOptions: errors', () => {
 
   // backoffMs promises a wait within [retryMinMs, retryMaxMs]; with min > max no wait can be.
   it('retryMinMs above retryMaxMs → ERR_OPTIONS', () => {
-    assert.throws(() => normalizeOptions({ ...base, retryMinMs: 5000, retryMaxMs: 100 }, env), (err: unknown) => isMirrorError(err, 'ERR_OPTIONS'));
+    assert.throws(
+      () => normalizeOptions({ ...base, retryMinMs: 5000, retryMaxMs: 100 }, env),
+      (err: unknown) => isMirrorError(err, 'ERR_OPTIONS'),
+    );
   });
 });
 

@@ -103,7 +103,10 @@ describe('Mirror: a local replica that leads back into the source is refused', (
 
   it('a source reached through a symlink: a replica inside its real directory is refused', async () => {
     const { base, src } = await fixture();
-    assert.throws(() => new Mirror({ source: join(base, 'link-to-src'), replicas: [join(src, 'sub')] }), (e: unknown) => isMirrorError(e, 'ERR_REPLICA_LOOP'));
+    assert.throws(
+      () => new Mirror({ source: join(base, 'link-to-src'), replicas: [join(src, 'sub')] }),
+      (e: unknown) => isMirrorError(e, 'ERR_REPLICA_LOOP'),
+    );
   });
 
   it('the same directory named twice, once through a symlink: ERR_REPLICA_DUPLICATE', async () => {

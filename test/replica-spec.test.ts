@@ -63,7 +63,10 @@ describe('parseReplicaSpec: relative local paths', () => {
   }
 
   it('a relative spec without a current directory to resolve it against is refused', () => {
-    assert.throws(() => parseReplicaSpec('./replica'), (err: unknown) => isMirrorError(err, 'ERR_REPLICA_SPEC') && /\.\/replica/.test(err.message));
+    assert.throws(
+      () => parseReplicaSpec('./replica'),
+      (err: unknown) => isMirrorError(err, 'ERR_REPLICA_SPEC') && /\.\/replica/.test(err.message),
+    );
   });
 
   const forgotten: Array<[spec: string, hint: RegExp]> = [
@@ -130,7 +133,10 @@ describe('parseReplicaSpec: invalid specs', () => {
   // decodeURIComponent throws URIError on a malformed escape; the spec parser should turn every
   // bad spec into its own error so callers can switch on the code.
   it('malformed %-escape in an ssh:// user: "ssh://%zz@h/p"', () => {
-    assert.throws(() => parseReplicaSpec('ssh://%zz@h/p'), (err: unknown) => isMirrorError(err, 'ERR_REPLICA_SPEC'));
+    assert.throws(
+      () => parseReplicaSpec('ssh://%zz@h/p'),
+      (err: unknown) => isMirrorError(err, 'ERR_REPLICA_SPEC'),
+    );
   });
 });
 

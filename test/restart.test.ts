@@ -12,12 +12,10 @@ import { startSshdHosts, stopAll } from './helpers/sshd.js';
 import { assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from './helpers/tree.js';
 import { startCli } from './helpers/cli.js';
 
-
 after(async () => {
   await stopAll();
   await cleanupTempDirs();
 });
-
 
 interface Proc {
   pid: number;
@@ -57,7 +55,14 @@ function descendantsOf(pid: number, all: Proc[]): Proc[] {
 
 /** Those of `pids` still running (not gone, not a zombie); reads only their own /proc entries. */
 async function stillRunning(pids: number[]): Promise<number[]> {
-  const states = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').then((s) => s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3), () => 'X')));
+  const states = await Promise.all(
+    pids.map((pid) =>
+      readFile(`/proc/${pid}/stat`, 'utf8').then(
+        (s) => s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3),
+        () => 'X',
+      ),
+    ),
+  );
   return pids.filter((_, i) => states[i] !== 'Z' && states[i] !== 'X');
 }
 
@@ -88,12 +93,15 @@ describe('restart after an unclean stop', () => {
     first.child.kill('SIGKILL');
     await first.exit;
     // The rsyncs the mirror started die with it, not at their next write to a closed pipe.
-    await waitFor(async () => (await stillRunning(rsyncs.map((p) => p.pid))).length === 0, { what: 'the killed mirror\'s rsyncs to die with it', timeoutMs: 300, intervalMs: 5 });
+    await waitFor(async () => (await stillRunning(rsyncs.map((p) => p.pid))).length === 0, { what: "the killed mirror's rsyncs to die with it", timeoutMs: 300, intervalMs: 5 });
     // Their own children (the local receiver, the ssh bridge) and the remote rsync follow at once.
-    await waitFor(async () => {
-      const left = [...(await stillRunning(tree.map((p) => p.pid))), ...(await processes()).filter((p) => p.cmdline.includes(remote)).map((p) => p.pid)];
-      return left.length === 0;
-    }, { what: 'every process of the killed mirror to end', timeoutMs: 3000, intervalMs: 10 });
+    await waitFor(
+      async () => {
+        const left = [...(await stillRunning(tree.map((p) => p.pid))), ...(await processes()).filter((p) => p.cmdline.includes(remote)).map((p) => p.pid)];
+        return left.length === 0;
+      },
+      { what: 'every process of the killed mirror to end', timeoutMs: 3000, intervalMs: 10 },
+    );
 
     // What a receiver killed outright leaves: its temporary file next to the real one.
     for (const root of [local, remote]) await writeFile(join(root, 'd0', '.f1.Xq3rTz'), 'partial data of a killed rsync');
@@ -106,7 +114,11 @@ describe('restart after an unclean stop', () => {
 
     const third = startCli(args);
     try {
-      const passed = (root: string) => third.out().split('\n').some((line) => line.includes('synced full pass to ') && line.includes(`${root} in `));
+      const passed = (root: string) =>
+        third
+          .out()
+          .split('\n')
+          .some((line) => line.includes('synced full pass to ') && line.includes(`${root} in `));
       await waitFor(() => passed(local) && passed(remote), { what: 'the full pass of both replicas', timeoutMs: 30_000, intervalMs: 50 });
       await assertTreesEqual(src, local, 'local replica');
       await assertTreesEqual(src, remote, 'ssh replica');

@@ -264,19 +264,16 @@ describe('hostile file names', () => {
   });
 
   // Last in this suite: while the bug stands it leaves the replicas behind the source.
-  it(
-    "top-level names starting with '..' ('...', '..dots') are mirrored like any other",
-    async () => {
-      await writeFile(join(source, '...'), 'three dots');
-      await writeFile(join(source, '..dots'), 'two dots and a word');
-      await writeFile(join(source, '..seeded'), 'rewritten after start, longer than before');
-      await mirror.flush();
-      await assertReplicasEqual("names starting with '..'");
-      await rm(join(source, '..seeded'));
-      await mirror.flush();
-      await assertReplicasEqual("deleted name starting with '..'");
-    },
-  );
+  it("top-level names starting with '..' ('...', '..dots') are mirrored like any other", async () => {
+    await writeFile(join(source, '...'), 'three dots');
+    await writeFile(join(source, '..dots'), 'two dots and a word');
+    await writeFile(join(source, '..seeded'), 'rewritten after start, longer than before');
+    await mirror.flush();
+    await assertReplicasEqual("names starting with '..'");
+    await rm(join(source, '..seeded'));
+    await mirror.flush();
+    await assertReplicasEqual("deleted name starting with '..'");
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -351,22 +348,19 @@ describe('names that are not valid UTF-8', () => {
     }
   });
 
-  it(
-    'created, rewritten and deleted after start, they arrive byte for byte',
-    async () => {
-      await writeFile(under(source, bytesName(0x67, 0xff, 0xfe)), 'new invalid name');
-      await mkdir(under(source, bytesName(0x65, 0xc3, 0x28)));
-      await writeFile(under(source, bytesName(0x65, 0xc3, 0x28), bytesName(0x6a, 0x80)), 'new file in a new invalid dir');
-      await mirror.flush();
-      await assertBytesEqual('create');
-      await writeFile(under(source, bytesName(0x67, 0xff, 0xfe)), 'rewritten, longer than before');
-      await mirror.flush();
-      await assertBytesEqual('rewrite');
-      await rm(under(source, bytesName(0x67, 0xff, 0xfe)));
-      await mirror.flush();
-      await assertBytesEqual('delete');
-    },
-  );
+  it('created, rewritten and deleted after start, they arrive byte for byte', async () => {
+    await writeFile(under(source, bytesName(0x67, 0xff, 0xfe)), 'new invalid name');
+    await mkdir(under(source, bytesName(0x65, 0xc3, 0x28)));
+    await writeFile(under(source, bytesName(0x65, 0xc3, 0x28), bytesName(0x6a, 0x80)), 'new file in a new invalid dir');
+    await mirror.flush();
+    await assertBytesEqual('create');
+    await writeFile(under(source, bytesName(0x67, 0xff, 0xfe)), 'rewritten, longer than before');
+    await mirror.flush();
+    await assertBytesEqual('rewrite');
+    await rm(under(source, bytesName(0x67, 0xff, 0xfe)));
+    await mirror.flush();
+    await assertBytesEqual('delete');
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -374,13 +368,7 @@ describe('hostile replica paths', () => {
   it('files land exactly in targets named with ; $( ) spaces and quotes, nothing else is touched', async () => {
     const tmp = await makeTempDir('fam-sec-targets-');
     const source = await makeTempDir('fam-sec-targets-src-');
-    const targets = [
-      `${tmp}/srv/x; touch ${tmp}/pwned`,
-      `${tmp}/$(id)`,
-      `${tmp}/with space/and'quote`,
-      `${tmp}/\`touch ${tmp}/pwned2\``,
-      `${tmp}/a"b" && touch ${tmp}/pwned3 || x`,
-    ];
+    const targets = [`${tmp}/srv/x; touch ${tmp}/pwned`, `${tmp}/$(id)`, `${tmp}/with space/and'quote`, `${tmp}/\`touch ${tmp}/pwned2\``, `${tmp}/a"b" && touch ${tmp}/pwned3 || x`];
     const local = `${tmp}/local $(id); touch ${tmp}/pwned4`;
     for (const t of [...targets, local]) await mkdir(t, { recursive: true });
     await writeFile(join(tmp, 'bystander.txt'), 'must stay as it is');
@@ -493,26 +481,23 @@ describe('symlinks', () => {
     await assertNoSecretOnReplicas('writes through links');
   });
 
-  it(
-    'a stale event below a path that became a symlink (phantom after a rename) does not copy the link target',
-    async () => {
-      await mkdir(join(source, 'old', 'sub'), { recursive: true });
-      await writeFile(join(source, 'old', 'sub', 'keep.txt'), 'keep');
-      await mkdir(join(base, 'outside2', 'sub'), { recursive: true });
-      await writeFile(join(base, 'outside2', 'sub', 'x.txt'), secret);
-      await mirror.flush();
-      // The subdirectory watch keeps the old path after a rename (field-notes.md: phantoms), so a
-      // write to new/sub/x.txt may be reported as old/sub/x.txt, and old is now a link to outside2.
-      await rename(join(source, 'old'), join(source, 'new'));
-      await symlink(join(base, 'outside2'), join(source, 'old'));
-      await mirror.flush();
-      await writeFile(join(source, 'new', 'sub', 'x.txt'), 'harmless');
-      await mirror.flush();
-      await assertLinks({ old: join(base, 'outside2') });
-      await assertNoSecretOnReplicas('phantom below a link');
-      await assertReplicasEqual('phantom below a link');
-    },
-  );
+  it('a stale event below a path that became a symlink (phantom after a rename) does not copy the link target', async () => {
+    await mkdir(join(source, 'old', 'sub'), { recursive: true });
+    await writeFile(join(source, 'old', 'sub', 'keep.txt'), 'keep');
+    await mkdir(join(base, 'outside2', 'sub'), { recursive: true });
+    await writeFile(join(base, 'outside2', 'sub', 'x.txt'), secret);
+    await mirror.flush();
+    // The subdirectory watch keeps the old path after a rename (field-notes.md: phantoms), so a
+    // write to new/sub/x.txt may be reported as old/sub/x.txt, and old is now a link to outside2.
+    await rename(join(source, 'old'), join(source, 'new'));
+    await symlink(join(base, 'outside2'), join(source, 'old'));
+    await mirror.flush();
+    await writeFile(join(source, 'new', 'sub', 'x.txt'), 'harmless');
+    await mirror.flush();
+    await assertLinks({ old: join(base, 'outside2') });
+    await assertNoSecretOnReplicas('phantom below a link');
+    await assertReplicasEqual('phantom below a link');
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -547,7 +532,11 @@ describe('planner properties (pure, fast-check)', () => {
       fc.property(fc.array(relPath, { maxLength: 30 }), (paths) => {
         const cover = coverOf(paths);
         for (const c of cover) assert.ok(paths.includes(c), `${JSON.stringify(c)} was not an input`);
-        for (const p of paths) assert.ok(cover.some((c) => isUnder(p, c)), `${JSON.stringify(p)} is not covered`);
+        for (const p of paths)
+          assert.ok(
+            cover.some((c) => isUnder(p, c)),
+            `${JSON.stringify(p)} is not covered`,
+          );
         for (const a of cover) for (const b of cover) if (a !== b) assert.ok(!isUnder(a, b), `${JSON.stringify(a)} lies below ${JSON.stringify(b)}`);
         for (let i = 1; i < cover.length; i++) assert.ok(compareAsTree(cover[i - 1]!, cover[i]!) < 0, 'not sorted as a tree');
       }),
@@ -575,7 +564,10 @@ describe('planner properties (pure, fast-check)', () => {
         if (plan.kind !== 'paths') return;
         for (const [p] of batch.entries) {
           const listAs = probes.get(p)!.listAs;
-          assert.ok(plan.paths.some((c) => isUnder(listAs, c)), `${JSON.stringify(p)} (listed as ${JSON.stringify(listAs)}) not covered`);
+          assert.ok(
+            plan.paths.some((c) => isUnder(listAs, c)),
+            `${JSON.stringify(p)} (listed as ${JSON.stringify(listAs)}) not covered`,
+          );
         }
         assert.deepEqual(plan.paths, coverOf(plan.paths), 'listed paths not a minimal sorted cover');
         assert.ok(plan.deleted >= 0 && plan.deleted <= plan.paths.length);
@@ -670,17 +662,20 @@ describe('least privilege: a non-root user on both ends', () => {
     }
 
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, USER, LOGNAME: USER, DEBUG: '' };
-    const child = spawn(
-      process.execPath,
-      [CLI, '--init', '--identity', join(keys, 'id'), '--known-hosts', join(keys, 'known_hosts'), source, sshSpec(replica, USER)],
-      { uid, gid, cwd: base, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [CLI, '--init', '--identity', join(keys, 'id'), '--known-hosts', join(keys, 'known_hosts'), source, sshSpec(replica, USER)], {
+      uid,
+      gid,
+      cwd: base,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     let exited = false;
-    const exit = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    const exit = new Promise<number | null>((resolve) =>
+      child.on('close', (code) => {
         exited = true;
         resolve(code);
       }),

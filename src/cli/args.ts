@@ -44,12 +44,15 @@ export interface CliHost {
 }
 
 const PARSE_OPTIONS: ParseArgsConfig['options'] = Object.fromEntries(
-  flagRows().map(({ cli }) => [cli.flag, { type: cli.arg === undefined ? 'boolean' : 'string', ...(cli.repeatable ? { multiple: true } : {}), ...(cli.short === undefined ? {} : { short: cli.short }) }]),
+  flagRows().map(({ cli }) => [
+    cli.flag,
+    { type: cli.arg === undefined ? 'boolean' : 'string', ...(cli.repeatable ? { multiple: true } : {}), ...(cli.short === undefined ? {} : { short: cli.short }) },
+  ]),
 );
 
 export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   const { env, cwd, files } = host;
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: typeof PARSE_OPTIONS }>>;
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: PARSE_OPTIONS });
   } catch (e) {
@@ -101,10 +104,12 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   const flagExcludes = [...excludeFiles, ...(many('exclude') ?? [])];
   // A config exclude that is no list is left as it is, for the library to refuse by name.
   if (flagExcludes.length > 0 && (options.exclude === undefined || Array.isArray(options.exclude))) options.exclude = [...(options.exclude ?? []), ...flagExcludes];
-  const never = (many('never-from') ?? []).flatMap((f) => readList(resolve(cwd, f), 'never-replicate list', files)).map((p) => {
-    if (!p.startsWith('/')) throw new UsageError(`--never-from: "${p}" is not an absolute path`);
-    return p.replace(/\/+$/, '');
-  });
+  const never = (many('never-from') ?? [])
+    .flatMap((f) => readList(resolve(cwd, f), 'never-replicate list', files))
+    .map((p) => {
+      if (!p.startsWith('/')) throw new UsageError(`--never-from: "${p}" is not an absolute path`);
+      return p.replace(/\/+$/, '');
+    });
   if (one('state-dir') === undefined) options.stateDir ??= defaultStateDir(host);
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   if (one('metrics') !== undefined) parseMetricsAddress(one('metrics')!);
@@ -166,7 +171,9 @@ function takeCommand(positionals: string[]): Command {
   }
   const misplaced = positionals.find((p) => (COMMANDS as readonly string[]).includes(p));
   if (misplaced !== undefined) {
-    throw new UsageError(`"${misplaced}" is a command and goes first: fam-mirror ${misplaced} [options]${misplaced === 'verify' ? ' SRC REPLICA...' : ''} (a directory of that name is given as ./${misplaced}, a host as ${misplaced}:)`);
+    throw new UsageError(
+      `"${misplaced}" is a command and goes first: fam-mirror ${misplaced} [options]${misplaced === 'verify' ? ' SRC REPLICA...' : ''} (a directory of that name is given as ./${misplaced}, a host as ${misplaced}:)`,
+    );
   }
   return first === 'verify' || first === 'status' ? first : 'mirror';
 }
@@ -209,7 +216,7 @@ function localise(spec: string, cwd: string): string {
 /** XDG Base Directory: state that should survive restarts but is not configuration. */
 export function defaultStateDir(host: Pick<CliHost, 'env' | 'homeDir'>): string {
   const { env } = host;
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME ?? host.homeDir, '.local', 'state');
+  const base = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME ?? host.homeDir, '.local', 'state');
   return join(base, 'fam-mirror');
 }
 

@@ -83,7 +83,9 @@ export function describeVerify(results: VerifyResult[]): string {
 export function describeReload(result: GroupReconfigureResult): string[] {
   const lines = result.rootsChanged ? ['SIGHUP: the watched roots changed; that needs a restart, the replicas are updated only'] : [];
   for (const { source, added, removed, restartNeeded } of result.roots) {
-    lines.push(`SIGHUP: config reloaded for ${source}; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`);
+    lines.push(
+      `SIGHUP: config reloaded for ${source}; ${added.length === 0 ? 'no replica added' : `added (seeding) ${added.join(', ')}`}; ${removed.length === 0 ? 'none removed' : `removed ${removed.join(', ')}`}`,
+    );
     if (restartNeeded.length > 0) lines.push(`SIGHUP: changed for ${source}, but needs a restart (the running mirror keeps the old value): ${restartNeeded.join(', ')}`);
   }
   return lines;
@@ -100,7 +102,9 @@ export function formatStatus(d: StatusDocument, now: number): string {
     r.lastSuccessAt === undefined ? '-' : new Date(r.lastSuccessAt).toISOString().replace(/\.\d+Z$/, 'Z'),
     String(r.filesSent),
     humanBytes(r.bytesSent),
-    r.lastError === undefined ? '-' : `${r.lastErrorAt === undefined ? '' : `${new Date(r.lastErrorAt).toISOString().slice(11, 19)} `}${r.lastError.length > 120 ? `${r.lastError.slice(0, 119)}…` : r.lastError}`,
+    r.lastError === undefined
+      ? '-'
+      : `${r.lastErrorAt === undefined ? '' : `${new Date(r.lastErrorAt).toISOString().slice(11, 19)} `}${r.lastError.length > 120 ? `${r.lastError.slice(0, 119)}…` : r.lastError}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');

@@ -76,7 +76,7 @@ export interface LibraryOptionRow<V extends OptionValue = OptionValue> extends O
 }
 
 const EXCLUDE_DOC =
-  'rsync exclude pattern, repeatable (`+ PATTERN` includes, `!` clears, first match wins, as rsync\'s option); applies to events and to every rsync run; an excluded file that exists only on a replica is not deleted there. `/cache` keeps a top-level `cache` out of the watcher entirely; `cache/` matches directories only (a *file* named cache is sent), so such a directory is still watched and its events dropped. rsync reads the patterns from a private rule file (`0600`, removed at close), never from its command line, so lists of any length work (200,000 patterns are tested)';
+  "rsync exclude pattern, repeatable (`+ PATTERN` includes, `!` clears, first match wins, as rsync's option); applies to events and to every rsync run; an excluded file that exists only on a replica is not deleted there. `/cache` keeps a top-level `cache` out of the watcher entirely; `cache/` matches directories only (a *file* named cache is sent), so such a directory is still watched and its events dropped. rsync reads the patterns from a private rule file (`0600`, removed at close), never from its command line, so lists of any length work (200,000 patterns are tested)";
 
 /** The library's options, in the order of MirrorOptions (and of the normalized object). */
 export const LIBRARY_OPTIONS = {
@@ -89,7 +89,14 @@ export const LIBRARY_OPTIONS = {
     doc: 'seed every replica first (same as `INIT_MIRROR=1`)',
     reload: 'restart',
   },
-  exclude: { value: { type: 'excludes' }, cli: { flag: 'exclude', arg: 'PATTERN', repeatable: true }, help: 'rsync exclude pattern, repeatable', doc: EXCLUDE_DOC, defaultDoc: 'none', reload: 'restart' },
+  exclude: {
+    value: { type: 'excludes' },
+    cli: { flag: 'exclude', arg: 'PATTERN', repeatable: true },
+    help: 'rsync exclude pattern, repeatable',
+    doc: EXCLUDE_DOC,
+    defaultDoc: 'none',
+    reload: 'restart',
+  },
   identityFiles: {
     value: { type: 'paths', default: ['~/.ssh/id_ecdsa', '~/.ssh/id_ed25519', '~/.ssh/id_rsa'] },
     cli: { flag: 'identity', arg: 'FILE', repeatable: true },
@@ -187,7 +194,12 @@ export const COMMAND_LINE_OPTIONS: readonly OptionRow[] = [
     doc: 'several roots, one absolute path per line (`#` comments); `- PATTERN` lines below a root are excludes of that root only; each is mirrored to every replica: a bare `host` gets it at the same path, a replica with a path P gets root R at P/R. One ssh connection per host serves all roots.',
     reload: 'restart',
   },
-  { cli: { flag: 'exclude-from', arg: 'FILE', repeatable: true }, help: 'exclude patterns, one per line, as rsync\'s option', doc: 'exclude patterns, one per line (`#`/`;` comments), as rsync\'s option', reload: 'restart' },
+  {
+    cli: { flag: 'exclude-from', arg: 'FILE', repeatable: true },
+    help: "exclude patterns, one per line, as rsync's option",
+    doc: "exclude patterns, one per line (`#`/`;` comments), as rsync's option",
+    reload: 'restart',
+  },
   {
     cli: { flag: 'never-from', arg: 'FILE', repeatable: true },
     help: 'absolute paths never watched, sent or deleted, one per line',
@@ -208,7 +220,7 @@ export const COMMAND_LINE_OPTIONS: readonly OptionRow[] = [
   {
     cli: { flag: 'on-replica-down', arg: 'CMD', verifyRefusal: '' },
     help: 'run CMD (with sh) when a replica goes down; it gets FAM_MIRROR_EVENT, FAM_MIRROR_REPLICA, FAM_MIRROR_STATE, FAM_MIRROR_ERROR(_CODE) in its env',
-    doc: 'run CMD with `sh -c` when a replica goes down; the replica\'s data arrives only in the environment: `FAM_MIRROR_EVENT`, `FAM_MIRROR_REPLICA`, `FAM_MIRROR_SOURCE`, `FAM_MIRROR_STATE`, `FAM_MIRROR_ERROR`, `FAM_MIRROR_ERROR_CODE`',
+    doc: "run CMD with `sh -c` when a replica goes down; the replica's data arrives only in the environment: `FAM_MIRROR_EVENT`, `FAM_MIRROR_REPLICA`, `FAM_MIRROR_SOURCE`, `FAM_MIRROR_STATE`, `FAM_MIRROR_ERROR`, `FAM_MIRROR_ERROR_CODE`",
     reload: 'restart',
   },
   {

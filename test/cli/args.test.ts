@@ -45,11 +45,24 @@ const rows: Row[] = [
   // a command without its arguments
   { name: 'no arguments at all', argv: [], want: { usage: /^missing SRC, the directory tree to mirror \(or --watch-list FILE\)$/ } },
   { name: 'SRC without REPLICA', argv: ['src'], want: { usage: /^missing REPLICA: name at least one host or directory to mirror to$/ } },
-  { name: 'verify alone', argv: ['verify'], want: { usage: /^verify: missing SRC and REPLICA, the tree to compare and the replicas to compare it with\n\(a directory named verify or status is given as \.\/verify or \.\/status\)$/ } },
-  { name: 'verify SRC without REPLICA', argv: ['verify', './dst'], env: { INIT_MIRROR: '1' }, want: { usage: /^verify: missing REPLICA: name at least one host or directory to compare \.\/dst with\n/ } },
+  {
+    name: 'verify alone',
+    argv: ['verify'],
+    want: { usage: /^verify: missing SRC and REPLICA, the tree to compare and the replicas to compare it with\n\(a directory named verify or status is given as \.\/verify or \.\/status\)$/ },
+  },
+  {
+    name: 'verify SRC without REPLICA',
+    argv: ['verify', './dst'],
+    env: { INIT_MIRROR: '1' },
+    want: { usage: /^verify: missing REPLICA: name at least one host or directory to compare \.\/dst with\n/ },
+  },
   { name: 'status with a SRC', argv: ['status', 'src'], want: { usage: /^status takes no SRC or REPLICA \("src" given\)/ } },
   // a directory named like a command, or a command in the wrong place
-  { name: 'a command after SRC', argv: ['src', 'verify', './dst'], want: { usage: /^"verify" is a command and goes first: fam-mirror verify \[options\] SRC REPLICA\.\.\. \(a directory of that name is given as \.\/verify, a host as verify:\)$/ } },
+  {
+    name: 'a command after SRC',
+    argv: ['src', 'verify', './dst'],
+    want: { usage: /^"verify" is a command and goes first: fam-mirror verify \[options\] SRC REPLICA\.\.\. \(a directory of that name is given as \.\/verify, a host as verify:\)$/ },
+  },
   { name: 'a command last', argv: ['--init', 'src', './dst', 'status'], want: { usage: /^"status" is a command and goes first: fam-mirror status \[options\] / } },
   { name: 'a typo of verify', argv: ['verfy', 'src', './dst'], want: { usage: /^unknown command "verfy": did you mean "verify"\? \(a directory of that name is given as \.\/verfy\)$/ } },
   { name: 'verify capitalised', argv: ['Verify', 'src', './dst'], want: { usage: /did you mean "verify"\?/ } },
@@ -70,28 +83,94 @@ const rows: Row[] = [
   { name: 'a boolean flag given a value', argv: ['--init=yes', 'src', './dst'], want: { usage: /^Option '--init' does not take an argument/ } },
   { name: '--concurrency in words', argv: ['--concurrency', 'lots', 'src', './dst'], want: { usage: /^--concurrency takes a whole number ≥ 1, not "lots"$/ } },
   { name: '--concurrency 0', argv: ['--concurrency', '0', 'src', './dst'], want: { usage: /^--concurrency takes a whole number ≥ 1, not "0"$/ } },
-  { name: '--concurrency past the library limit', argv: ['--concurrency', '5000', 'src', './dst'], group: true, want: { code: 'ERR_OPTIONS', message: /^Option "concurrency" must be a whole number from 1 to 1024\.$/ } },
+  {
+    name: '--concurrency past the library limit',
+    argv: ['--concurrency', '5000', 'src', './dst'],
+    group: true,
+    want: { code: 'ERR_OPTIONS', message: /^Option "concurrency" must be a whole number from 1 to 1024\.$/ },
+  },
   { name: '--reconcile-every with a unit', argv: ['--reconcile-every', '1h', 'src', './dst'], want: { usage: /^--reconcile-every takes a number of seconds \(0 = never\), not "1h"$/ } },
-  { name: '--strict-host-key-checking in the wrong case', argv: ['--strict-host-key-checking', 'Yes', 'src', './dst'], want: { usage: /^--strict-host-key-checking takes yes, accept-new or no, not "Yes"$/ } },
+  {
+    name: '--strict-host-key-checking in the wrong case',
+    argv: ['--strict-host-key-checking', 'Yes', 'src', './dst'],
+    want: { usage: /^--strict-host-key-checking takes yes, accept-new or no, not "Yes"$/ },
+  },
   { name: '--metrics on every address', argv: ['--metrics', '0.0.0.0:9477', 'src', './dst'], want: { code: 'ERR_OPTIONS', message: /only loopback addresses/ } },
   { name: '--metrics without a port', argv: ['--metrics', '127.0.0.1', 'src', './dst'], want: { code: 'ERR_OPTIONS', message: /--metrics takes HOST:PORT/ } },
   // the files the command line names
-  { name: 'a config file that is not there', argv: ['--config', 'nope.json'], want: { code: 'ERR_CONFIG', message: /^Cannot read the config file \/w\/nope\.json: ENOENT\. Check the path and its permissions\.$/ } },
-  { name: 'a config file that is not JSON', argv: ['--config', 'c.json'], files: { '/w/c.json': '{source: "/x"}' }, want: { code: 'ERR_CONFIG', message: /^The config file \/w\/c\.json is not valid JSON: / } },
+  {
+    name: 'a config file that is not there',
+    argv: ['--config', 'nope.json'],
+    want: { code: 'ERR_CONFIG', message: /^Cannot read the config file \/w\/nope\.json: ENOENT\. Check the path and its permissions\.$/ },
+  },
+  {
+    name: 'a config file that is not JSON',
+    argv: ['--config', 'c.json'],
+    files: { '/w/c.json': '{source: "/x"}' },
+    want: { code: 'ERR_CONFIG', message: /^The config file \/w\/c\.json is not valid JSON: / },
+  },
   { name: 'a config file holding a list', argv: ['--config', 'c.json'], files: { '/w/c.json': '["/x", "web2"]' }, want: { code: 'ERR_CONFIG', message: /must hold a JSON object of options/ } },
-  { name: 'a typo in a config key', argv: ['--config', 'c.json'], files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "exlude": ["*.tmp"]}' }, group: true, want: { code: 'ERR_OPTIONS', message: /^Option "exlude" is not a known option \(check its spelling\)\.$/ } },
-  { name: 'a MirrorGroup key in the config file', argv: ['--config', 'c.json'], files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "never": ["/x/db"]}' }, want: { code: 'ERR_OPTIONS', message: /^Option "never" is not a known option \(check its spelling\)\.$/ } },
-  { name: 'a config value of the wrong type', argv: ['--config', 'c.json'], files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "concurrency": "8"}' }, group: true, want: { code: 'ERR_OPTIONS', message: /^Option "concurrency" must be a whole number/ } },
-  { name: 'a config exclude that is no list, with --exclude too', argv: ['--config', 'c.json', '--exclude', '*.bak'], files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "exclude": "*.tmp"}' }, group: true, want: { code: 'ERR_OPTIONS', message: /^Option "exclude" must be a list of non-empty strings\.$/ } },
-  { name: 'a config source that is empty', argv: ['--config', 'c.json'], files: { '/w/c.json': '{"source": "", "replicas": ["/y"]}' }, want: { code: 'ERR_OPTIONS', message: /^Option "source" must be a directory path\.$/ } },
-  { name: 'a system config that is not JSON', argv: ['src', './dst'], files: { '/etc/fam-mirror.json': '' }, want: { code: 'ERR_CONFIG', message: /^The config file \/etc\/fam-mirror\.json is not valid JSON/ } },
+  {
+    name: 'a typo in a config key',
+    argv: ['--config', 'c.json'],
+    files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "exlude": ["*.tmp"]}' },
+    group: true,
+    want: { code: 'ERR_OPTIONS', message: /^Option "exlude" is not a known option \(check its spelling\)\.$/ },
+  },
+  {
+    name: 'a MirrorGroup key in the config file',
+    argv: ['--config', 'c.json'],
+    files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "never": ["/x/db"]}' },
+    want: { code: 'ERR_OPTIONS', message: /^Option "never" is not a known option \(check its spelling\)\.$/ },
+  },
+  {
+    name: 'a config value of the wrong type',
+    argv: ['--config', 'c.json'],
+    files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "concurrency": "8"}' },
+    group: true,
+    want: { code: 'ERR_OPTIONS', message: /^Option "concurrency" must be a whole number/ },
+  },
+  {
+    name: 'a config exclude that is no list, with --exclude too',
+    argv: ['--config', 'c.json', '--exclude', '*.bak'],
+    files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "exclude": "*.tmp"}' },
+    group: true,
+    want: { code: 'ERR_OPTIONS', message: /^Option "exclude" must be a list of non-empty strings\.$/ },
+  },
+  {
+    name: 'a config source that is empty',
+    argv: ['--config', 'c.json'],
+    files: { '/w/c.json': '{"source": "", "replicas": ["/y"]}' },
+    want: { code: 'ERR_OPTIONS', message: /^Option "source" must be a directory path\.$/ },
+  },
+  {
+    name: 'a system config that is not JSON',
+    argv: ['src', './dst'],
+    files: { '/etc/fam-mirror.json': '' },
+    want: { code: 'ERR_CONFIG', message: /^The config file \/etc\/fam-mirror\.json is not valid JSON/ },
+  },
   { name: 'a watch list that is not there', argv: ['--watch-list', 'roots.txt', './dst'], want: { code: 'ERR_CONFIG', message: /^Cannot read the watch list \/w\/roots\.txt: ENOENT\.$/ } },
-  { name: 'a watch list of comments only', argv: ['--watch-list', 'roots.txt', './dst'], files: { '/w/roots.txt': '# none yet\n\n' }, want: { usage: /^the watch list roots\.txt names no directory$/ } },
-  { name: 'a watch list exclude above every root', argv: ['--watch-list', 'roots.txt', './dst'], files: { '/w/roots.txt': '- *.tmp\n/var/www\n' }, want: { usage: /^watch list: the exclude "- \*\.tmp" comes before any root$/ } },
+  {
+    name: 'a watch list of comments only',
+    argv: ['--watch-list', 'roots.txt', './dst'],
+    files: { '/w/roots.txt': '# none yet\n\n' },
+    want: { usage: /^the watch list roots\.txt names no directory$/ },
+  },
+  {
+    name: 'a watch list exclude above every root',
+    argv: ['--watch-list', 'roots.txt', './dst'],
+    files: { '/w/roots.txt': '- *.tmp\n/var/www\n' },
+    want: { usage: /^watch list: the exclude "- \*\.tmp" comes before any root$/ },
+  },
   { name: 'a relative never-replicate path', argv: ['--never-from', 'never.txt', 'src', './dst'], files: { '/w/never.txt': 'db\n' }, want: { usage: /^--never-from: "db" is not an absolute path$/ } },
   { name: 'an exclude file that is not there', argv: ['--exclude-from', 'ex.txt', 'src', './dst'], want: { code: 'ERR_CONFIG', message: /^Cannot read the exclude file \/w\/ex\.txt: ENOENT\.$/ } },
   // replica specs, checked by the library
-  { name: 'a remote spec without its colon', argv: ['src', 'web2/srv/www'], group: true, want: { code: 'ERR_REPLICA_SPEC', message: /must start with "\.\/" or "\.\.\/" \(or did you mean "web2:\/srv\/www"/ } },
+  {
+    name: 'a remote spec without its colon',
+    argv: ['src', 'web2/srv/www'],
+    group: true,
+    want: { code: 'ERR_REPLICA_SPEC', message: /must start with "\.\/" or "\.\.\/" \(or did you mean "web2:\/srv\/www"/ },
+  },
   { name: 'a remote spec with a relative path', argv: ['src', 'web2:www'], group: true, want: { code: 'ERR_REPLICA_SPEC', message: /not absolute/ } },
   { name: 'a replica inside the source', argv: ['src', './src/copy'], group: true, want: { code: 'ERR_REPLICA_LOOP', message: /"\/w\/src\/copy" is the source, or lies inside it/ } },
   { name: 'the same replica twice', argv: ['src', '/b/www', '/b/www/'], group: true, want: { code: 'ERR_REPLICA_DUPLICATE', message: /"\/b\/www\/" names the same target as "\/b\/www"/ } },
@@ -149,7 +228,26 @@ describe('parseCli: what a command line means', () => {
 
   it('flags become library options; the command line overrides the config key by key', () => {
     const run = mirrorRun(
-      ['--config', 'c.json', '--concurrency', '3', '--reconcile-every', '0', '--strict-host-key-checking', 'accept-new', '--identity', 'k', '--known-hosts', '/kh', '--dry-run', '--allow-empty-source', '--exclude', '*.bak', 'src', 'web2'],
+      [
+        '--config',
+        'c.json',
+        '--concurrency',
+        '3',
+        '--reconcile-every',
+        '0',
+        '--strict-host-key-checking',
+        'accept-new',
+        '--identity',
+        'k',
+        '--known-hosts',
+        '/kh',
+        '--dry-run',
+        '--allow-empty-source',
+        '--exclude',
+        '*.bak',
+        'src',
+        'web2',
+      ],
       { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "exclude": ["*.tmp"], "quietMs": 50, "concurrency": 2}' },
       { SSH_AUTH_SOCK: '/run/agent' },
     );
@@ -213,7 +311,16 @@ describe('parseCli helpers', () => {
   ];
   for (const [a, b, want] of edits) it(`withinOneEdit(${a}, ${b}) = ${want}`, () => assert.equal(withinOneEdit(a, b), want));
 
-  const truthy: Array<[string | undefined, boolean]> = [[undefined, false], ['', false], ['0', false], ['false', false], ['NO', false], ['1', true], ['yes', true], ['true', true]];
+  const truthy: Array<[string | undefined, boolean]> = [
+    [undefined, false],
+    ['', false],
+    ['0', false],
+    ['false', false],
+    ['NO', false],
+    ['1', true],
+    ['yes', true],
+    ['true', true],
+  ];
   for (const [value, want] of truthy) it(`isTruthy(${String(value)}) = ${want}`, () => assert.equal(isTruthy(value), want));
 
   it('defaultStateDir: a relative XDG_STATE_HOME is ignored (XDG Base Directory)', () => {

@@ -89,8 +89,18 @@ describe('fam-mirror CLI: usage and bad input', () => {
     { name: 'relative replica without ./', args: (t) => [t, 'fam-never/www'], code: 1, stderr: /\(ERR_REPLICA_SPEC\)/, cwd: () => '/tmp' },
     { name: 'replica inside the source, written with //', args: (t) => [t, t.replace(/\/([^/]+)$/, '//$1//inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
     { name: 'relative replica leading back inside the source', args: (t) => ['src', `../${t.split('/').pop()}/src/sub`], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/, cwd: (t) => t },
-    { name: 'state directory is a file', args: (t) => ['--state-dir', join(t, 'file'), join(t, 'src'), '/tmp/fam-never'], code: 1, stderr: /Cannot use the state directory .*\/file: ENOTDIR\. Give a writable directory \(--state-dir DIR\)\. \(ERR_STATE\)/ },
-    { name: 'state directory below a file', args: (t) => ['--state-dir', join(t, 'file/state'), join(t, 'src'), '/tmp/fam-never'], code: 1, stderr: /Cannot use the state directory .*\/file\/state: ENOTDIR.*\(ERR_STATE\)/ },
+    {
+      name: 'state directory is a file',
+      args: (t) => ['--state-dir', join(t, 'file'), join(t, 'src'), '/tmp/fam-never'],
+      code: 1,
+      stderr: /Cannot use the state directory .*\/file: ENOTDIR\. Give a writable directory \(--state-dir DIR\)\. \(ERR_STATE\)/,
+    },
+    {
+      name: 'state directory below a file',
+      args: (t) => ['--state-dir', join(t, 'file/state'), join(t, 'src'), '/tmp/fam-never'],
+      code: 1,
+      stderr: /Cannot use the state directory .*\/file\/state: ENOTDIR.*\(ERR_STATE\)/,
+    },
     { name: 'replica through a symlink into the source', args: (t) => [join(t, 'src'), join(t, 'to-sub')], code: 1, stderr: /to-sub" is the source, or lies inside it.*\(ERR_REPLICA_LOOP\)/ },
   ];
   for (const c of cases) {
@@ -192,7 +202,10 @@ describe('fam-mirror CLI: real runs', () => {
     const closedPort = 1; // nothing listens there on 127.0.0.1
     const key = join(tmp, 'id_ed25519');
     await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-    await writeFile(join(tmp, 'fam.json'), JSON.stringify({ source: src, replicas: [dst, `ssh://root@127.0.0.1:${closedPort}/srv`], identityFiles: [key], initMirror: false, quietMs: 5, retryMinMs: 200 }));
+    await writeFile(
+      join(tmp, 'fam.json'),
+      JSON.stringify({ source: src, replicas: [dst, `ssh://root@127.0.0.1:${closedPort}/srv`], identityFiles: [key], initMirror: false, quietMs: 5, retryMinMs: 200 }),
+    );
     const r = start(['--config', join(tmp, 'fam.json')]);
     try {
       await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
@@ -295,7 +308,9 @@ describe('fam-mirror CLI: real runs', () => {
     const src = await makeTempDir('fam-cli-ssh-src-');
     const dst = await makeTempDir('fam-cli-ssh-dst-');
     await writeFile(join(src, 'a.txt'), 'a\n');
-    const r = start(['--init', '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, '--concurrency', '2', src, `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`], { env: { INIT_MIRROR: '' } });
+    const r = start(['--init', '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, '--concurrency', '2', src, `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`], {
+      env: { INIT_MIRROR: '' },
+    });
     try {
       await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'the CLI to seed', timeoutMs: 20_000 });
       await assertTreesEqual(src, dst, 'seed over ssh');
@@ -345,7 +360,24 @@ describe('fam-mirror CLI: real runs', () => {
     const alertCmd = `printf '%s|%s|%s|%s\\n' "$FAM_MIRROR_EVENT" "$FAM_MIRROR_REPLICA" "$FAM_MIRROR_STATE" "$FAM_MIRROR_ERROR_CODE" >> '${alerts}'`;
     const ssh = `ssh://${h!.user}@127.0.0.1:${h!.port}${dst}`;
     const port = 20000 + (process.pid % 20000);
-    const r = start(['--init', '--state-dir', state, '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, '--metrics', `127.0.0.1:${port}`, '--on-replica-down', alertCmd, '--on-replica-up', alertCmd, src, local, ssh]);
+    const r = start([
+      '--init',
+      '--state-dir',
+      state,
+      '--identity',
+      h!.identityFile,
+      '--known-hosts',
+      h!.knownHostsFile,
+      '--metrics',
+      `127.0.0.1:${port}`,
+      '--on-replica-down',
+      alertCmd,
+      '--on-replica-up',
+      alertCmd,
+      src,
+      local,
+      ssh,
+    ]);
     try {
       await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed' });
       await h!.halt();
@@ -358,7 +390,10 @@ describe('fam-mirror CLI: real runs', () => {
       assert.match(table.stdout, new RegExp(`${local} +idle +0\\.0s +0 `));
       assert.match(table.stdout, /down +\d+\.\ds +\d+ .*Could not connect/);
       const json = JSON.parse((await runToEnd(['status', '--json', '--state-dir', state])).stdout) as Array<{ replicas: Array<{ replica: string; state: string; filesSent: number }> }>;
-      assert.deepEqual(json[0]!.replicas.map((x) => x.state), ['idle', 'down']);
+      assert.deepEqual(
+        json[0]!.replicas.map((x) => x.state),
+        ['idle', 'down'],
+      );
       assert.ok(json[0]!.replicas[0]!.filesSent >= 2);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.match(metrics, new RegExp(`fam_mirror_replica_up\\{replica="${local}"\\} 1`));
@@ -517,13 +552,32 @@ describe('fam-mirror CLI: real runs', () => {
     await writeFile(join(tmp, 'roots.txt'), `# web roots\n${a}\n\n${b}\n- *.cache\n`);
     await writeFile(join(tmp, 'excludes.txt'), '; editor droppings\n*.tmp\n');
     await writeFile(join(tmp, 'never.txt'), `${join(a, 'db')}\n`);
-    const r = start(['--init', '--watch-list', join(tmp, 'roots.txt'), '--exclude-from', join(tmp, 'excludes.txt'), '--never-from', join(tmp, 'never.txt'), '--state-dir', join(tmp, 'state'), '--identity', h!.identityFile, '--known-hosts', h!.knownHostsFile, `ssh://${h!.user}@127.0.0.1:${h!.port}${remote}`, local]);
+    const r = start([
+      '--init',
+      '--watch-list',
+      join(tmp, 'roots.txt'),
+      '--exclude-from',
+      join(tmp, 'excludes.txt'),
+      '--never-from',
+      join(tmp, 'never.txt'),
+      '--state-dir',
+      join(tmp, 'state'),
+      '--identity',
+      h!.identityFile,
+      '--known-hosts',
+      h!.knownHostsFile,
+      `ssh://${h!.user}@127.0.0.1:${h!.port}${remote}`,
+      local,
+    ]);
     try {
       await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'seed of both roots' });
       await writeFile(join(a, 'db/data.bin'), 'master database, changed\n');
       await writeFile(join(a, 'more.tmp'), 'x');
       await writeFile(join(b, 'later.jpg'), 'later\n');
-      await waitFor(async () => (await readFile(join(remote, b, 'later.jpg'), 'utf8').catch(() => '')) === 'later\n' && (await readFile(join(local, b, 'later.jpg'), 'utf8').catch(() => '')) === 'later\n', { what: 'later.jpg on both replicas' });
+      await waitFor(
+        async () => (await readFile(join(remote, b, 'later.jpg'), 'utf8').catch(() => '')) === 'later\n' && (await readFile(join(local, b, 'later.jpg'), 'utf8').catch(() => '')) === 'later\n',
+        { what: 'later.jpg on both replicas' },
+      );
     } finally {
       r.child.kill('SIGTERM');
     }
@@ -533,11 +587,19 @@ describe('fam-mirror CLI: real runs', () => {
       assert.equal(await readFile(join(base, b, 'photo.jpg'), 'utf8'), 'jpg\n');
       assert.equal(await readFile(join(base, a, 'db/data.bin'), 'utf8'), 'replica database\n', 'never-replicated path untouched');
       assert.equal(await readFile(join(base, a, 'keep.tmp'), 'utf8'), 'excluded, so never deleted\n');
-      assert.deepEqual((await readdir(join(base, a))).filter((n) => n.endsWith('.tmp')), ['keep.tmp'], 'no .tmp sent');
+      assert.deepEqual(
+        (await readdir(join(base, a))).filter((n) => n.endsWith('.tmp')),
+        ['keep.tmp'],
+        'no .tmp sent',
+      );
     }
     for (const base of [remote, local]) {
       assert.equal(await readFile(join(base, a, 'site.cache'), 'utf8'), 'www has no such exclude\n');
-      assert.deepEqual((await readdir(join(base, b))).filter((n) => n.endsWith('.cache')), [], 'the per-root exclude holds');
+      assert.deepEqual(
+        (await readdir(join(base, b))).filter((n) => n.endsWith('.cache')),
+        [],
+        'the per-root exclude holds',
+      );
     }
     assert.equal(await h!.logins(), 1, 'two roots, one login');
   });

@@ -37,7 +37,8 @@ describe('log lines and progress', () => {
     { columns: 200, percent: 10, bar: `[###${'-'.repeat(27)}]` },
   ];
   for (const b of bars) {
-    it(`a bar on ${b.columns} columns at ${b.percent}%`, () => assert.equal(progressBar({ ...e, percent: b.percent }, b.columns), `web2:/var/www ${b.bar} ${describeProgress({ ...e, percent: b.percent })}`));
+    it(`a bar on ${b.columns} columns at ${b.percent}%`, () =>
+      assert.equal(progressBar({ ...e, percent: b.percent }, b.columns), `web2:/var/www ${b.bar} ${describeProgress({ ...e, percent: b.percent })}`));
   }
 });
 
@@ -53,7 +54,13 @@ describe('seedClaim: the ready line says only what start() observed', () => {
   for (const r of rows) it(r.name, () => assert.equal(seedClaim(r, [{ seeded: r.seeded, unseeded: r.unseeded }]), r.want));
 
   it('several roots: their results add up', () => {
-    assert.equal(seedClaim({ initMirror: true, dryRun: false }, [{ seeded: ['a'], unseeded: [] }, { seeded: [], unseeded: ['b'] }]), '1 of 2 seeded; b is down and will be seeded when back; ');
+    assert.equal(
+      seedClaim({ initMirror: true, dryRun: false }, [
+        { seeded: ['a'], unseeded: [] },
+        { seeded: [], unseeded: ['b'] },
+      ]),
+      '1 of 2 seeded; b is down and will be seeded when back; ',
+    );
   });
 });
 
@@ -65,7 +72,7 @@ describe('batch, plan, verify and reload lines', () => {
   ];
   for (const s of synced) it(s.want, () => assert.equal(describeSynced({ replica: 'web2', durationMs: 68, ...s.e } as never), s.want));
 
-  it('a planned batch: its paths quoted (a file name is data), then rsync\'s items', () => {
+  it("a planned batch: its paths quoted (a file name is data), then rsync's items", () => {
     assert.deepEqual(describePlanned({ replica: 'r', paths: ['a b', 'new\nline'], args: ['-a', '--from0'], items: ['>f+++++++++ 3 a b'] } as never), {
       line: 'dry run: r would get 2 paths: rsync -a --from0',
       details: '  path "a b"\n  path "new\\nline"\n  >f+++++++++ 3 a b\n',
@@ -99,7 +106,16 @@ describe('formatStatus', () => {
     startedAt: 1_000_000,
     replicas: [
       { replica: 'web2:/var/www', state: 'idle', lagSec: 0, backlog: 0, lastSuccessAt: Date.UTC(2026, 10, 22, 6, 40, 32, 123), filesSent: 1204, bytesSent: 48.3 * 1024 * 1024 },
-      { replica: 'web3:/var/www', state: 'down', lagSec: 4.44, backlog: 2, filesSent: 0, bytesSent: 0, lastError: `Could not connect ${'x'.repeat(200)}`, lastErrorAt: Date.UTC(2026, 10, 22, 6, 40, 32) },
+      {
+        replica: 'web3:/var/www',
+        state: 'down',
+        lagSec: 4.44,
+        backlog: 2,
+        filesSent: 0,
+        bytesSent: 0,
+        lastError: `Could not connect ${'x'.repeat(200)}`,
+        lastErrorAt: Date.UTC(2026, 10, 22, 6, 40, 32),
+      },
     ],
   } as unknown as StatusDocument;
 
@@ -134,8 +150,17 @@ describe('Terminal', () => {
     t.term.progress(e(30));
     t.at(1_005_001);
     t.term.progress(e(100));
-    const lines = t.text().trim().split('\n').map((l) => l.replace(/^\S+ /, ''));
-    assert.deepEqual(lines, ['progress r1: 10% 0 B, 0.00kB/s, ETA 0:00:00', 'progress r2: 20% 0 B, 0.00kB/s, ETA 0:00:00', 'progress r1: 30% 0 B, 0.00kB/s, ETA 0:00:00', 'progress r1: 100% 0 B, 0.00kB/s, ETA 0:00:00']);
+    const lines = t
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^\S+ /, ''));
+    assert.deepEqual(lines, [
+      'progress r1: 10% 0 B, 0.00kB/s, ETA 0:00:00',
+      'progress r2: 20% 0 B, 0.00kB/s, ETA 0:00:00',
+      'progress r1: 30% 0 B, 0.00kB/s, ETA 0:00:00',
+      'progress r1: 100% 0 B, 0.00kB/s, ETA 0:00:00',
+    ]);
     assert.equal(t.text().includes('\x1b['), false, 'no terminal codes in a log file');
   });
 

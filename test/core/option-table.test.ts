@@ -43,7 +43,9 @@ describe('option table', () => {
   });
 
   it('only the replica list is applied live (as Mirror.reconfigure() does); every other option needs a restart', () => {
-    const live = Object.entries(LIBRARY_OPTIONS).filter(([, row]) => row.reload === 'live').map(([key]) => key);
+    const live = Object.entries(LIBRARY_OPTIONS)
+      .filter(([, row]) => row.reload === 'live')
+      .map(([key]) => key);
     assert.deepEqual(live, ['replicas']);
   });
 

@@ -17,16 +17,47 @@ describe('parseListText', () => {
 
 describe('parseWatchList', () => {
   const rows: Array<{ name: string; text: string; want: WatchRoot[] }> = [
-    { name: 'roots, one a line', text: '/var/www\n/srv/up\n', want: [{ source: '/var/www', exclude: [] }, { source: '/srv/up', exclude: [] }] },
-    { name: '- PATTERN lines belong to the root above', text: '/a\n- *.tmp\n-  cache/ \n/b\n- /x\n', want: [{ source: '/a', exclude: ['*.tmp', 'cache/'] }, { source: '/b', exclude: ['/x'] }] },
-    { name: 'a relative root is relative to cwd; a trailing slash goes', text: 'site/\n../other\n', want: [{ source: '/w/site', exclude: [] }, { source: '/other', exclude: [] }] },
-    { name: 'a root whose name starts with a dash (no space) is a root', text: '/a\n-dir\n', want: [{ source: '/a', exclude: [] }, { source: '/w/-dir', exclude: [] }] },
+    {
+      name: 'roots, one a line',
+      text: '/var/www\n/srv/up\n',
+      want: [
+        { source: '/var/www', exclude: [] },
+        { source: '/srv/up', exclude: [] },
+      ],
+    },
+    {
+      name: '- PATTERN lines belong to the root above',
+      text: '/a\n- *.tmp\n-  cache/ \n/b\n- /x\n',
+      want: [
+        { source: '/a', exclude: ['*.tmp', 'cache/'] },
+        { source: '/b', exclude: ['/x'] },
+      ],
+    },
+    {
+      name: 'a relative root is relative to cwd; a trailing slash goes',
+      text: 'site/\n../other\n',
+      want: [
+        { source: '/w/site', exclude: [] },
+        { source: '/other', exclude: [] },
+      ],
+    },
+    {
+      name: 'a root whose name starts with a dash (no space) is a root',
+      text: '/a\n-dir\n',
+      want: [
+        { source: '/a', exclude: [] },
+        { source: '/w/-dir', exclude: [] },
+      ],
+    },
     { name: 'comments only', text: '# nothing\n', want: [] },
   ];
   for (const row of rows) it(row.name, () => assert.deepEqual(parseWatchList(row.text, '/w'), row.want));
 
   it('an exclude above every root → ERR_WATCH_LIST naming it', () => {
-    assert.throws(() => parseWatchList('- *.tmp\n/a\n', '/w'), (e: unknown) => isMirrorError(e, 'ERR_WATCH_LIST') && e.message.includes('"- *.tmp" comes before any root'));
+    assert.throws(
+      () => parseWatchList('- *.tmp\n/a\n', '/w'),
+      (e: unknown) => isMirrorError(e, 'ERR_WATCH_LIST') && e.message.includes('"- *.tmp" comes before any root'),
+    );
   });
 });
 
@@ -45,7 +76,10 @@ describe('placeRoot: root R on replica spec', () => {
   for (const row of rows) it(`${row.spec} + ${row.root} → ${row.want}`, () => assert.equal(placeRoot(row.spec, row.root, '/w'), row.want));
 
   it('a spec the library would refuse is refused here too (ERR_REPLICA_SPEC)', () => {
-    assert.throws(() => placeRoot('web2:rel', '/r', '/w'), (e: unknown) => isMirrorError(e, 'ERR_REPLICA_SPEC'));
+    assert.throws(
+      () => placeRoot('web2:rel', '/r', '/w'),
+      (e: unknown) => isMirrorError(e, 'ERR_REPLICA_SPEC'),
+    );
   });
 });
 

@@ -34,7 +34,13 @@ describe('batch runner: partial exits', () => {
       },
       onProblem: (p) => problems.push(p.path ?? ''),
     });
-    const outcome = await execute({ entries: [['a/b', 1], ['c', 1]], fullSeq: undefined });
+    const outcome = await execute({
+      entries: [
+        ['a/b', 1],
+        ['c', 1],
+      ],
+      fullSeq: undefined,
+    });
     assert.equal(outcome.verdict, 'ok', `${outcome.error?.message} problems ${outcome.problems}`);
     assert.ok(calls >= 2, 'rsync ran again');
     await assertTreesEqual(source, replica, 'after the second look');

@@ -16,7 +16,6 @@ import { startSshdHosts, stopAll } from '../helpers/sshd.js';
 import { assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 import { startCli } from '../helpers/cli.js';
 
-
 after(async () => {
   await stopAll();
   await cleanupTempDirs();
@@ -50,7 +49,12 @@ describe('journal records', () => {
     { name: 'a seq changed', bytes: () => patch(whole, at(1) + 2, '7'), kept: 1, damage: /checksum mismatch/ },
     { name: 'a checksum changed', bytes: () => patch(whole, at(3) - 3, 'z'), kept: 2, damage: /checksum mismatch in the record with seq 10/ },
     { name: 'a record cut out of the middle', bytes: () => Buffer.concat([whole.subarray(0, at(1)), whole.subarray(at(2))]), kept: 1, damage: /seq 10 where 9 was due/ },
-    { name: 'garbage between records', bytes: () => Buffer.concat([whole.subarray(0, at(2)), Buffer.from('\0garbage\0\0\0\0'), whole.subarray(at(2))]), kept: 2, damage: /unreadable record after seq 9/ },
+    {
+      name: 'garbage between records',
+      bytes: () => Buffer.concat([whole.subarray(0, at(2)), Buffer.from('\0garbage\0\0\0\0'), whole.subarray(at(2))]),
+      kept: 2,
+      damage: /unreadable record after seq 9/,
+    },
     { name: 'garbage instead of the header', bytes: () => patch(whole, 0, 'Q'), kept: 0, damage: /header is unreadable/ },
     { name: 'the previous format (no header, no checksums)', bytes: () => Buffer.from('R\x001\x001\x00a\x00'), kept: 0, damage: /header is unreadable/ },
     { name: 'another format version', bytes: () => reHeader(whole, '3'), kept: 0, damage: /format version 3, this fam-mirror reads 2/ },
@@ -64,7 +68,7 @@ describe('journal records', () => {
     });
   }
 
-  it('a watermark checks out only intact and under its own replica\'s name', () => {
+  it("a watermark checks out only intact and under its own replica's name", () => {
     const key = hashName('web2:/srv/www');
     const good = encodeMark(41, 'web2:/srv/www');
     assert.equal(decodeMark(good, key), 41);
@@ -74,13 +78,16 @@ describe('journal records', () => {
       ['a digit changed', good.replace('41', '47')],
       ['garbage', '999999\nweb2:/srv/www\n'],
       ['the previous format', '41\nweb2:/srv/www\n'],
-      ['another replica\'s mark', encodeMark(41, 'web3:/srv/www')],
+      ["another replica's mark", encodeMark(41, 'web3:/srv/www')],
     ];
     for (const [name, text] of cases) assert.equal(decodeMark(text, key), undefined, name);
   });
 
   it('the clean-stop record round-trips and is refused when damaged', () => {
-    const marks = new Map([[hashName('a'), 3], [hashName('b'), 5]]);
+    const marks = new Map([
+      [hashName('a'), 3],
+      [hashName('b'), 5],
+    ]);
     const text = encodeCleanStop(5, marks);
     assert.deepEqual(decodeCleanStop(text), { lastSeq: 5, marks });
     assert.equal(decodeCleanStop(text.replace('\n5\n', '\n6\n')), undefined);
@@ -202,7 +209,12 @@ async function behindRig(extra: Partial<MirrorOptions> = {}) {
     return m;
   };
   return {
-    src, r1, r2, state, events, open,
+    src,
+    r1,
+    r2,
+    state,
+    events,
+    open,
     /** rsync cannot create r2 while its parent is away (exit 11, retried with backoff). */
     breakR2: () => rename(box, `${box}.off`),
     fixR2: () => rename(`${box}.off`, box),
@@ -220,12 +232,15 @@ async function changeWhileR2IsAway(src: string): Promise<void> {
 describe('a damaged state directory is never trusted', () => {
   const cases: Array<{ name: string; damage: (stateDir: string, r2: string) => Promise<void> }> = [
     { name: 'the journal cut short', damage: async (d) => truncate(join(d, 'journal'), Math.floor((await stat(join(d, 'journal'))).size / 2)) },
-    { name: 'the journal overwritten with garbage', damage: async (d) => {
-      const size = (await stat(join(d, 'journal'))).size;
-      const fd = await open(join(d, 'journal'), 'r+');
-      await fd.write(Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37) % 256)), 0, 64, Math.floor(size / 2));
-      await fd.close();
-    } },
+    {
+      name: 'the journal overwritten with garbage',
+      damage: async (d) => {
+        const size = (await stat(join(d, 'journal'))).size;
+        const fd = await open(join(d, 'journal'), 'r+');
+        await fd.write(Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37) % 256)), 0, 64, Math.floor(size / 2));
+        await fd.close();
+      },
+    },
     { name: 'the watermark cut short', damage: async (d, r2) => truncate(join(d, 'marks', hashName(r2)), 3) },
     { name: 'the watermark overwritten with garbage', damage: async (d, r2) => writeFile(join(d, 'marks', hashName(r2)), '99999999\ngarbage\n') },
   ];
@@ -249,8 +264,15 @@ describe('a damaged state directory is never trusted', () => {
         assert.deepEqual(await second.flush({ timeoutMs: 15_000 }), { complete: true, behind: [], problems: [] });
         await assertTreesEqual(rig.src, rig.r1, 'the replica in step');
         await assertTreesEqual(rig.src, rig.r2, 'the replica that was behind');
-        assert.deepEqual(rig.events.problems.filter((p) => p.code === 'ERR_STATE_DAMAGED').map((p) => p.replica), [r2]);
-        assert.deepEqual(rig.events.synced.filter((e) => e.full).map((e) => e.replica), [r2], 'a full pass for the replica concerned only');
+        assert.deepEqual(
+          rig.events.problems.filter((p) => p.code === 'ERR_STATE_DAMAGED').map((p) => p.replica),
+          [r2],
+        );
+        assert.deepEqual(
+          rig.events.synced.filter((e) => e.full).map((e) => e.replica),
+          [r2],
+          'a full pass for the replica concerned only',
+        );
       } finally {
         await second.close();
       }
@@ -279,13 +301,16 @@ describe('the journal is bounded while a replica is down', () => {
       await rig.fixR2();
       assert.deepEqual(await m.flush({ timeoutMs: 15_000 }), { complete: true, behind: [], problems: [] });
       await assertTreesEqual(rig.src, rig.r2, 'the replica that was down');
-      assert.deepEqual(rig.events.synced.filter((e) => e.replica === r2).map((e) => e.full), [true], 'one full pass caught it up');
+      assert.deepEqual(
+        rig.events.synced.filter((e) => e.replica === r2).map((e) => e.full),
+        [true],
+        'one full pass caught it up',
+      );
     } finally {
       await m.close();
     }
   });
 });
-
 
 describe('restart after SIGKILL', () => {
   it('resends what no replica confirmed and reconciles what changed while down', async () => {
@@ -309,10 +334,13 @@ describe('restart after SIGKILL', () => {
     await mkdir(join(src, 'fresh'));
     await writeFile(join(src, 'fresh/new.txt'), 'new\n');
     const journal = join(state, hashName(src), 'journal');
-    await waitFor(async () => {
-      const paths = decodeJournal(await readFile(journal)).records.flatMap((r) => r.paths);
-      return ['d0/f0', 'd1', 'fresh'].every((p) => paths.includes(p));
-    }, { what: 'the changes to be journaled' });
+    await waitFor(
+      async () => {
+        const paths = decodeJournal(await readFile(journal)).records.flatMap((r) => r.paths);
+        return ['d0/f0', 'd1', 'fresh'].every((p) => paths.includes(p));
+      },
+      { what: 'the changes to be journaled' },
+    );
     first.child.kill('SIGKILL');
     await first.exit;
     h!.resume();

@@ -66,8 +66,7 @@ function track(p: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected
   return t;
 }
 
-const paths = (call: Call | undefined): Array<[string, number]> =>
-  [...(call?.batch.entries ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+const paths = (call: Call | undefined): Array<[string, number]> => [...(call?.batch.entries ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 const retryError = (): MirrorError => new MirrorError('ERR_RSYNC', 'rsync exited with code 12', { exitCode: 12 });
 
@@ -130,7 +129,10 @@ describe('Lane: when batches start', () => {
     assert.equal(calls.length, 0, `batch started at ${calls[0]?.at} with ${JSON.stringify(paths(calls[0]))}`);
     await clock.advance(1);
     assert.equal(calls.length, 1);
-    assert.deepEqual(paths(calls[0]), [['a', 1], ['b', 2]]);
+    assert.deepEqual(paths(calls[0]), [
+      ['a', 1],
+      ['b', 2],
+    ]);
   });
 
   it('runs at most one batch at a time; changes made meanwhile form the next batch', async () => {
@@ -146,7 +148,10 @@ describe('Lane: when batches start', () => {
     await settle({ verdict: 'ok' });
     await clock.advance(0);
     assert.equal(calls.length, 2);
-    assert.deepEqual(paths(calls[1]), [['a', 3], ['b', 2]]);
+    assert.deepEqual(paths(calls[1]), [
+      ['a', 3],
+      ['b', 2],
+    ]);
   });
 
   it('stays idle with nothing to do', async () => {
@@ -174,14 +179,20 @@ describe('Lane: failures and retries', () => {
     assert.equal(calls.length, 1, 'no batch before the backoff, even with new changes');
     await clock.advance(1);
     assert.equal(calls.length, 2);
-    assert.deepEqual(paths(calls[1]), [['a', 1], ['b', 2]]);
+    assert.deepEqual(paths(calls[1]), [
+      ['a', 1],
+      ['b', 2],
+    ]);
 
     await settle({ verdict: 'retry', error: retryError() });
     assert.deepEqual(events, ['down:ERR_RSYNC'], 'a second failure while down is not a new down');
     // The second backoff lies within [min, 2·min].
     await clock.advance(200);
     assert.equal(calls.length, 3);
-    assert.deepEqual(paths(calls[2]), [['a', 1], ['b', 2]]);
+    assert.deepEqual(paths(calls[2]), [
+      ['a', 1],
+      ['b', 2],
+    ]);
 
     await settle({ verdict: 'ok' });
     assert.deepEqual(events, ['down:ERR_RSYNC', 'up']);
@@ -292,7 +303,10 @@ describe('Lane: fatal failures', () => {
     assert.equal(calls.length, 1);
     await clock.advance(1);
     assert.equal(calls.length, 2);
-    assert.deepEqual(paths(calls[1]), [['a', 1], ['b', 2]]);
+    assert.deepEqual(paths(calls[1]), [
+      ['a', 1],
+      ['b', 2],
+    ]);
     await settle({ verdict: 'ok' });
     assert.deepEqual(events, ['failed:ERR_RSYNC_FATAL', 'up']);
     const healed = track(lane.confirmed(2));

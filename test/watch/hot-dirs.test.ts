@@ -24,7 +24,10 @@ describe('HotDirs', () => {
     await mkdir(join(root, 'd'));
     await mkdir(join(root, 'cold'));
     const reported: string[] = [];
-    const hot = new HotDirs(root, 4, (rel) => (reported.push(rel), !rel.endsWith('.refused')));
+    const hot = new HotDirs(root, 4, (rel) => {
+      reported.push(rel);
+      return !rel.endsWith('.refused');
+    });
     try {
       hot.touch(['d']);
       await writeFile(join(root, 'd', 'x'), 'x');
@@ -54,7 +57,10 @@ describe('HotDirs', () => {
     const root = await makeTempDir('fam-hot-lru-');
     for (const d of ['a', 'b', 'c']) await mkdir(join(root, d));
     const reported: string[] = [];
-    const hot = new HotDirs(root, 2, (rel) => (reported.push(rel), true));
+    const hot = new HotDirs(root, 2, (rel) => {
+      reported.push(rel);
+      return true;
+    });
     try {
       hot.touch(['a']);
       hot.touch(['b']);

@@ -289,11 +289,17 @@ describe('changes the watcher folds away', () => {
       // every second here). flush() cannot know of it, so the test polls the replica.
       await rename(join(outside, 'x'), join(src, 'f'));
       await rm(join(src, 'f'));
-      await waitFor(async () => (await mirror.flush(), (await import('node:fs')).existsSync(join(dst, 'f')) ? false : true), {
-        timeoutMs: 15_000,
-        intervalMs: 200,
-        what: 'the periodic sweep to delete f',
-      });
+      await waitFor(
+        async () => {
+          await mirror.flush();
+          return !(await import('node:fs')).existsSync(join(dst, 'f'));
+        },
+        {
+          timeoutMs: 15_000,
+          intervalMs: 200,
+          what: 'the periodic sweep to delete f',
+        },
+      );
       await assertTreesEqual(src, dst);
     } finally {
       await mirror.close();
