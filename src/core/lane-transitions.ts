@@ -1,7 +1,7 @@
 /**
- * A lane's states and what moves it between them, as one table (design.md invariant 4: one
- * replica's trouble is a state of that replica only). Pure; sync/lane.ts looks every transition up
- * here and does what the cell says.
+ * A lane's states and what moves it between them, as one table (README, How it works: replicas
+ * are independent, so one replica's trouble is a state of that replica only). Pure; sync/lane.ts
+ * looks every transition up here and does what the cell says.
  *
  * - `next`: the state after the outcome.
  * - `notify`: what the lane tells its listener: the replica came back (`up`), went down (`down`),

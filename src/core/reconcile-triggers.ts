@@ -1,7 +1,7 @@
 /**
  * What starts a reconcile (a full `rsync -a --delete` pass of the root, itemized so only what
  * differs is sent), for whom, and when: one table that sync/reconcile-scheduler.ts and
- * sync/recovery.ts consult. Events are hints and can be lost (design.md invariant 3); each row is a
+ * sync/recovery.ts consult. Events are hints and can be lost (README, How it works); each row is a
  * way of knowing, or suspecting, that some were. Pure.
  *
  * - `for`: every replica (one journaled delivery of the root), or only the replica concerned (a

@@ -1,9 +1,9 @@
 /**
  * One lane per replica, and every delivery of changes handed to all of them under one sequence
- * number. Replicas are independent (design.md invariant 4): a lane that is down or failed only
+ * number. Replicas are independent (README, How it works): a lane that is down or failed only
  * changes its own state; flush() waits per lane, and can stop waiting for the ones that are down.
  *
- * Nothing is lost (invariant 2): with a state directory, each delivery is written to the journal
+ * Nothing is lost (README, How it works): with a state directory, each delivery is written to the journal
  * (the `DeliveryLog`, sync/recovery.ts) before any lane has it, and a lane's confirmations move
  * that replica's durable watermark.
  */
