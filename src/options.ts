@@ -37,13 +37,13 @@ export interface MirrorOptions {
    */
   strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
   /**
-   * Directory for the durable backlog (journal, per-replica watermarks, tree snapshot), created 0700.
-   * Default: none, the backlog lives in memory (the CLI defaults to $XDG_STATE_HOME/fam-mirror).
+   * Directory for the durable state (journal, per-replica watermarks, tree snapshot), created 0700.
+   * Default: none, each replica's backlog lives in memory only (the CLI defaults to $XDG_STATE_HOME/fam-mirror).
    */
   stateDir?: string;
   /**
-   * How much journal (bytes) a replica may be behind, while it is down, before its backlog is
-   * replaced by one full pass (itemized: only what differs is sent) and the journal is compacted.
+   * How much journal (bytes) a replica may be behind, while it is down, before its journal records
+   * are replaced by one full pass (itemized: only what differs is sent) and the journal is compacted.
    * Default 64 MiB.
    */
   journalLimitBytes?: number;

@@ -11,6 +11,7 @@ import { HardLinks } from './hard-links.js';
 import { pairRenames, planBatch, type Plan, type Probe } from '../core/plan.js';
 import { probePaths, probeRoot } from './probe.js';
 import { guardPlan } from '../core/guard.js';
+import { codeVerdict } from '../core/error-verdicts.js';
 import { buildRsyncCalls } from '../rsync/args.js';
 import { classifyExit, createdItem, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem } from '../rsync/output.js';
 import type { RsyncRun, Transport } from '../transport/transport.js';
@@ -22,9 +23,6 @@ const debug = createDebug('fam-mirror:sync');
 const PROGRESS_EVERY_MS = 250;
 /** At most this many created-by-recursion paths are handed on per batch. */
 const MAX_UNNAMED = 10_000;
-
-/** Connect failures that retrying cannot fix; the lane still retries slowly so it heals once fixed. */
-const NEEDS_A_HUMAN = new Set(['ERR_HOST_KEY_UNKNOWN', 'ERR_HOST_KEY_CHANGED', 'ERR_HOST_KEY_REVOKED', 'ERR_SSH_AUTH', 'ERR_SSH_NO_IDENTITY']);
 
 export interface BatchRunnerDeps {
   options: NormalizedOptions;
@@ -84,7 +82,8 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
       await transport.connect();
     } catch (e) {
       const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `${replica.id}: ${(e as Error).message}`, { cause: e });
-      return { verdict: NEEDS_A_HUMAN.has(error.code) ? 'fatal' : 'retry', error };
+      // A connect failure retrying cannot fix (core/error-verdicts.ts) is fatal; the lane still retries it slowly.
+      return { verdict: codeVerdict(error.code) === 'needs-a-human' ? 'fatal' : 'retry', error };
     }
     const renames = options.dryRun ? [] : pairRenames(batch, probes, plan);
     if (renames.length > 0) {

@@ -1,5 +1,5 @@
 /**
- * The durable backlog: what no replica has confirmed yet survives a SIGKILL of the mirror, and a
+ * The durable state: what no replica has confirmed yet survives a SIGKILL of the mirror, and a
  * damaged state directory is never trusted.
  *
  * Layout, under `<stateDir>/<hash of the source path>/`:
@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import createDebug from 'debug';
 import { decodeCleanStop, decodeJournal, decodeMark, encodeCleanStop, encodeHeader, encodeMark, encodeRecord, hashName, type JournalRecord } from './journal-format.js';
 
-const debug = createDebug('fam-mirror:backlog');
+const debug = createDebug('fam-mirror:journal');
 const COMPACT_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024;
 

@@ -10,12 +10,16 @@
  * rest of the batch, keeps the lane in step, and keeps those paths as problems: retried every
  * retryMaxMs in a batch of their own, reported by problems(), and excluded from the durable watermark
  * (it never passes the oldest problem, so a restart sends them again).
+ *
+ * Its states and what moves it between them are a table (core/lane-transitions.ts): the lane looks
+ * each transition up there and does what the cell says.
  */
 import { Pending, type Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
 import { backoffMs, type Clock } from '../core/schedule.js';
 import type { ExitVerdict } from '../rsync/output.js';
-import type { LaneState, ReplicaStatus } from '../types.js';
+import { isUp, laneTransition, type LaneNotice, type LiveLaneState } from '../core/lane-transitions.js';
+import type { ReplicaStatus } from '../types.js';
 
 export interface BatchOutcome {
   verdict: ExitVerdict;
@@ -60,7 +64,7 @@ export class Lane {
   readonly #timing: LaneTiming;
   readonly #clock: Clock;
   readonly #listener: LaneListener;
-  #state: LaneState = 'idle';
+  #state: LiveLaneState = 'idle';
   #inflight: Batch | undefined;
   #inflightSeq: number | undefined;
   /** Highest seq ever added: a batch that takes the whole backlog covers everything up to it. */
@@ -135,7 +139,7 @@ export class Lane {
   }
 
   #healthy(): boolean {
-    return this.#state !== 'down' && this.#state !== 'failed';
+    return isUp(this.#state);
   }
 
   status(): Omit<ReplicaStatus, 'filesSent' | 'bytesSent'> {
@@ -177,7 +181,7 @@ export class Lane {
 
   #kick(): void {
     if (this.#closed || this.#inflight !== undefined) return;
-    const due = this.#state === 'down' || this.#state === 'failed' ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
+    const due = !this.#healthy() ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
     if (due === undefined) return;
     this.#arm(due);
   }
@@ -203,7 +207,7 @@ export class Lane {
     this.#inflight = batch;
     this.#inflightSeq = minSeq(batch);
     this.#inflightCovers = this.#maxAdded;
-    if (this.#state === 'idle') this.#state = 'syncing';
+    this.#state = laneTransition(this.#state, 'started').next;
     this.#running = this.#run(batch).finally(() => {
       this.#running = undefined;
     });
@@ -213,7 +217,7 @@ export class Lane {
   #retryProblems(afterFailure = false): void {
     this.#problemTimer = undefined;
     if (this.#closed || this.#problems.size === 0 || this.#inflight !== undefined) return;
-    if (!afterFailure && (!this.#pending.isEmpty || this.#state === 'down' || this.#state === 'failed')) return this.#armProblems();
+    if (!afterFailure && (!this.#pending.isEmpty || !this.#healthy())) return this.#armProblems();
     const batch: Batch = { entries: [...this.#problems], fullSeq: undefined };
     this.#inflight = batch;
     this.#retryingProblems = true;
@@ -271,15 +275,14 @@ export class Lane {
   }
 
   #succeeded(): void {
-    const wasDown = this.#state === 'down' || this.#state === 'failed';
     this.#failures = 0;
     this.#syncs++;
     this.#lastSuccessAt = this.#clock.now();
     this.#outstandingSince = this.#pending.firstAt;
-    // Back from an outage with more queued: 'catching-up' until the backlog is drained.
-    const draining = wasDown || this.#state === 'catching-up';
-    this.#state = draining && !this.#pending.isEmpty ? 'catching-up' : 'idle';
-    if (wasDown) this.#listener.onUp();
+    const wasUp = isUp(this.#state);
+    const t = laneTransition(this.#state, this.#pending.isEmpty ? 'synced' : 'synced-more-queued');
+    this.#state = t.next;
+    this.#tell(t.notify, undefined, wasUp);
   }
 
   #failed(batch: Batch, outcome: BatchOutcome): void {
@@ -290,13 +293,12 @@ export class Lane {
     const error = outcome.error ?? new MirrorError('ERR_RSYNC', `Replica ${this.id}: the batch failed.`);
     this.#lastError = error;
     this.#lastErrorAt = now;
-    const fatal = outcome.verdict === 'fatal';
-    const wasUp = this.#state !== 'down' && this.#state !== 'failed';
-    this.#state = fatal ? 'failed' : 'down';
-    if (fatal) this.#listener.onFailed(error, wasUp);
-    else if (wasUp) this.#listener.onDown(error);
-    // Fatal errors need a human, but are retried slowly so the lane heals once the setup is fixed.
-    const wait = fatal ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
+    const wasUp = isUp(this.#state);
+    const t = laneTransition(this.#state, outcome.verdict === 'fatal' ? 'fatal' : 'retry');
+    this.#state = t.next;
+    this.#tell(t.notify, error, wasUp);
+    if (t.retry === 'none') return;
+    const wait = t.retry === 'slow' ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
     this.#cancelTimer?.();
     this.#timerAt = now + wait;
     this.#cancelTimer = this.#clock.after(wait, () => {
@@ -306,6 +308,12 @@ export class Lane {
       // Nothing else queued: the retry that can bring the lane back is the problems' own.
       if (this.#inflight === undefined) this.#retryProblems(true);
     });
+  }
+
+  #tell(notice: LaneNotice, error: MirrorError | undefined, wasUp: boolean): void {
+    if (notice === 'up') this.#listener.onUp();
+    else if (notice === 'down' && error !== undefined) this.#listener.onDown(error);
+    else if (notice === 'failed' && error !== undefined) this.#listener.onFailed(error, wasUp);
   }
 
   #settleWaiters(): void {

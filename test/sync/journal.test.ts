@@ -1,5 +1,5 @@
 /**
- * The durable backlog: its record format and checksums (pure), its files (temp dir), what a restart
+ * The journal (the durable state): its record format and checksums (pure), its files (temp dir), what a restart
  * does with damaged state (never trusts it), its bound while a replica is down, and the promise it
  * exists for: a mirror killed with SIGKILL mid-batch, with changes made while it was down, restarted
  * without --init, brings the replica level with the source.
@@ -112,17 +112,17 @@ function reHeader(buf: Buffer, version: string): Buffer {
 
 describe('Journal files', () => {
   it('keep what a replica has not confirmed across a clean reopen, per replica', async () => {
-    const dir = await makeTempDir('fam-backlog-');
-    const b = new Journal(dir, '/srv/www');
-    assert.equal(b.known, false);
-    b.confirm('r1', 0);
-    b.confirm('r2', 0);
-    b.append({ seq: 1, paths: ['a'] });
-    b.append({ seq: 2, paths: ['b\nc'] });
-    b.append({ seq: 3, paths: [''], replica: hashName('r1') });
-    b.confirm('r1', 2);
-    b.confirm('r2', 1);
-    b.close({ clean: true });
+    const dir = await makeTempDir('fam-journal-');
+    const j = new Journal(dir, '/srv/www');
+    assert.equal(j.known, false);
+    j.confirm('r1', 0);
+    j.confirm('r2', 0);
+    j.append({ seq: 1, paths: ['a'] });
+    j.append({ seq: 2, paths: ['b\nc'] });
+    j.append({ seq: 3, paths: [''], replica: hashName('r1') });
+    j.confirm('r1', 2);
+    j.confirm('r2', 1);
+    j.close({ clean: true });
     const again = new Journal(dir, '/srv/www');
     assert.equal(again.known, true);
     assert.equal(again.cleanStop, true);
@@ -147,14 +147,14 @@ describe('Journal files', () => {
   ];
   for (const c of damages) {
     it(`after a clean stop, ${c.name}: the replica behind gets a full pass, the one in step nothing`, async () => {
-      const dir = await makeTempDir('fam-backlog-damage-');
-      const b = new Journal(dir, '/srv/www');
-      b.confirm('r1', 0);
-      b.confirm('r2', 0);
-      for (let seq = 1; seq <= 4; seq++) b.append({ seq, paths: [`f${seq}`] });
-      b.confirm('r1', 4);
-      b.confirm('r2', 1);
-      b.close({ clean: true });
+      const dir = await makeTempDir('fam-journal-damage-');
+      const j = new Journal(dir, '/srv/www');
+      j.confirm('r1', 0);
+      j.confirm('r2', 0);
+      for (let seq = 1; seq <= 4; seq++) j.append({ seq, paths: [`f${seq}`] });
+      j.confirm('r1', 4);
+      j.confirm('r2', 1);
+      j.close({ clean: true });
       await c.damage(join(dir, hashName('/srv/www')));
       const again = new Journal(dir, '/srv/www');
       assert.deepEqual(again.resume('r1'), { kind: 'records', records: [] });
@@ -167,23 +167,23 @@ describe('Journal files', () => {
   }
 
   it('a replica past the limit is named; its full pass lets the journal shrink to what is left', async () => {
-    const dir = await makeTempDir('fam-backlog-limit-');
-    const b = new Journal(dir, '/srv/www', { limitBytes: 2048 });
-    b.confirm('up', 0);
-    b.confirm('down', 0);
+    const dir = await makeTempDir('fam-journal-limit-');
+    const j = new Journal(dir, '/srv/www', { limitBytes: 2048 });
+    j.confirm('up', 0);
+    j.confirm('down', 0);
     const journal = join(dir, hashName('/srv/www'), 'journal');
     let seq = 0;
-    while (!b.compactionDue && seq < 1000) {
-      b.append({ seq: ++seq, paths: [`file-${'x'.repeat(100)}-${seq}`] });
-      b.confirm('up', seq);
+    while (!j.compactionDue && seq < 1000) {
+      j.append({ seq: ++seq, paths: [`file-${'x'.repeat(100)}-${seq}`] });
+      j.confirm('up', seq);
     }
-    assert.ok(b.compactionDue, 'the journal grew past the limit');
-    assert.deepEqual(b.behindBeyond(['up', 'down']), ['down']);
-    b.append({ seq: ++seq, paths: [''], replica: hashName('down') });
-    b.setMark('down', seq - 1);
-    b.compact(['up', 'down']);
+    assert.ok(j.compactionDue, 'the journal grew past the limit');
+    assert.deepEqual(j.behindBeyond(['up', 'down']), ['down']);
+    j.append({ seq: ++seq, paths: [''], replica: hashName('down') });
+    j.setMark('down', seq - 1);
+    j.compact(['up', 'down']);
     assert.ok((await stat(journal)).size < 300, `journal compacted to ${(await stat(journal)).size} bytes`);
-    b.close({ clean: true });
+    j.close({ clean: true });
     const again = new Journal(dir, '/srv/www', { limitBytes: 2048 });
     assert.deepEqual(again.resume('down'), { kind: 'records', records: [{ seq, paths: [''], replica: hashName('down') }] });
     assert.deepEqual(again.resume('up'), { kind: 'records', records: [] });

@@ -1,0 +1,187 @@
+/**
+ * One lane per replica, and every delivery of changes handed to all of them under one sequence
+ * number. Replicas are independent (README, How it works): a lane that is down or failed only
+ * changes its own state; flush() waits per lane, and can stop waiting for the ones that are down.
+ *
+ * Nothing is lost (README, How it works): with a state directory, each delivery is written to the journal
+ * (the `DeliveryLog`, sync/recovery.ts) before any lane has it, and a lane's confirmations move
+ * that replica's durable watermark.
+ */
+import type { EventEmitter } from 'node:events';
+import type { MirrorError } from '../errors.js';
+import type { Clock } from '../core/schedule.js';
+import { Lane, type BatchExecutor, type LaneTiming } from './lane.js';
+import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus } from '../types.js';
+
+export interface FlushOptions {
+  /** Do not wait for replicas that are down or failed (now or while waiting). */
+  healthyOnly?: boolean;
+  /** Give up waiting after this many ms (the changes still flow; the result lists who is behind). */
+  timeoutMs?: number;
+}
+
+export interface FlushResult {
+  /** Every replica has every change seen before the call: none is behind and none has problems. */
+  complete: boolean;
+  /** Replicas that do not have them yet. */
+  behind: string[];
+  /**
+   * Paths a replica could not be given (rsync named them: permissions, a name too long there, …).
+   * Everything else reached that replica; these are retried slowly until the cause is fixed.
+   */
+  problems: Array<{ replica: string; path: string }>;
+}
+
+/** What makes deliveries durable (sync/recovery.ts). None of these throws. */
+export interface DeliveryLog {
+  /** Before any lane has the delivery `seq`. */
+  append(seq: number, paths: string[]): void;
+  /** After every lane has it. */
+  delivered(): void;
+  /** Every change with a seq ≤ `seq` is on this replica. */
+  confirmed(replicaId: string, seq: number): void;
+}
+
+export interface FanoutDeps {
+  /** The batch executor of one replica (built by the Mirror: transport, excludes, events). */
+  makeExecute(replica: Replica): BatchExecutor;
+  timing: LaneTiming;
+  clock: Clock;
+  /** Where the lanes' state changes go: the Mirror. */
+  events: Pick<EventEmitter<MirrorEvents>, 'emit'>;
+  /** An error for the Mirror's 'error' listeners (a failure that needs a human). */
+  report(err: MirrorError): void;
+  /** The last seq a previous run used (the journal's): this run continues above it. */
+  lastSeq: number;
+}
+
+export class Fanout {
+  readonly #deps: FanoutDeps;
+  #lanes: Lane[] = [];
+  #seq: number;
+  #sent = new Map<string, { files: number; bytes: number }>();
+  #log: DeliveryLog | undefined;
+
+  constructor(deps: FanoutDeps) {
+    this.#deps = deps;
+    this.#seq = deps.lastSeq;
+  }
+
+  /** Makes every delivery from now on durable (sync/recovery.ts). */
+  useLog(log: DeliveryLog): void {
+    this.#log = log;
+  }
+
+  get lanes(): readonly Lane[] {
+    return this.#lanes;
+  }
+
+  /** The seq of the last delivery. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** A seq for a delivery that is not for every lane (a full pass of one replica). */
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  /** One delivery of changes: logged first (when durable), then into every replica's backlog. */
+  dispatch(paths: string[]): void {
+    const seq = ++this.#seq;
+    this.#log?.append(seq, paths);
+    for (const lane of this.#lanes) lane.add(paths, seq);
+    this.#log?.delivered();
+  }
+
+  add(replica: Replica): Lane {
+    const lane = this.#makeLane(replica);
+    this.#lanes.push(lane);
+    return lane;
+  }
+
+  /** Takes out the lanes whose replica is not in `keep`; the caller closes them. */
+  detach(keep: ReadonlySet<string>): Lane[] {
+    const removed = this.#lanes.filter((lane) => !keep.has(lane.id));
+    this.#lanes = this.#lanes.filter((lane) => keep.has(lane.id));
+    return removed;
+  }
+
+  countSent(replicaId: string, synced: { files: number; bytes: number }): void {
+    const sent = this.#sent.get(replicaId) ?? { files: 0, bytes: 0 };
+    this.#sent.set(replicaId, { files: sent.files + synced.files, bytes: sent.bytes + synced.bytes });
+  }
+
+  status(): ReplicaStatus[] {
+    return this.#lanes.map((lane) => {
+      const sent = this.#sent.get(lane.id) ?? { files: 0, bytes: 0 };
+      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes };
+    });
+  }
+
+  /**
+   * Resolves when every lane has every change delivered before `barrier` (the watcher's: every event
+   * before the call) resolved. The deadline covers the barrier too: a watcher being replaced can
+   * take a while.
+   */
+  async flush(opts: FlushOptions, barrier: () => Promise<void>): Promise<FlushResult> {
+    const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+    const done = new Set<string>();
+    const inTime = await withDeadline(barrier(), deadline);
+    if (inTime) {
+      const seq = this.#seq;
+      const all = Promise.all(
+        this.#lanes.map(async (lane) => {
+          if (await lane.confirmed(seq, { healthyOnly: opts.healthyOnly === true })) done.add(lane.id);
+        }),
+      );
+      await withDeadline(all, deadline);
+    }
+    const behind = this.#lanes.map((l) => l.id).filter((id) => !done.has(id));
+    const problems = this.#lanes.flatMap((lane) => lane.problems().map((path) => ({ replica: lane.id, path })));
+    return { complete: behind.length === 0 && problems.length === 0, behind, problems };
+  }
+
+  /** Stops every lane: the batches in flight finish, nothing new starts. */
+  async close(): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => lane.close()));
+  }
+
+  #makeLane(replica: Replica): Lane {
+    const { events, report } = this.#deps;
+    return new Lane(replica.id, this.#deps.makeExecute(replica), this.#deps.timing, this.#deps.clock, {
+      onConfirmed: (seq) => this.#log?.confirmed(replica.id, seq),
+      onDown: (error) => {
+        events.emit('replica-down', { replica: replica.id, error });
+        events.emit('problem', problemOf(replica.id, error));
+      },
+      onUp: () => events.emit('replica-up', { replica: replica.id }),
+      onFailed: (error, wasUp) => {
+        if (wasUp) events.emit('replica-down', { replica: replica.id, error });
+        events.emit('problem', problemOf(replica.id, error));
+        report(error);
+      },
+    });
+  }
+}
+
+/** Resolves true when `p` settled before the deadline (none: waits for it); rejections pass through. */
+async function withDeadline(p: Promise<unknown>, deadline: number | undefined): Promise<boolean> {
+  if (deadline === undefined) {
+    await p;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([p.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function problemOf(replica: string, error: MirrorError): ProblemEvent {
+  const event: ProblemEvent = { replica, code: error.code, message: error.message };
+  if (error.exitCode !== undefined) event.exitCode = error.exitCode;
+  return event;
+}
