@@ -5,48 +5,30 @@
  * lanes), sync/recovery.ts (the journal), sync/reconcile-scheduler.ts, sync/preflight.ts.
  */
 import { EventEmitter } from 'node:events';
-import { homedir, userInfo } from 'node:os';
 import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
-import { makeBatchRunner } from './sync/batch-runner.js';
+import { runnerFactory } from './sync/runners.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './core/filter.js';
-import { HardLinks } from './sync/hard-links.js';
-import type { BatchExecutor } from './sync/lane.js';
 import { Fanout, type FlushOptions, type FlushResult } from './sync/fanout.js';
 import { Recovery, openJournal } from './sync/recovery.js';
 import { DEFAULT_RECONCILE_TIMING, ReconcileScheduler } from './sync/reconcile-scheduler.js';
-import { checkRsync, checkSource, preflightWatches } from './sync/preflight.js';
-import { changedOptions, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
-import { realClock } from './core/schedule.js';
-import { realPathOfExisting } from './watch/real-path.js';
+import { checkTools, preflightWatches } from './sync/preflight.js';
+import { changedOptions, hostEnvironment, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
+import { realClock } from './clock.js';
 import { ConnectionPool } from './transport/pool.js';
 import { defaultTransport, Transports } from './transport/transports.js';
 import type { TransportFactory } from './transport/transport.js';
-import { verifyReplica, type VerifyResult } from './rsync/verify.js';
+import { verifyAll, type VerifyResult } from './rsync/verify.js';
 import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
-import type { MirrorEvents, Replica, ReplicaStatus } from './types.js';
+import type { MirrorEvents, Replica, ReplicaStatus, StartResult } from './types.js';
 import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch/tree-watcher.js';
 import { answerFor, type Phase } from './core/lifecycle.js';
 
 export type { FlushOptions, FlushResult } from './sync/fanout.js';
+export type { StartResult } from './types.js';
 
 const debug = createDebug('fam-mirror:mirror');
-
-/**
- * @parcel/watcher compares every path it crawls or reports with every ignored path in turn
- * (measured: 10,000 of them made subscribing to 1,050 entries take 0.5 s instead of 5 ms). It is
- * given this many at most; the others are still never sent, the event filter drops them.
- */
-const WATCH_IGNORE_MAX = 128;
-
-/** What start() did: with initMirror, whose seed is confirmed and who is still without one. */
-export interface StartResult {
-  /** Replicas whose seed (a full pass) completed; empty without initMirror. */
-  seeded: string[];
-  /** Replicas down while seeding: each gets its seed when back. Empty without initMirror. */
-  unseeded: string[];
-}
 
 export class Mirror extends EventEmitter<MirrorEvents> {
   #options: NormalizedOptions;
@@ -62,8 +44,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Settles when start() has (for close() and a flush() called during the start). */
   #started: Promise<StartResult> | undefined;
   #closing: Promise<void> | undefined;
-  /** One hard-link index of the source for every lane (see sync/hard-links.ts). */
-  #links: HardLinks | undefined;
   /** The exclude rules as one predicate, compiled once (a list can hold 200,000 patterns). */
   #excludedFilter: PathFilter | undefined;
   #excludeFile: ExcludeFile | undefined;
@@ -82,7 +62,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const pool = shared.pool ?? new ConnectionPool();
     this.#watchTuning = { ...shared.watchTuning, backend: shared.watchBackend };
     this.#raw = { ...options };
-    this.#options = normalizeOptions(options, environment());
+    this.#options = normalizeOptions(options, hostEnvironment());
     this.#transports = new Transports(shared.transport ?? defaultTransport, () => ({
       options: this.#options,
       pool,
@@ -118,8 +98,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   async #start(): Promise<StartResult> {
     const o = this.options;
-    await checkSource(o.source);
-    await checkRsync(o.rsyncPath);
+    await checkTools(o);
     this.#stillStarting();
     const limit = pLimit(o.concurrency);
     // A dry run confirms nothing, so it must not move any replica's durable watermark.
@@ -127,27 +106,41 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#excludeFile = await writeExcludeFile(o.exclude);
     const running = () => this.#phase === 'running';
     const report = (err: MirrorError) => this.#report(err);
-    const timing = { quietMs: o.quietMs, maxWaitMs: o.maxWaitMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs };
-    const fanout = new Fanout({ makeExecute: (replica) => this.#makeExecute(replica, limit), timing, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
+    const makeExecute = runnerFactory({
+      options: () => this.#options,
+      excluded: this.#excluded(),
+      excludeFile: this.#excludeFile.path,
+      limit,
+      transportFor: (replica) => this.#transports.for(replica),
+      events: this,
+      countSent: (id, event) => this.#fanout?.countSent(id, event),
+      recheck: (paths) => this.#watcher?.recheck(paths),
+    });
+    const fanout = new Fanout({ makeExecute, timing: o, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
     this.#fanout = fanout;
-    const recovery = new Recovery(journal, { fanout, clock: realClock, running, problem: (event) => this.emit('problem', event), report, stateDir: o.stateDir, journalLimitBytes: o.journalLimitBytes });
+    const recovery = new Recovery(journal, { fanout, clock: realClock, running, report, problem: (e) => this.emit('problem', e), stateDir: o.stateDir, journalLimitBytes: o.journalLimitBytes });
     this.#recovery = recovery;
     fanout.useLog(recovery);
     for (const replica of o.replicas) fanout.add(replica);
     recovery.restore();
     const reconciles = new ReconcileScheduler(realClock, { reconcileAll: () => this.reconcile(), running, report }, { ...DEFAULT_RECONCILE_TIMING, everyMs: o.reconcileIntervalSec * 1000 });
     this.#reconciles = reconciles;
-    this.#watcher = new TreeWatcher(o.source, this.#excluded(), {
-      onChanges: (paths) => {
-        fanout.dispatch(paths);
-        reconciles.delivered(paths.length);
+    this.#watcher = new TreeWatcher(
+      o.source,
+      this.#excluded(),
+      {
+        onChanges: (paths) => {
+          fanout.dispatch(paths);
+          reconciles.delivered(paths.length);
+        },
+        // The watcher replaces a failed subscription itself and asks for a full pass once it is back.
+        onError: (err) => reconciles.watcherFailed(err),
       },
-      // The watcher replaces a failed subscription itself and asks for a full pass once it is back.
-      onError: (err) => reconciles.watcherFailed(err),
-    }, { ...this.#watchTuning, ignore: literalAnchoredPaths(o.exclude).slice(0, WATCH_IGNORE_MAX) });
+      { ...this.#watchTuning, ignore: literalAnchoredPaths(o.exclude) },
+    );
     await preflightWatches(o.source, this.#excluded(), o.watchLimit);
     this.#stillStarting();
-    // Watch first, seed second (design.md invariant 5): a change made while seeding is either in
+    // Watch first, seed second (docs/internals.md, invariant 5): a change made while seeding is either in
     // the seed already or queued behind it.
     await this.#watcher.start();
     this.#stillStarting();
@@ -158,12 +151,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     debug('watching %s for %d replicas', o.source, fanout.lanes.length);
     if (o.initMirror) {
       fanout.dispatch(['']);
-      // Seeded means every replica that can be reached: one that is down gets its seed when it is
-      // back (it stays in its backlog), but one that needs a human fails the start.
-      const seed = await this.flush({ healthyOnly: true });
-      const failed = fanout.lanes.find((lane) => lane.status().state === 'failed');
-      if (failed !== undefined) throw failed.lastError ?? new MirrorError('ERR_RSYNC_FATAL', `Replica ${failed.id} failed while seeding.`);
-      return { seeded: fanout.lanes.map((l) => l.id).filter((id) => !seed.behind.includes(id)), unseeded: seed.behind };
+      return fanout.seedOutcome(await this.flush({ healthyOnly: true }));
     }
     return { seeded: [], unseeded: [] };
   }
@@ -204,7 +192,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    */
   async setReplicas(specs: string[]): Promise<{ added: string[]; removed: string[] }> {
     answerFor('setReplicas', this.#phase);
-    const next = normalizeOptions({ ...this.#raw, replicas: specs }, environment());
+    const next = normalizeOptions({ ...this.#raw, replicas: specs }, hostEnvironment());
     return await this.#applyReplicas(next.replicas, specs);
   }
 
@@ -216,14 +204,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    */
   async reconfigure(options: MirrorOptions): Promise<{ added: string[]; removed: string[]; restartNeeded: string[] }> {
     answerFor('reconfigure', this.#phase);
-    const next = normalizeOptions(options, environment());
+    const next = normalizeOptions(options, hostEnvironment());
     const restartNeeded = changedOptions(this.#options, next).filter((key) => key !== 'replicas');
     return { ...(await this.#applyReplicas(next.replicas, [...options.replicas])), restartNeeded };
   }
 
   /** Validates options exactly as `new Mirror()` does, without creating one; throws a MirrorError. */
   static checkOptions(options: MirrorOptions): NormalizedOptions {
-    return normalizeOptions(options, environment());
+    return normalizeOptions(options, hostEnvironment());
   }
 
   async #applyReplicas(replicas: readonly Replica[], specs: readonly string[]): Promise<{ added: string[]; removed: string[] }> {
@@ -286,22 +274,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   async verify(): Promise<VerifyResult[]> {
     answerFor('verify', this.#phase);
     const o = this.options;
-    await checkSource(o.source);
-    await checkRsync(o.rsyncPath);
-    // A running mirror has its rule file; otherwise this call writes its own for the time it runs.
-    const own = this.#excludeFile === undefined ? await writeExcludeFile(o.exclude) : undefined;
-    const settings = { source: o.source, excludeFile: (own ?? this.#excludeFile)?.path, timeoutSec: o.timeoutSec };
-    try {
-      return await Promise.all(
-        o.replicas.map(async (replica) => {
-          const t = this.#transports.for(replica);
-          await t.connect();
-          return verifyReplica(t, settings);
-        }),
-      );
-    } finally {
-      await own?.remove();
-    }
+    await checkTools(o);
+    const settings = { source: o.source, timeoutSec: o.timeoutSec };
+    return await verifyAll(
+      o.replicas.map((r) => this.#transports.for(r)),
+      settings,
+      { exclude: o.exclude, file: this.#excludeFile },
+    );
   }
 
   /** Excludes cannot change on a running mirror (reconfigure() names them as needing a restart). */
@@ -309,35 +288,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return (this.#excludedFilter ??= compileExcludes(this.options.exclude));
   }
 
-  #makeExecute(replica: Replica, limit: <T>(fn: () => Promise<T>) => Promise<T>): BatchExecutor {
-    const o = this.options;
-    this.#links ??= new HardLinks(o.source, this.#excluded());
-    return makeBatchRunner({
-      options: o,
-      excluded: this.#excluded(),
-      links: this.#links,
-      transport: this.#transports.for(replica),
-      excludeFile: this.#excludeFile?.path,
-      limit,
-      onSynced: (event) => {
-        // A dry run's counts are what rsync would send: reported in 'planned', never counted as sent.
-        if (!o.dryRun) this.#fanout?.countSent(replica.id, event);
-        this.emit('synced', event);
-      },
-      onProblem: (event) => this.emit('problem', event),
-      onPlanned: (event) => this.emit('planned', event),
-      onProgress: (event) => this.emit('progress', event),
-      onSentUnnamed: (paths) => this.#watcher?.recheck(paths),
-    });
-  }
-
   /** 'error' is emitted only to listeners: an embedding app must not crash on a replica's trouble. */
   #report(err: MirrorError): void {
     debug('error: %s', err.message);
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
-}
-
-function environment() {
-  return { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username, resolvePath: realPathOfExisting };
 }

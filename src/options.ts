@@ -6,12 +6,14 @@
  * environment reads (the caller passes the home directory and user name; the CLI reads INIT_MIRROR /
  * SSH_AUTH_SOCK).
  */
+import { homedir, userInfo } from 'node:os';
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
 import { excludeRuleProblem } from './rsync/args.js';
 import { LIBRARY_OPTIONS, type OptionValue } from './core/option-table.js';
 import type { Replica } from './types.js';
+import { realPathOfExisting } from './watch/real-path.js';
 
 export interface MirrorOptions {
   /** The master directory tree (absolute, or relative to the current directory). */
@@ -120,6 +122,11 @@ export interface Environment {
    * it on the real file system). Absent: paths are compared as written.
    */
   resolvePath?: (path: string) => string;
+}
+
+/** This process's environment facts (no environment variable: those are the CLI's to read). */
+export function hostEnvironment(): Environment {
+  return { cwd: process.cwd(), homeDir: homedir(), userName: userInfo().username, resolvePath: realPathOfExisting };
 }
 
 const KNOWN_KEYS = new Set<string>(Object.keys(LIBRARY_OPTIONS));

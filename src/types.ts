@@ -112,3 +112,11 @@ export interface ReplicaStatus {
   filesSent: number;
   bytesSent: number;
 }
+
+/** What start() did: with initMirror, whose seed is confirmed and who is still without one. */
+export interface StartResult {
+  /** Replicas whose seed (a full pass) completed; empty without initMirror. */
+  seeded: string[];
+  /** Replicas down while seeding: each gets its seed when back. Empty without initMirror. */
+  unseeded: string[];
+}

@@ -1,21 +1,12 @@
 /**
- * The only place that owns real timers, so the logic that decides *when* (lane, coalesce) takes
- * time as an argument and can be tested without sleeping.
+ * Time as an argument: the logic that decides *when* (lane, coalesce, scheduler, watcher) takes a
+ * Clock, so it is tested with a manual one and never sleeps. The real one is src/clock.ts.
  */
 export interface Clock {
   now(): number;
   /** Calls `fn` after `ms`; returns a cancel function. Timers never keep the process alive. */
   after(ms: number, fn: () => void): () => void;
 }
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  after(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
 
 /** Exponential backoff with full jitter (AWS architecture blog), bounded by [minMs, maxMs]. */
 export function backoffMs(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {

@@ -6,6 +6,7 @@
 import { MirrorError } from '../errors.js';
 import { buildVerifyCall, type RsyncSettings } from './args.js';
 import type { Transport } from '../transport/transport.js';
+import { writeExcludeFile, type ExcludeFile } from './exclude-file.js';
 
 export interface VerifyResult {
   replica: string;
@@ -37,4 +38,27 @@ export async function verifyReplica(transport: Transport, settings: RsyncSetting
   const differences = (run.lines ?? []).filter((l) => l.trim() !== '');
   const more = run.moreLines ?? 0;
   return { replica: replicaId, identical: differences.length === 0 && more === 0, differences, more };
+}
+
+/**
+ * Verifies every replica at once. A running mirror passes its rule file; otherwise one is written for
+ * the time this call runs.
+ */
+export async function verifyAll(
+  transports: readonly Transport[],
+  settings: Omit<RsyncSettings, 'excludeFile'>,
+  rules: { exclude: readonly string[]; file: ExcludeFile | undefined },
+): Promise<VerifyResult[]> {
+  const own = rules.file === undefined ? await writeExcludeFile(rules.exclude) : undefined;
+  const excludeFile = (own ?? rules.file)?.path;
+  try {
+    return await Promise.all(
+      transports.map(async (t) => {
+        await t.connect();
+        return verifyReplica(t, { ...settings, excludeFile });
+      }),
+    );
+  } finally {
+    await own?.remove();
+  }
 }

@@ -71,7 +71,10 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
     const started = Date.now();
     let probes = new Map<string, Probe>();
     if (batch.fullSeq === undefined) {
-      probes = await probePaths(options.source, batch.entries.map(([p]) => p));
+      probes = await probePaths(
+        options.source,
+        batch.entries.map(([p]) => p),
+      );
       batch = await withOtherLinks(batch, probes, links, options.source);
     }
     const plan = planBatch(batch, probes, excluded);
@@ -157,19 +160,20 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
       return {
         verdict,
         problems: [...problems],
-        error: new MirrorError('ERR_RSYNC_PATH', `rsync to ${replica.id} could not handle ${problems.size} path${problems.size === 1 ? '' : 's'} (exit ${run.exitCode}): ${reason}. The rest is in step; these are retried every ${Math.round(options.retryMaxMs / 1000)} s until the cause is fixed.`, {
-          host: replica.kind === 'ssh' ? replica.host : undefined,
-          path: replica.path,
-          exitCode: run.exitCode,
-          stderr: run.stderr,
-        }),
+        error: new MirrorError(
+          'ERR_RSYNC_PATH',
+          `rsync to ${replica.id} could not handle ${problems.size} path${problems.size === 1 ? '' : 's'} (exit ${run.exitCode}): ${reason}. The rest is in step; these are retried every ${Math.round(options.retryMaxMs / 1000)} s until the cause is fixed.`,
+          {
+            host: replica.kind === 'ssh' ? replica.host : undefined,
+            path: replica.path,
+            exitCode: run.exitCode,
+            stderr: run.stderr,
+          },
+        ),
       };
     }
     const code = verdict === 'fatal' ? 'ERR_RSYNC_FATAL' : 'ERR_RSYNC';
-    const advice =
-      verdict === 'fatal'
-        ? 'Fix the replica setup (is rsync installed there? is the target path right?); the lane retries slowly.'
-        : 'Retrying with backoff.';
+    const advice = verdict === 'fatal' ? 'Fix the replica setup (is rsync installed there? is the target path right?); the lane retries slowly.' : 'Retrying with backoff.';
     return {
       verdict,
       error: new MirrorError(code, `rsync to ${replica.id} exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. ${advice}`, {

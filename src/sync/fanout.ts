@@ -8,10 +8,10 @@
  * that replica's durable watermark.
  */
 import type { EventEmitter } from 'node:events';
-import type { MirrorError } from '../errors.js';
+import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
 import { Lane, type BatchExecutor, type LaneTiming } from './lane.js';
-import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus } from '../types.js';
+import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, StartResult } from '../types.js';
 
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
@@ -70,6 +70,16 @@ export class Fanout {
   /** Makes every delivery from now on durable (sync/recovery.ts). */
   useLog(log: DeliveryLog): void {
     this.#log = log;
+  }
+
+  /**
+   * What a seed (a full pass, flushed with healthyOnly) did: every replica that can be reached was
+   * seeded; one that is down gets its seed when back, but one that needs a human fails the start.
+   */
+  seedOutcome(flushed: FlushResult): StartResult {
+    const failed = this.#lanes.find((lane) => lane.status().state === 'failed');
+    if (failed !== undefined) throw failed.lastError ?? new MirrorError('ERR_RSYNC_FATAL', `Replica ${failed.id} failed while seeding.`);
+    return { seeded: this.#lanes.map((l) => l.id).filter((id) => !flushed.behind.includes(id)), unseeded: flushed.behind };
   }
 
   get lanes(): readonly Lane[] {

@@ -1,18 +1,11 @@
 /**
- * One replica's lane: its own backlog, at most one batch in flight, its own state and retries.
- * A lane never waits for another (design.md invariant 4): a slow or failing replica only delays
- * itself. The batch executor (probe → plan → rsync) is injected, so this logic is tested with a fake.
- *
- * Nothing is lost (invariant 2): a batch leaves the backlog only when the executor reports success;
- * otherwise it goes back and is retried after a jittered backoff.
- *
- * Per-path trouble is data (issue 9, item 10): a `partial` outcome that names its paths confirms the
- * rest of the batch, keeps the lane in step, and keeps those paths as problems: retried every
- * retryMaxMs in a batch of their own, reported by problems(), and excluded from the durable watermark
- * (it never passes the oldest problem, so a restart sends them again).
- *
- * Its states and what moves it between them are a table (core/lane-transitions.ts): the lane looks
- * each transition up there and does what the cell says.
+ * One replica's lane: its own backlog, at most one batch in flight, its own state and retries. A
+ * lane never waits for another (docs/internals.md, invariant 4): a slow or failing replica only
+ * delays itself. The batch runner is injected, so this logic is tested with a fake. Nothing is lost
+ * (invariant 2): a batch leaves the backlog only when the runner reports success; otherwise it goes
+ * back and is retried after a jittered backoff. A `partial` outcome that names its paths confirms the
+ * rest of the batch and keeps those paths as problems (problem-paths.ts), retried every retryMaxMs.
+ * Its states and what moves it between them are a table (core/lane-transitions.ts).
  */
 import { Pending, type Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
@@ -20,6 +13,9 @@ import { backoffMs, type Clock } from '../core/schedule.js';
 import type { ExitVerdict } from '../rsync/output.js';
 import { isUp, laneTransition, type LaneNotice, type LiveLaneState } from '../core/lane-transitions.js';
 import type { ReplicaStatus } from '../types.js';
+import type { NormalizedOptions } from '../options.js';
+import { minSeq, ProblemPaths } from './problem-paths.js';
+import { SeqWaiters } from './seq-waiters.js';
 
 export interface BatchOutcome {
   verdict: ExitVerdict;
@@ -33,12 +29,7 @@ export interface BatchOutcome {
 
 export type BatchExecutor = (batch: Batch) => Promise<BatchOutcome>;
 
-export interface LaneTiming {
-  quietMs: number;
-  maxWaitMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-}
+export type LaneTiming = Pick<NormalizedOptions, 'quietMs' | 'maxWaitMs' | 'retryMinMs' | 'retryMaxMs'>;
 
 export interface LaneListener {
   /** Every change added with a seq ≤ `seq` is now on the replica (the durable watermark). */
@@ -47,14 +38,6 @@ export interface LaneListener {
   onUp(): void;
   /** A failure retrying cannot fix; `wasUp`: the replica was up until now (so it also goes down). */
   onFailed(error: MirrorError, wasUp: boolean): void;
-}
-
-interface Waiter {
-  seq: number;
-  /** Settle with `false` as soon as the lane is down or failed, instead of waiting or rejecting. */
-  healthyOnly: boolean;
-  resolve(confirmed: boolean): void;
-  reject(err: MirrorError): void;
 }
 
 export class Lane {
@@ -81,9 +64,9 @@ export class Lane {
   #lastSuccessAt: number | undefined;
   #syncs = 0;
   #closed = false;
-  #waiters: Waiter[] = [];
+  readonly #waiters = new SeqWaiters();
   /** Paths rsync could not handle, with the seq they were dirtied at. */
-  readonly #problems = new Map<string, number>();
+  readonly #problems = new ProblemPaths();
   #problemTimer: (() => void) | undefined;
   /** The batch in flight is a retry of the problems. */
   #retryingProblems = false;
@@ -124,9 +107,9 @@ export class Lane {
     const from = this.#outstandingFrom();
     if (from === undefined || from > seq) return Promise.resolve(true);
     if (this.#closed) return Promise.reject(this.#closedError());
-    if (healthyOnly && !this.#healthy()) return Promise.resolve(false);
+    if (healthyOnly && !isUp(this.#state)) return Promise.resolve(false);
     if (this.#state === 'failed' && this.#lastError) return Promise.reject(this.#lastError);
-    return new Promise((resolve, reject) => this.#waiters.push({ seq, healthyOnly, resolve, reject }));
+    return this.#waiters.wait(seq, healthyOnly);
   }
 
   get lastError(): MirrorError | undefined {
@@ -135,11 +118,7 @@ export class Lane {
 
   /** The paths this replica could not be given, oldest first. */
   problems(): string[] {
-    return [...this.#problems].sort((a, b) => a[1] - b[1]).map(([p]) => p);
-  }
-
-  #healthy(): boolean {
-    return isUp(this.#state);
+    return this.#problems.list();
   }
 
   status(): Omit<ReplicaStatus, 'filesSent' | 'bytesSent'> {
@@ -164,7 +143,7 @@ export class Lane {
     this.#problemTimer?.();
     await this.#running;
     const err = this.#closedError();
-    for (const w of this.#waiters.splice(0)) w.reject(err);
+    this.#waiters.rejectAll(err);
   }
 
   #closedError(): MirrorError {
@@ -181,7 +160,7 @@ export class Lane {
 
   #kick(): void {
     if (this.#closed || this.#inflight !== undefined) return;
-    const due = !this.#healthy() ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
+    const due = !isUp(this.#state) ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
     if (due === undefined) return;
     this.#arm(due);
   }
@@ -217,8 +196,11 @@ export class Lane {
   #retryProblems(afterFailure = false): void {
     this.#problemTimer = undefined;
     if (this.#closed || this.#problems.size === 0 || this.#inflight !== undefined) return;
-    if (!afterFailure && (!this.#pending.isEmpty || !this.#healthy())) return this.#armProblems();
-    const batch: Batch = { entries: [...this.#problems], fullSeq: undefined };
+    if (!afterFailure && (!this.#pending.isEmpty || !isUp(this.#state))) {
+      this.#armProblems();
+      return;
+    }
+    const batch = this.#problems.asBatch();
     this.#inflight = batch;
     this.#retryingProblems = true;
     this.#running = this.#run(batch).finally(() => {
@@ -245,7 +227,7 @@ export class Lane {
     const problems = outcome.verdict === 'partial' && outcome.problems !== undefined && outcome.problems.length > 0 ? outcome.problems : undefined;
     if (outcome.verdict === 'ok' || problems !== undefined) {
       // The batch's paths are settled, except the ones rsync named.
-      for (const [p] of batch.entries) this.#problems.delete(p);
+      this.#problems.settle(batch);
       if (problems !== undefined) this.#noteProblems(batch, problems, outcome.error);
       if (!retrying) this.#covered = this.#inflightCovers;
       this.#succeeded();
@@ -258,9 +240,7 @@ export class Lane {
   }
 
   #noteProblems(batch: Batch, paths: string[], error: MirrorError | undefined): void {
-    const seqs = new Map(batch.entries);
-    const oldest = minSeq(batch) ?? this.#maxAdded;
-    for (const p of paths) this.#problems.set(p, seqs.get(p) ?? oldest);
+    this.#problems.note(batch, paths, this.#maxAdded);
     if (error !== undefined) {
       this.#lastError = error;
       this.#lastErrorAt = this.#clock.now();
@@ -269,9 +249,7 @@ export class Lane {
 
   /** Every change up to this seq is on the replica: what was covered, but never past a problem. */
   #watermark(): number {
-    let oldest = Infinity;
-    for (const seq of this.#problems.values()) if (seq < oldest) oldest = seq;
-    return Math.min(this.#covered, oldest - 1);
+    return this.#problems.cap(this.#covered);
   }
 
   #succeeded(): void {
@@ -317,20 +295,6 @@ export class Lane {
   }
 
   #settleWaiters(): void {
-    const from = this.#outstandingFrom();
-    const keep: Waiter[] = [];
-    for (const w of this.#waiters) {
-      if (from === undefined || from > w.seq) w.resolve(true);
-      else if (w.healthyOnly && !this.#healthy()) w.resolve(false);
-      else if (this.#state === 'failed' && this.#lastError) w.reject(this.#lastError);
-      else keep.push(w);
-    }
-    this.#waiters = keep;
+    this.#waiters.settle(this.#outstandingFrom(), isUp(this.#state), this.#state === 'failed' ? this.#lastError : undefined);
   }
-}
-
-function minSeq(batch: Batch): number | undefined {
-  let min = batch.fullSeq;
-  for (const [, seq] of batch.entries) if (min === undefined || seq < min) min = seq;
-  return min;
 }

@@ -31,7 +31,7 @@ export async function preflightWatches(root: string, excluded: PathFilter, injec
 }
 
 export async function checkSource(source: string): Promise<void> {
-  let st;
+  let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(source);
   } catch (e) {
@@ -50,4 +50,10 @@ export function checkRsync(rsyncPath: string): Promise<void> {
       } else resolve();
     });
   });
+}
+
+/** What start() and verify() need before anything else: the source and rsync. */
+export async function checkTools(o: { source: string; rsyncPath: string }): Promise<void> {
+  await checkSource(o.source);
+  await checkRsync(o.rsyncPath);
 }

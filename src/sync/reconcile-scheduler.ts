@@ -86,7 +86,8 @@ export class ReconcileScheduler {
         this.#deps.reconcileAll(trigger);
         return;
       case 'after-quiet':
-        return this.#afterQuiet(trigger, why);
+        this.#afterQuiet(trigger, why);
+        return;
       case 'by-the-watcher':
         debug('the watcher queues a reconcile once it watches again (%s)', why);
         return;

@@ -209,7 +209,11 @@ export class Recovery implements DeliveryLog {
       write();
     } catch (e) {
       if (!this.#stateBroken) {
-        const err = new MirrorError('ERR_STATE', `Cannot ${what} in the state directory: ${(e as Error).message}. Changes still flow; the next start reconciles every replica. Free space there or fix its permissions.`, { path: this.#deps.stateDir, cause: e });
+        const err = new MirrorError(
+          'ERR_STATE',
+          `Cannot ${what} in the state directory: ${(e as Error).message}. Changes still flow; the next start reconciles every replica. Free space there or fix its permissions.`,
+          { path: this.#deps.stateDir, cause: e },
+        );
         this.#deps.problem({ replica: '', code: err.code, message: err.message });
         this.#deps.report(err);
       }

@@ -18,6 +18,13 @@ import { MirrorError } from '../errors.js';
 
 const debug = createDebug('fam-mirror:watch');
 
+/**
+ * @parcel/watcher compares every path it crawls or reports with every ignored path in turn
+ * (measured: 10,000 of them made subscribing to 1,050 entries take 0.5 s instead of 5 ms). It is
+ * given this many at most; the others are still never sent, the event filter drops them.
+ */
+const WATCH_IGNORE_MAX = 128;
+
 /** What we use of @parcel/watcher; tests inject one that throws, rejects or goes silent. */
 export interface WatchBackend {
   subscribe(dir: string, fn: SubscribeCallback, opts?: Options): Promise<AsyncSubscription>;
@@ -44,7 +51,7 @@ export class RootSubscriber {
     this.#root = root;
     this.#privateDir = privateDir;
     this.#backend = backend;
-    this.#ignore = ignore;
+    this.#ignore = ignore.slice(0, WATCH_IGNORE_MAX);
   }
 
   /** The first subscription is of the root itself, every later one of a new alias. */

@@ -58,7 +58,17 @@ function rig(dir: string, changed: string[] = []) {
     await recovery.catchUpDowntime(watcher);
     await clock.advance(TIMING.maxWaitMs);
   };
-  const sent = (replica: string) => batches.filter((b) => b.replica === replica).map((b) => (b.batch.fullSeq !== undefined ? 'full' : b.batch.entries.map(([p]) => p).sort().join(',')));
+  const sent = (replica: string) =>
+    batches
+      .filter((b) => b.replica === replica)
+      .map((b) =>
+        b.batch.fullSeq !== undefined
+          ? 'full'
+          : b.batch.entries
+              .map(([p]) => p)
+              .sort()
+              .join(','),
+      );
   return { journal, fanout, recovery, restart, sent, problems, reported, snapshots, clock };
 }
 
@@ -102,7 +112,13 @@ describe('Recovery: what each replica gets after a restart', () => {
     const r = rig(await previousRun({ clean: false, snapshot: true }), ['never-asked']);
     await r.restart();
     assert.deepEqual([r.sent('r1'), r.sent('r2')], [['full'], ['full']]);
-    assert.deepEqual(r.problems.map((p) => [p.replica, p.code]), [['r1', 'ERR_STATE_UNCLEAN'], ['r2', 'ERR_STATE_UNCLEAN']]);
+    assert.deepEqual(
+      r.problems.map((p) => [p.replica, p.code]),
+      [
+        ['r1', 'ERR_STATE_UNCLEAN'],
+        ['r2', 'ERR_STATE_UNCLEAN'],
+      ],
+    );
   });
 
   it('a watermark that does not check out: that replica alone is told why and gets a full pass', async () => {
@@ -111,7 +127,10 @@ describe('Recovery: what each replica gets after a restart', () => {
     const r = rig(dir, []);
     await r.restart();
     assert.deepEqual([r.sent('r1'), r.sent('r2')], [[], ['full']]);
-    assert.deepEqual(r.problems.map((p) => [p.replica, p.code]), [['r2', 'ERR_STATE_DAMAGED']]);
+    assert.deepEqual(
+      r.problems.map((p) => [p.replica, p.code]),
+      [['r2', 'ERR_STATE_DAMAGED']],
+    );
     assert.match(r.problems[0]!.message, /watermark file is damaged/);
   });
 
@@ -155,9 +174,21 @@ describe('Recovery: a running mirror', () => {
     await r.clock.advance(TIMING.maxWaitMs);
     r.fanout.dispatch(['y']);
     await r.clock.advance(TIMING.maxWaitMs);
-    assert.deepEqual([r.sent('r1'), r.sent('r2')], [['x', 'y'], ['x', 'y']]);
-    assert.deepEqual(r.problems.map((p) => p.code), ['ERR_STATE']);
-    assert.deepEqual(r.reported.map((e) => e.code), ['ERR_STATE']);
+    assert.deepEqual(
+      [r.sent('r1'), r.sent('r2')],
+      [
+        ['x', 'y'],
+        ['x', 'y'],
+      ],
+    );
+    assert.deepEqual(
+      r.problems.map((p) => p.code),
+      ['ERR_STATE'],
+    );
+    assert.deepEqual(
+      r.reported.map((e) => e.code),
+      ['ERR_STATE'],
+    );
     r.recovery.close(true);
     const again = new Journal(dir, SOURCE);
     assert.equal(again.cleanStop, false);
