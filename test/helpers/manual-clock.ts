@@ -32,18 +32,35 @@ export class ManualClock implements Clock {
     };
   }
 
+  /** Delays of the timers waiting now, from now, soonest first. */
+  get delays(): number[] {
+    return this.#timers.map((t) => t.at - this.#now).sort((a, b) => a - b);
+  }
+
   /** Moves time forward by `ms`, running each due timer at its own time, then flushes microtasks. */
   async advance(ms: number): Promise<void> {
+    await this.#advance(ms, flushMicrotasks);
+  }
+
+  /** The same without flushing microtasks between timers: for code that the test drives step by step. */
+  advanceNow(ms: number): void {
+    void this.#advance(ms, undefined);
+  }
+
+  #advance(ms: number, between: (() => Promise<void>) | undefined): Promise<void> | undefined {
     const end = this.#now + ms;
-    for (;;) {
+    const step = (guard: number): Promise<void> | undefined => {
+      if (guard >= 10_000) throw new Error('ManualClock: more than 10,000 timers in one advance');
       const next = [...this.#timers].sort((a, b) => a.at - b.at || a.order - b.order)[0];
-      if (next === undefined || next.at > end) break;
+      if (next === undefined || next.at > end) {
+        this.#now = end;
+        return between?.();
+      }
       this.#timers = this.#timers.filter((t) => t !== next);
       this.#now = next.at;
       next.fn();
-      await flushMicrotasks();
-    }
-    this.#now = end;
-    await flushMicrotasks();
+      return between === undefined ? step(guard + 1) : between().then(() => step(guard + 1));
+    };
+    return step(0);
   }
 }

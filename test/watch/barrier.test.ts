@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { Barrier, BARRIER_TIMEOUT_MS } from '../../src/watch/barrier.js';
 import type { WatchEvent } from '../../src/watch/events.js';
 import { cleanupTempDirs, makeTempDir, waitFor } from '../helpers/tree.js';
-import { ManualClock } from './manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 after(cleanupTempDirs);
 
@@ -34,21 +34,21 @@ describe('Barrier', () => {
     const { dir, clock, barrier } = await rig();
     const arrived = barrier.marker();
     const file = await markerWritten(dir);
-    assert.equal(clock.pending.length, 1);
+    assert.equal(clock.delays.length, 1);
     barrier.deliver(created(file));
     assert.equal(await arrived, true);
     assert.equal(existsSync(file), false);
-    assert.equal(clock.pending.length, 0);
+    assert.equal(clock.delays.length, 0);
   });
 
   it('a marker that does not come back in time has not arrived (never a silent success)', async () => {
     const { dir, clock, barrier } = await rig();
     const arrived = barrier.marker();
     const file = await markerWritten(dir);
-    clock.advance(BARRIER_TIMEOUT_MS - 1);
+    clock.advanceNow(BARRIER_TIMEOUT_MS - 1);
     barrier.deliver(created(join(dir, 'm999')));
     barrier.deliver(created(`${file}.tmp`));
-    clock.advance(1);
+    clock.advanceNow(1);
     assert.equal(await arrived, false);
     assert.equal(existsSync(file), false);
     // Its event arriving late releases nothing and breaks nothing.
@@ -59,7 +59,7 @@ describe('Barrier', () => {
     const { dir, clock } = await rig();
     const barrier = new Barrier(join(dir, 'missing'), clock, () => false);
     assert.equal(await barrier.marker(), false);
-    assert.equal(clock.pending.length, 0);
+    assert.equal(clock.delays.length, 0);
   });
 
   it('once the watcher is closing, a marker that did not come back no longer matters', async () => {
@@ -68,7 +68,7 @@ describe('Barrier', () => {
     const arrived = barrier.marker();
     await markerWritten(dir);
     closed = true;
-    clock.advance(BARRIER_TIMEOUT_MS);
+    clock.advanceNow(BARRIER_TIMEOUT_MS);
     assert.equal(await arrived, true);
   });
 
@@ -78,7 +78,7 @@ describe('Barrier', () => {
     await markerWritten(dir);
     barrier.release();
     assert.equal(await arrived, true);
-    assert.equal(clock.pending.length, 0);
+    assert.equal(clock.delays.length, 0);
   });
 
   it('roundTrip() sends the second marker only after the first came back, and fails with either', async () => {
@@ -93,7 +93,7 @@ describe('Barrier', () => {
 
     const lost = barrier.roundTrip();
     const third = await markerWritten(dir);
-    clock.advance(BARRIER_TIMEOUT_MS);
+    clock.advanceNow(BARRIER_TIMEOUT_MS);
     assert.equal(await lost, false);
     assert.equal(existsSync(third), false);
     assert.deepEqual(await readdir(dir), [], 'no second marker was written after the first was lost');

@@ -15,7 +15,7 @@ import { Barrier, BARRIER_TIMEOUT_MS } from '../../src/watch/barrier.js';
 import { RootSubscriber, type WatchBackend } from '../../src/watch/root-subscriber.js';
 import { recoveryRetryMs, Subscriptions } from '../../src/watch/subscription.js';
 import { cleanupTempDirs, makeTempDir, waitFor } from '../helpers/tree.js';
-import { ManualClock } from './manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 after(cleanupTempDirs);
 
@@ -113,8 +113,8 @@ describe('Subscriptions', () => {
     subs.scheduleResubscribe(['b', 'a']);
     const caughtUp = subs.caughtUp;
     assert.ok(caughtUp !== undefined);
-    assert.deepEqual(clock.pending, [300], 'one debounce timer');
-    clock.advance(300);
+    assert.deepEqual(clock.delays, [300], 'one debounce timer');
+    clock.advanceNow(300);
     await caughtUp;
     assert.equal(subs.watchedRoot, alias(privateDir, 1));
     assert.ok(lstatSync(join(privateDir, 'a1')).isSymbolicLink());
@@ -122,9 +122,9 @@ describe('Subscriptions', () => {
     assert.deepEqual(log.changes, [['a', 'b']]);
     // The old subscription still lives until the overlap has passed; the barrier's is not touched.
     assert.deepEqual(backend.live(), [root, join(privateDir, 'barrier'), alias(privateDir, 1)]);
-    await waitFor(() => clock.pending.length === 1, { what: 'the overlap timer' });
-    assert.deepEqual(clock.pending, [1000]);
-    clock.advance(1000);
+    await waitFor(() => clock.delays.length === 1, { what: 'the overlap timer' });
+    assert.deepEqual(clock.delays, [1000]);
+    clock.advanceNow(1000);
     await waitFor(() => backend.live().length === 2, { what: 'the old root to be dropped' });
     assert.deepEqual(backend.live(), [join(privateDir, 'barrier'), alias(privateDir, 1)]);
     await close();
@@ -139,9 +139,9 @@ describe('Subscriptions', () => {
     const recovering = subs.recovering;
     assert.ok(recovering !== undefined);
     for (const wait of [250, 500, 1000]) {
-      await waitFor(() => clock.pending.length === 1, { what: `the retry after ${wait} ms` });
-      assert.deepEqual(clock.pending, [wait]);
-      clock.advance(wait);
+      await waitFor(() => clock.delays.length === 1, { what: `the retry after ${wait} ms` });
+      assert.deepEqual(clock.delays, [wait]);
+      clock.advanceNow(wait);
     }
     await recovering;
     assert.deepEqual(backend.attempts, [0, 0, 0, 250, 750, 1750, 1750]);
@@ -184,11 +184,11 @@ describe('Subscriptions', () => {
     await subs.start();
     await rename(root, join(parent, 'elsewhere'));
     subs.checkRoot();
-    await waitFor(() => clock.pending.length === 1, { what: 'the first retry' });
-    clock.advance(250);
-    await waitFor(() => backend.attempts.length === 4 && clock.pending.length === 1, { what: 'the second retry' });
+    await waitFor(() => clock.delays.length === 1, { what: 'the first retry' });
+    clock.advanceNow(250);
+    await waitFor(() => backend.attempts.length === 4 && clock.delays.length === 1, { what: 'the second retry' });
     await mkdir(root);
-    clock.advance(500);
+    clock.advanceNow(500);
     await subs.recovering;
     assert.deepEqual(log.changes, [[''], ['']]);
     assert.deepEqual(log.errors, ['ERR_WATCH']);
@@ -200,36 +200,36 @@ describe('Subscriptions', () => {
     await subs.start();
     subs.armHealth();
     const barrierSub = () => backend.subs.find((s) => s.dir === join(privateDir, 'barrier') && !s.dropped)!;
-    clock.advance(5000);
+    clock.advanceNow(5000);
     // A healthy watcher delivers the marker.
     await waitFor(() => existsSync(join(privateDir, 'barrier', 'm1')), { what: 'the first marker' });
     barrierSub().fn(null, [{ type: 'create', path: join(privateDir, 'barrier', 'm1') }]);
-    await waitFor(() => clock.pending.length === 1 && clock.pending[0] === 5000, { what: 'the health check re-armed' });
+    await waitFor(() => clock.delays.length === 1 && clock.delays[0] === 5000, { what: 'the health check re-armed' });
     assert.deepEqual(log.changes, []);
     // A silent one does not.
-    clock.advance(5000);
+    clock.advanceNow(5000);
     await waitFor(() => existsSync(join(privateDir, 'barrier', 'm2')), { what: 'the second marker' });
-    clock.advance(BARRIER_TIMEOUT_MS);
+    clock.advanceNow(BARRIER_TIMEOUT_MS);
     await waitFor(() => log.changes.length === 1, { what: 'the recovery' });
     assert.deepEqual(log.changes, [['']]);
     assert.equal(subs.watchedRoot, alias(privateDir, 1));
     await close();
-    assert.deepEqual(clock.pending, [], 'no timer left after close');
+    assert.deepEqual(clock.delays, [], 'no timer left after close');
   });
 
   it('swaps never overlap: a recovery waits for a resubscription still in its overlap', async () => {
     const { privateDir, clock, backend, subs, log, close } = await rig();
     await subs.start();
     subs.scheduleResubscribe(['a']);
-    clock.advance(300);
+    clock.advanceNow(300);
     await subs.caughtUp;
-    await waitFor(() => clock.pending.length === 1, { what: 'the overlap timer' });
+    await waitFor(() => clock.delays.length === 1, { what: 'the overlap timer' });
     const before = backend.attempts.length;
     const recovering = subs.recover('a test');
     assert.equal(subs.recover('a second caller'), recovering, 'concurrent callers share one recovery');
     await new Promise((r) => setImmediate(r));
     assert.equal(backend.attempts.length, before, 'nothing subscribed during the overlap');
-    clock.advance(1000);
+    clock.advanceNow(1000);
     await recovering;
     assert.deepEqual(log.swaps, ['before', `resubscribe ${alias(privateDir, 1)}`, 'before', `recovery ${alias(privateDir, 2)}`]);
     assert.deepEqual(backend.live(), [alias(privateDir, 2), join(privateDir, 'barrier')]);
