@@ -1,5 +1,5 @@
 /**
- * What each public method of Mirror does in each phase of its life, as one table (issue 9: a
+ * What each public method of Mirror does in each phase of its life, as one table (a
  * `close()` during `start()` once left a watcher subscribed after the close, a status reading
  * `idle` and a later `flush()` resolving "complete" with nothing sent). Pure.
  *

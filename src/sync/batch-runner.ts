@@ -164,7 +164,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
           'ERR_RSYNC_PATH',
           `rsync to ${replica.id} could not handle ${problems.size} path${problems.size === 1 ? '' : 's'} (exit ${run.exitCode}): ${reason}. The rest is in step; these are retried every ${Math.round(options.retryMaxMs / 1000)} s until the cause is fixed.`,
           {
-            host: replica.kind === 'ssh' ? replica.host : undefined,
+            host: transport.host,
             path: replica.path,
             exitCode: run.exitCode,
             stderr: run.stderr,
@@ -177,7 +177,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
     return {
       verdict,
       error: new MirrorError(code, `rsync to ${replica.id} exited with code ${run.exitCode}${reason ? `: ${reason}` : ''}. ${advice}`, {
-        host: replica.kind === 'ssh' ? replica.host : undefined,
+        host: transport.host,
         path: replica.path,
         exitCode: run.exitCode,
         stderr: run.stderr,

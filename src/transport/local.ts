@@ -13,6 +13,7 @@ import type { ReplicaRoot, Transport } from './transport.js';
 export class LocalTransport implements Transport {
   readonly replica: LocalReplica;
   readonly target: RsyncTarget;
+  readonly host = undefined;
   readonly #rsyncPath: string;
 
   constructor(replica: LocalReplica, rsyncPath: string) {

@@ -20,6 +20,7 @@ const ANSWER_KEEP = 4096;
 export class SshTransport implements Transport {
   readonly replica: SshReplica;
   readonly target: RsyncTarget;
+  readonly host: string;
   /** `user@host:port`: the pool's key, and the name loginCounts() reports. */
   readonly connection: string;
   readonly #ctx: TransportContext;
@@ -30,6 +31,7 @@ export class SshTransport implements Transport {
     const o = ctx.options;
     const user = replica.user ?? o.userName;
     this.replica = replica;
+    this.host = replica.host;
     this.#ctx = ctx;
     this.connection = `${user}@${replica.host}:${replica.port}`;
     this.target = { path: replica.path, rsh: bridgeRsh(), remoteRsyncPath: o.remoteRsyncPath };

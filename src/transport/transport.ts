@@ -31,6 +31,8 @@ export interface ReplicaRoot {
 
 export interface Transport {
   readonly replica: Replica;
+  /** The host named in this replica's errors; undefined for a local replica. */
+  readonly host: string | undefined;
   /** How rsync must name this replica (give it to buildRsyncCalls / buildVerifyCall). */
   readonly target: RsyncTarget;
   /**

@@ -2,7 +2,7 @@
  * Recovers the changes @parcel/watcher folds away. Its event list drops a path that was created and
  * deleted within one delivery window (Event.hh: `isCreated && isDeleted` is skipped), and a rename
  * onto an existing file is a "create": so `mv d/g f; rm f` with `f` existing before reports only
- * `d/g` deleted, and `f` would stay on every replica (issue 9, item 11). The watcher's in-memory
+ * `d/g` deleted, and `f` would stay on every replica. The watcher's in-memory
  * tree does follow every inotify event, folded or not, so a diff of a snapshot of that tree against
  * an earlier one (`writeSnapshot` / `getEventsSince` on the live subscription's path: no crawl, about
  * 0.1 s + 0.5 s per 200k entries) names them.

@@ -3,7 +3,7 @@
  * face mirror.ts uses, composed of
  * - events.ts: one delivery → the paths to hand on, the directories to inspect (pure);
  * - subscription.ts: the subscriptions, their swaps, recovery and health check (failures of the
- *   watcher never end the process nor leave it blind, issue 9); root-subscriber.ts: one subscription
+ *   watcher never end the process nor leave it blind); root-subscriber.ts: one subscription
  *   under a path string never used before;
  * - barrier.ts: "every event before now has been delivered", for flush();
  * - sweep.ts: the changes the watcher folds away; hot-dirs.ts: a low-latency side watch.

@@ -1,5 +1,5 @@
 /**
- * Watch-limit preflight (issue 4): @parcel/watcher needs one inotify watch per directory, and when the
+ * Watch-limit preflight: @parcel/watcher needs one inotify watch per directory, and when the
  * kernel's limit is reached it fails part-way or, worse, leaves directories created later silently
  * unwatched (docs/internals.md, "@parcel/watcher"). So before watching we count the directories to watch (stopping as soon
  * as they exceed what is free, so the count costs little on a tree that does not fit) and refuse to

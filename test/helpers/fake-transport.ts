@@ -40,6 +40,10 @@ type Entry = { type: 'file'; size: number; mtimeMs: number; mode: number } | { t
 export class FakeTransport implements Transport {
   readonly replica: Replica;
   readonly target: RsyncTarget;
+  /** A fake ssh replica's host is named in its errors as a real one's would be. */
+  get host(): string | undefined {
+    return this.replica.kind === 'ssh' ? this.replica.host : undefined;
+  }
   /** Every rsync call, in the order they started. */
   readonly calls: FakeCall[] = [];
   readonly moves: Rename[] = [];
