@@ -25,6 +25,7 @@ for (const file of files(join(root, 'src'))) {
   text.split('\n').forEach((line, i) => {
     const at = `${rel}:${i + 1}`;
     if (/\bdesign\.md\b|field-notes|\bshared\//.test(line)) breaches.push(`${at}: cites a document that is not in the repository (cite docs/internals.md or README.md)`);
+    if (/\(issues? \d|\bissue \d+[,;:)]/.test(line)) breaches.push(`${at}: cites a tracker issue, which is not in the repository (say why in the comment, or cite docs/internals.md)`);
     for (const [, doc] of line.matchAll(/\b((?:docs|bench)\/[\w./-]+\.md)\b/g)) {
       if (!existsSync(join(root, doc))) breaches.push(`${at}: cites ${doc}, which does not exist`);
     }
