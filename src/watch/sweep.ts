@@ -8,8 +8,9 @@
  * 0.1 s + 0.5 s per 200k entries) names them.
  *
  * A sweep runs after a delivery that carried a delete (a folded pair needs one, or a rename from
- * outside the tree), after a burst of creates (about one in ten bursts of 1,000 new files, one create
- * was never reported although the watcher's tree had it: docs/internals.md), before flush() answers, and now and then even when nothing was delivered
+ * outside the tree), once a burst of creates has stopped (about one in ten bursts of 1,000 new files,
+ * one create was never reported although the watcher's tree had it: docs/internals.md; mid-burst, a
+ * sweep would report what is merely not delivered yet), before flush() answers, and now and then even when nothing was delivered
  * (`mv /tmp/x f; rm f` delivers nothing at all), spaced by its own measured cost. Paths whose last
  * delivered event already says what the diff says are not reported again.
  */
@@ -45,6 +46,8 @@ export class Sweep {
   #creates = 0;
   /** A delivery carried a delete since the last sweep. */
   wanted = false;
+  /** At least BURST_CREATES creates were delivered since the last sweep: one is wanted once they stop. */
+  burst = false;
   /** Duration of the last sweep, which spaces the next ones. */
   lastMs = 0;
   lastAt = 0;
@@ -68,7 +71,7 @@ export class Sweep {
   /** One delivered event (root-relative). */
   note(rel: string, type: Event['type']): void {
     if (type === 'delete') this.wanted = true;
-    else if (type === 'create' && ++this.#creates >= BURST_CREATES) this.wanted = true;
+    else if (type === 'create' && ++this.#creates >= BURST_CREATES) this.burst = true;
     if (this.#overflow) return;
     this.#seen.set(rel, type === 'delete' ? 'gone' : 'exists');
     if (this.#seen.size > MAX_REMEMBERED) {
@@ -96,6 +99,7 @@ export class Sweep {
     if (base === undefined) return;
     const started = Date.now();
     this.wanted = false;
+    this.burst = false;
     this.#creates = 0;
     const seen = this.#overflow ? undefined : this.#seen;
     this.#seen = new Map();

@@ -11,7 +11,7 @@
  * Events are hints: rsync, reading the tree, is the truth. Backend 'inotify' is forced: with
  * watchman installed the default silently changes.
  */
-import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parcelWatcher, { type Event } from '@parcel/watcher';
@@ -26,7 +26,7 @@ import { HotDirs } from './hot-dirs.js';
 import { RootSubscriber, type WatchBackend } from './root-subscriber.js';
 import { Subscriptions } from './subscription.js';
 import { Sweep } from './sweep.js';
-import { rebaseSnapshot } from './snapshot-file.js';
+import { saveTreeSnapshot, treeChangesSince } from './tree-snapshot.js';
 
 export type { WatchBackend } from './root-subscriber.js';
 
@@ -73,6 +73,7 @@ export class TreeWatcher {
   #subs: Subscriptions | undefined;
   #inspections = new Set<Promise<void>>();
   #sweep: Sweep | undefined;
+  #cancelQuietSweep: (() => void) | undefined;
   #cancelSweep: (() => void) | undefined;
   #sweepAt = 0;
 
@@ -154,8 +155,8 @@ export class TreeWatcher {
     // Events in hand may still be turning into a resubscription and a re-sync of blind directories.
     await Promise.all(this.#inspections);
     await subs.caughtUp;
-    // A delete was delivered: a folded pair may hide behind it (sweep.ts).
-    if (this.#sweep?.wanted === true) await this.#runSweep();
+    // A delete was delivered (a folded pair may hide behind it), or a burst of creates: sweep.ts.
+    if (this.#sweep?.wanted === true || this.#sweep?.burst === true) await this.#runSweep();
   }
 
   /**
@@ -176,30 +177,19 @@ export class TreeWatcher {
    * snapshot never misses one. Always taken of the real root path, which a restart will diff.
    */
   async saveSnapshot(file: string): Promise<void> {
-    const tmp = `${file}.tmp`;
-    // From the live subscription's tree (no crawl), spelled with the real root for the next start.
-    const live = this.#watchedRoot;
-    await this.#backend.writeSnapshot(live, tmp, { backend: 'inotify' });
-    if (live !== this.#root) await writeFile(tmp, rebaseSnapshot(await readFile(tmp), live, this.#root));
-    await this.barrier();
-    await rename(tmp, file);
+    await saveTreeSnapshot(this.#backend, this.#watchedRoot, this.#root, file, () => this.barrier());
   }
 
   /** Paths changed since the snapshot in `file` (mtime-based: a content change with its mtime restored is invisible). */
-  async changesSince(file: string): Promise<string[]> {
-    const live = this.#watchedRoot;
-    let from = file;
-    if (live !== this.#root) {
-      from = join(this.#privateDir!, 'since');
-      await writeFile(from, rebaseSnapshot(await readFile(file), this.#root, live));
-    }
-    const events = await this.#backend.getEventsSince(live, from, { backend: 'inotify' });
-    const out = new Set<string>();
-    for (const e of events) {
-      const rel = this.#toRel(live, e.path);
-      if (rel !== undefined) out.add(rel);
-    }
-    return [...out];
+  changesSince(file: string): Promise<string[]> {
+    return treeChangesSince(
+      this.#backend,
+      this.#watchedRoot,
+      this.#root,
+      () => join(this.#privateDir!, 'since'),
+      file,
+      (live, abs) => this.#toRel(live, abs),
+    );
   }
 
   async close(): Promise<void> {
@@ -211,6 +201,7 @@ export class TreeWatcher {
   async #teardown(): Promise<void> {
     this.#hot.clear();
     this.#cancelSweep?.();
+    this.#cancelQuietSweep?.();
     await this.#subs?.close();
     this.#barrier?.release();
     await this.#sweep?.close();
@@ -229,6 +220,7 @@ export class TreeWatcher {
     for (const { rel, type } of delivery.seen) this.#sweep?.note(rel, type);
     if (delivery.dispatch.length > 0) this.#handlers.onChanges(delivery.dispatch);
     if (this.#sweep?.wanted === true) this.#scheduleSweep(Math.max(SWEEP_AFTER_MS, this.#sweep.lastAt + 20 * this.#sweep.lastMs - this.#clock.now()));
+    else if (this.#sweep?.burst === true) this.#sweepWhenQuiet(Math.max(SWEEP_AFTER_MS, 20 * this.#sweep.lastMs));
     this.#hot.touch(delivery.touch);
     // Too many to stat one by one: resubscribe anyway and re-sync their parents (recursively).
     if (delivery.blindParents.length > 0) this.#subs?.scheduleResubscribe(delivery.blindParents);
@@ -279,6 +271,12 @@ export class TreeWatcher {
       this.#cancelSweep = undefined;
       void this.#runSweep().finally(() => this.#scheduleSweep(Math.max(this.#sweepEveryMs, 100 * (this.#sweep?.lastMs ?? 0))));
     });
+  }
+
+  /** Re-armed by every delivery of the burst, so it runs once they stop. */
+  #sweepWhenQuiet(delayMs: number): void {
+    this.#cancelQuietSweep?.();
+    this.#cancelQuietSweep = this.#clock.after(delayMs, () => void this.#runSweep());
   }
 
   /** A sweep on the swap chain, so it never runs beside a change of subscription. */
