@@ -5,7 +5,8 @@
  */
 import type { StartResult } from '../mirror.js';
 import type { GroupReconfigureResult } from '../mirror-group.js';
-import type { PlannedEvent, ProgressEvent, SyncedEvent } from '../types.js';
+import type { PlannedEvent, ProgressEvent, ReplicaCheckedEvent, SyncedEvent } from '../types.js';
+import { codeVerdict } from '../core/error-verdicts.js';
 import type { VerifyResult } from '../rsync/verify.js';
 import type { StatusDocument } from './control.js';
 
@@ -22,6 +23,17 @@ export function humanBytes(n: number): string {
 
 export function logLine(at: Date, line: string): string {
   return `${at.toISOString()} ${line}\n`;
+}
+
+/**
+ * One line per replica as its start-up check ends; its retries print only when they succeed (a
+ * replica down at start would otherwise log every backoff). Undefined: print nothing.
+ */
+export function describeCheck(e: ReplicaCheckedEvent): string | undefined {
+  if (e.check !== undefined) return `${e.replica}: ready (rsync ${e.check.rsyncVersion}, ${e.check.path}${e.check.created ? ', created' : ''})`;
+  if (e.attempt > 1 || e.error === undefined) return undefined;
+  const state = codeVerdict(e.error.code) === 'needs-a-human' ? 'failed' : 'down, retrying:';
+  return `${e.replica}: ${state} ${e.error.code} ${e.error.message}`;
 }
 
 export function describeProgress(e: ProgressEvent): string {

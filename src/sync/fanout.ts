@@ -10,7 +10,7 @@
 import type { EventEmitter } from 'node:events';
 import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
-import { Lane, type BatchExecutor, type LaneTiming } from './lane.js';
+import { Lane, type BatchExecutor, type BatchOutcome, type LaneTiming } from './lane.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, StartResult } from '../types.js';
 
 export interface FlushOptions {
@@ -45,6 +45,8 @@ export interface DeliveryLog {
 export interface FanoutDeps {
   /** The batch executor of one replica (built by the Mirror: transport, excludes, events). */
   makeExecute(replica: Replica): BatchExecutor;
+  /** The start-up check of one replica (sync/runners.ts); without it a lane starts idle, unchecked. */
+  makeCheck?(replica: Replica): () => Promise<BatchOutcome>;
   timing: LaneTiming;
   clock: Clock;
   /** Where the lanes' state changes go: the Mirror. */
@@ -159,19 +161,26 @@ export class Fanout {
 
   #makeLane(replica: Replica): Lane {
     const { events, report } = this.#deps;
-    return new Lane(replica.id, this.#deps.makeExecute(replica), this.#deps.timing, this.#deps.clock, {
-      onConfirmed: (seq) => this.#log?.confirmed(replica.id, seq),
-      onDown: (error) => {
-        events.emit('replica-down', { replica: replica.id, error });
-        events.emit('problem', problemOf(replica.id, error));
+    return new Lane(
+      replica.id,
+      this.#deps.makeExecute(replica),
+      this.#deps.timing,
+      this.#deps.clock,
+      {
+        onConfirmed: (seq) => this.#log?.confirmed(replica.id, seq),
+        onDown: (error) => {
+          events.emit('replica-down', { replica: replica.id, error });
+          events.emit('problem', problemOf(replica.id, error));
+        },
+        onUp: () => events.emit('replica-up', { replica: replica.id }),
+        onFailed: (error, wasUp) => {
+          if (wasUp) events.emit('replica-down', { replica: replica.id, error });
+          events.emit('problem', problemOf(replica.id, error));
+          report(error);
+        },
       },
-      onUp: () => events.emit('replica-up', { replica: replica.id }),
-      onFailed: (error, wasUp) => {
-        if (wasUp) events.emit('replica-down', { replica: replica.id, error });
-        events.emit('problem', problemOf(replica.id, error));
-        report(error);
-      },
-    });
+      this.#deps.makeCheck?.(replica),
+    );
   }
 }
 

@@ -1,7 +1,21 @@
 /** What the command prints, as data: every formatter a row per case; Terminal on a fake output and clock. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describePlanned, describeProgress, describeReload, describeSynced, describeVerify, formatStatus, humanBytes, logLine, progressBar, seedClaim, Terminal } from '../../src/cli/format.js';
+import { MirrorError } from '../../src/errors.js';
+import {
+  describeCheck,
+  describePlanned,
+  describeProgress,
+  describeReload,
+  describeSynced,
+  describeVerify,
+  formatStatus,
+  humanBytes,
+  logLine,
+  progressBar,
+  seedClaim,
+  Terminal,
+} from '../../src/cli/format.js';
 import type { ProgressEvent } from '../../src/types.js';
 import type { StatusDocument } from '../../src/cli/control.js';
 
@@ -40,6 +54,19 @@ describe('log lines and progress', () => {
     it(`a bar on ${b.columns} columns at ${b.percent}%`, () =>
       assert.equal(progressBar({ ...e, percent: b.percent }, b.columns), `web2:/var/www ${b.bar} ${describeProgress({ ...e, percent: b.percent })}`));
   }
+});
+
+describe('describeCheck: one line per replica as its start-up check ends', () => {
+  const check = { rsyncVersion: '3.2.7', path: '/srv/www', created: false };
+  const rows: Array<{ name: string; e: Parameters<typeof describeCheck>[0]; want: string | undefined }> = [
+    { name: 'ready', e: { replica: 'web2', attempt: 1, check }, want: 'web2: ready (rsync 3.2.7, /srv/www)' },
+    { name: 'ready, target made', e: { replica: 'web2', attempt: 1, check: { ...check, created: true } }, want: 'web2: ready (rsync 3.2.7, /srv/www, created)' },
+    { name: 'ready after retries', e: { replica: 'web2', attempt: 4, check }, want: 'web2: ready (rsync 3.2.7, /srv/www)' },
+    { name: 'needs a human', e: { replica: 'web3', attempt: 1, error: new MirrorError('ERR_SSH_AUTH', 'no login') }, want: 'web3: failed ERR_SSH_AUTH no login' },
+    { name: 'down', e: { replica: 'web3', attempt: 1, error: new MirrorError('ERR_SSH_CONNECT', 'refused') }, want: 'web3: down, retrying: ERR_SSH_CONNECT refused' },
+    { name: 'a retry that failed again', e: { replica: 'web3', attempt: 2, error: new MirrorError('ERR_SSH_CONNECT', 'refused') }, want: undefined },
+  ];
+  for (const r of rows) it(r.name, () => assert.equal(describeCheck(r.e), r.want));
 });
 
 describe('seedClaim: the ready line says only what start() observed', () => {
