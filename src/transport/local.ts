@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { judgeCheck, type TargetAnswer } from '../core/replica-check.js';
 import type { Rename } from '../core/plan.js';
 import type { RsyncTarget } from '../rsync/args.js';
@@ -68,7 +69,8 @@ async function localTarget(path: string, create: boolean): Promise<TargetAnswer>
       () => 'unwritable' as const,
     );
   }
-  const parent = await stat(`${path.replace(/\/+$/, '')}/..`).catch(() => undefined);
+  // Lexically: `path/..` does not resolve while path is missing.
+  const parent = await stat(dirname(resolve(path))).catch(() => undefined);
   if (parent?.isDirectory() !== true) return 'no-parent';
   if (!create) return 'would-create';
   // The last component only (rsync's --mkpath would make every missing parent too).
