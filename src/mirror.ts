@@ -116,7 +116,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       countSent: (id: string, event: SyncedEvent) => this.#fanout?.countSent(id, event),
       recheck: (paths: string[]) => this.#watcher?.recheck(paths),
     };
-    // Every replica is checked at once, each in its own lane: none waits for another (sync/lane.ts).
     const fanout = new Fanout({ makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: o, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
     this.#fanout = fanout;
     const recovery = new Recovery(journal, { fanout, clock: realClock, running, report, problem: (e) => this.emit('problem', e), stateDir: o.stateDir, journalLimitBytes: o.journalLimitBytes });

@@ -99,6 +99,7 @@ export interface ReplicaCheckedEvent {
 
 export interface MirrorEvents {
   'replica-checked': [ReplicaCheckedEvent];
+  'restart-backlog': [RestartBacklogEvent];
   progress: [ProgressEvent];
   synced: [SyncedEvent];
   planned: [PlannedEvent];
@@ -132,6 +133,26 @@ export interface ReplicaStatus {
   problems: number;
   filesSent: number;
   bytesSent: number;
+  /**
+   * What this replica still lacks from before the last restart (the journal's records above its
+   * watermark), until it has it; undefined when it lacks nothing from then.
+   */
+  restartBacklog?: RestartBacklog;
+}
+
+/** The changes a replica was owed when the mirror restarted (sync/recovery.ts). */
+export interface RestartBacklog {
+  /** Journaled paths it lacks ('' for a full pass counts as one). */
+  changes: number;
+  /** The seq of the oldest of them, and of the newest: it has them all once confirmed up to `upToSeq`. */
+  oldestSeq: number;
+  upToSeq: number;
+}
+
+/** A replica behind after a restart (listed once at start), or caught up with that backlog (`cleared`). */
+export interface RestartBacklogEvent extends RestartBacklog {
+  replica: string;
+  cleared: boolean;
 }
 
 /** What start() did: with initMirror, whose seed is confirmed and who is still without one. */

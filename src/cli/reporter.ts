@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import type { Mirror } from '../mirror.js';
 import type { ReplicaStateEvent } from '../types.js';
-import { describeCheck, describePlanned, describeSynced, type Terminal } from './format.js';
+import { describeCheck, describePlanned, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
 
 export interface ReportOptions {
   quiet: boolean;
@@ -45,6 +45,7 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
     const line = describeCheck(e);
     if (line !== undefined) term.log(line);
   });
+  mirror.on('restart-backlog', (e) => term.log(describeRestartBacklog(e)));
   mirror.on('replica-down', alert(opts.onDown, 'replica-down'));
   mirror.on('replica-up', alert(opts.onUp, 'replica-up'));
   if (!quiet) mirror.on('progress', (e) => term.progress(e));

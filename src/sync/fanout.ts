@@ -11,7 +11,7 @@ import type { EventEmitter } from 'node:events';
 import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
 import { Lane, type BatchExecutor, type BatchOutcome, type LaneTiming } from './lane.js';
-import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, StartResult } from '../types.js';
+import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, RestartBacklog, RestartBacklogEvent, StartResult } from '../types.js';
 
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
@@ -40,6 +40,8 @@ export interface DeliveryLog {
   delivered(): void;
   /** Every change with a seq ≤ `seq` is on this replica. */
   confirmed(replicaId: string, seq: number): void;
+  /** What this replica still lacks from before the restart (ReplicaStatus.restartBacklog). */
+  owed?(replicaId: string): RestartBacklog | undefined;
 }
 
 export interface FanoutDeps {
@@ -119,6 +121,11 @@ export class Fanout {
     return removed;
   }
 
+  /** A replica behind after a restart (listed once), or caught up with it (sync/recovery.ts). */
+  restartBacklog(event: RestartBacklogEvent): void {
+    this.#deps.events.emit('restart-backlog', event);
+  }
+
   countSent(replicaId: string, synced: { files: number; bytes: number }): void {
     const sent = this.#sent.get(replicaId) ?? { files: 0, bytes: 0 };
     this.#sent.set(replicaId, { files: sent.files + synced.files, bytes: sent.bytes + synced.bytes });
@@ -127,7 +134,8 @@ export class Fanout {
   status(): ReplicaStatus[] {
     return this.#lanes.map((lane) => {
       const sent = this.#sent.get(lane.id) ?? { files: 0, bytes: 0 };
-      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes };
+      const owed = this.#log?.owed?.(lane.id);
+      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes, ...(owed === undefined ? {} : { restartBacklog: owed }) };
     });
   }
 

@@ -7,6 +7,7 @@ import {
   describePlanned,
   describeProgress,
   describeReload,
+  describeRestartBacklog,
   describeSynced,
   describeVerify,
   formatStatus,
@@ -155,6 +156,29 @@ describe('formatStatus', () => {
     assert.ok(lines[3]!.endsWith('x…'));
     assert.equal(lines[3]!.length - lines[3]!.indexOf('Could'), 120);
     assert.equal(lines[4], '');
+  });
+
+  it('a replica behind since the restart says what it lacks (count, oldest seq) beside its state; checking and failed are states', () => {
+    const behind = {
+      ...doc,
+      replicas: [
+        { ...doc.replicas[0]!, state: 'catching-up', restartBacklog: { changes: 12, oldestSeq: 40, upToSeq: 47 } },
+        { ...doc.replicas[0]!, replica: 'web4:/var/www', state: 'checking' },
+        { ...doc.replicas[1]!, state: 'failed', lastError: 'Replica web3: rsync did not run' },
+      ],
+    } as StatusDocument;
+    const lines = formatStatus(behind, 1_000_000).split('\n');
+    assert.match(lines[2]!, /^ {2}web2:\/var\/www +catching-up, lacks 12 journaled changes from before the restart \(the oldest #40\) +0\.0s/);
+    assert.match(lines[3]!, /^ {2}web4:\/var\/www +checking +0\.0s/);
+    assert.match(lines[4]!, /^ {2}web3:\/var\/www +failed +4\.4s .* Replica web3: rsync did not run$/);
+  });
+});
+
+describe('describeRestartBacklog: the restart is honest', () => {
+  it('listed at start, then caught up', () => {
+    const e = { replica: 'web3', changes: 1, oldestSeq: 7, upToSeq: 7 };
+    assert.equal(describeRestartBacklog({ ...e, cleared: false }), 'replica web3 is behind: it lacks 1 journaled change from before the restart (the oldest #7)');
+    assert.equal(describeRestartBacklog({ ...e, changes: 3, cleared: true }), 'replica web3 has caught up: it has the 3 journaled changes from before the restart (the oldest #7)');
   });
 });
 
