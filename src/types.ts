@@ -147,6 +147,8 @@ export interface RestartBacklog {
   /** The seq of the oldest of them, and of the newest: it has them all once confirmed up to `upToSeq`. */
   oldestSeq: number;
   upToSeq: number;
+  /** Epoch ms when the oldest of them was journaled. */
+  oldestAt?: number;
 }
 
 /** A replica behind after a restart (listed once at start), or caught up with that backlog (`cleared`). */

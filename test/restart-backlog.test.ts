@@ -29,6 +29,7 @@ describe('restart: the replicas behind are listed with what they lack until they
     let second: Mirror | undefined;
     try {
       await first.start();
+      const startedAt = Date.now();
       fakes.get(specs[1]!).exitWith(255);
       await writeFile(join(source, 'a.html'), 'a\n');
       await first.flush({ healthyOnly: true });
@@ -54,8 +55,9 @@ describe('restart: the replicas behind are listed with what they lack until they
       const owed = listed[0]!;
       assert.ok(owed.changes >= 3, `the three changes it lacks are counted (${owed.changes})`);
       assert.ok(owed.oldestSeq > 1 && owed.oldestSeq <= owed.upToSeq, JSON.stringify(owed));
+      assert.ok(owed.oldestAt !== undefined && owed.oldestAt >= startedAt && owed.oldestAt <= Date.now(), `the oldest change's time is journaled (${owed.oldestAt})`);
       await waitFor(() => second!.status()[1]!.state === 'down', { timeoutMs: 5000, what: 'replica 1 down' });
-      assert.deepEqual(second.status()[1]!.restartBacklog, { changes: owed.changes, oldestSeq: owed.oldestSeq, upToSeq: owed.upToSeq }, 'status lists it while it is down');
+      assert.deepEqual(second.status()[1]!.restartBacklog, { changes: owed.changes, oldestSeq: owed.oldestSeq, upToSeq: owed.upToSeq, oldestAt: owed.oldestAt }, 'status lists it while it is down');
       assert.equal(second.status()[0]!.restartBacklog, undefined, 'the replica in step is not listed');
 
       fakes.get(specs[1]!).heal();

@@ -38,7 +38,8 @@ export function describeCheck(e: ReplicaCheckedEvent): string | undefined {
 
 /** What a replica lacked at the restart: its count and the seq of the oldest change. */
 export function describeOwed(b: RestartBacklog): string {
-  return `${b.changes} journaled change${b.changes === 1 ? '' : 's'} from before the restart (the oldest #${b.oldestSeq})`;
+  const since = b.oldestAt === undefined ? '' : `, ${new Date(b.oldestAt).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+  return `${b.changes} journaled change${b.changes === 1 ? '' : 's'} from before the restart (the oldest #${b.oldestSeq}${since})`;
 }
 
 export function describeRestartBacklog(e: RestartBacklogEvent): string {

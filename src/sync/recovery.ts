@@ -70,7 +70,7 @@ export class Recovery implements DeliveryLog {
   }
 
   append(seq: number, paths: string[]): void {
-    this.#durably('journal a change', () => this.#journal?.append({ seq, paths }));
+    this.#durably('journal a change', () => this.#journal?.append({ seq, paths, at: this.#deps.clock.now() }));
   }
 
   delivered(): void {
@@ -143,6 +143,7 @@ export class Recovery implements DeliveryLog {
       owed.changes += r.paths.length;
       owed.oldestSeq = Math.min(owed.oldestSeq, r.seq);
       owed.upToSeq = Math.max(owed.upToSeq, r.seq);
+      if (r.at !== undefined) owed.oldestAt = Math.min(owed.oldestAt ?? r.at, r.at);
     }
     this.#owed.set(replica, owed);
     this.#deps.fanout.restartBacklog({ replica, ...owed, cleared: false });
@@ -169,7 +170,7 @@ export class Recovery implements DeliveryLog {
     }
     const seq = this.#deps.fanout.nextSeq();
     if (this.#journal !== undefined) {
-      this.#journal.append({ seq, paths: [''], replica: hashName(lane.id) });
+      this.#journal.append({ seq, paths: [''], replica: hashName(lane.id), at: this.#deps.clock.now() });
       this.#journal.setMark(lane.id, seq - 1);
     }
     lane.addFull(seq);

@@ -179,6 +179,10 @@ describe('describeRestartBacklog: the restart is honest', () => {
     const e = { replica: 'web3', changes: 1, oldestSeq: 7, upToSeq: 7 };
     assert.equal(describeRestartBacklog({ ...e, cleared: false }), 'replica web3 is behind: it lacks 1 journaled change from before the restart (the oldest #7)');
     assert.equal(describeRestartBacklog({ ...e, changes: 3, cleared: true }), 'replica web3 has caught up: it has the 3 journaled changes from before the restart (the oldest #7)');
+    assert.equal(
+      describeRestartBacklog({ ...e, oldestAt: Date.UTC(2026, 11, 1, 18, 5, 9, 250), cleared: false }),
+      'replica web3 is behind: it lacks 1 journaled change from before the restart (the oldest #7, 2026-12-01T18:05:09Z)',
+    );
   });
 });
 
