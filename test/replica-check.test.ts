@@ -105,9 +105,9 @@ describe('every replica is checked at start (real sshd, real rsync)', () => {
     assert.deepEqual(await readdir(base), [], 'neither the parent nor the target was made');
   });
 
-  it('a missing target whose parent exists is created (ssh and local) and mirrored to', async () => {
+  it('a missing target whose parent exists is created (ssh and local) and mirrored to; its name is data', async () => {
     const base = await makeTempDir('fam-chk-base-');
-    const sshDir = join(base, 'www-ssh');
+    const sshDir = join(base, `www ssh 'it's' "$(touch x)" \`y\``);
     const localDir = join(base, 'www-local');
     const r = await startWith([spec(good, sshDir), localDir]);
     try {
@@ -122,6 +122,7 @@ describe('every replica is checked at start (real sshd, real rsync)', () => {
       assert.deepEqual(await r.mirror.flush({ timeoutMs: 20_000 }), { complete: true, behind: [], problems: [] });
       await assertTreesEqual(r.source, sshDir, 'ssh replica');
       await assertTreesEqual(r.source, localDir, 'local replica');
+      assert.deepEqual((await readdir(base)).sort(), [localDir, sshDir].map((d) => d.slice(base.length + 1)).sort(), 'nothing else made');
     } finally {
       await r.mirror.close();
     }
