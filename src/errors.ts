@@ -25,6 +25,8 @@ export type MirrorErrorCode =
   | 'ERR_RSYNC'
   | 'ERR_RSYNC_FATAL'
   | 'ERR_RSYNC_PATH'
+  | 'ERR_TARGET_MISSING'
+  | 'ERR_TARGET_UNUSABLE'
   | 'ERR_SOURCE_VANISHED'
   | 'ERR_SOURCE_EMPTY'
   | 'ERR_STATE'

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
-import { runnerFactory } from './sync/runners.js';
+import { checkFactory, runnerFactory } from './sync/runners.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './core/filter.js';
 import { Fanout, type FlushOptions, type FlushResult } from './sync/fanout.js';
 import { Recovery, openJournal } from './sync/recovery.js';
@@ -21,7 +21,7 @@ import { defaultTransport, Transports } from './transport/transports.js';
 import type { TransportFactory } from './transport/transport.js';
 import { verifyAll, type VerifyResult } from './rsync/verify.js';
 import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
-import type { MirrorEvents, Replica, ReplicaStatus, StartResult } from './types.js';
+import type { MirrorEvents, Replica, ReplicaStatus, StartResult, SyncedEvent } from './types.js';
 import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch/tree-watcher.js';
 import { answerFor, type Phase } from './core/lifecycle.js';
 
@@ -106,17 +106,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#excludeFile = await writeExcludeFile(o.exclude);
     const running = () => this.#phase === 'running';
     const report = (err: MirrorError) => this.#report(err);
-    const makeExecute = runnerFactory({
+    const wiring = {
       options: () => this.#options,
       excluded: this.#excluded(),
       excludeFile: this.#excludeFile.path,
       limit,
-      transportFor: (replica) => this.#transports.for(replica),
+      transportFor: (replica: Replica) => this.#transports.for(replica),
       events: this,
-      countSent: (id, event) => this.#fanout?.countSent(id, event),
-      recheck: (paths) => this.#watcher?.recheck(paths),
-    });
-    const fanout = new Fanout({ makeExecute, timing: o, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
+      countSent: (id: string, event: SyncedEvent) => this.#fanout?.countSent(id, event),
+      recheck: (paths: string[]) => this.#watcher?.recheck(paths),
+    };
+    const fanout = new Fanout({ makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: o, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
     this.#fanout = fanout;
     const recovery = new Recovery(journal, { fanout, clock: realClock, running, report, problem: (e) => this.emit('problem', e), stateDir: o.stateDir, journalLimitBytes: o.journalLimitBytes });
     this.#recovery = recovery;

@@ -78,7 +78,28 @@ export interface ProgressEvent {
   filesSent: number;
 }
 
+/** What a replica answered to its start-up check (Transport.check()). */
+export interface ReplicaCheck {
+  /** The version of rsync there, e.g. "3.2.7". */
+  rsyncVersion: string;
+  /** The target directory, as the replica spec names it. */
+  path: string;
+  /** The check made it (its parent existed). */
+  created: boolean;
+}
+
+/** The end of one attempt at a replica's start-up check: its answer, or why it has none. */
+export interface ReplicaCheckedEvent {
+  replica: string;
+  /** 1 for the check at start; more for its retries (a replica down or failed at start). */
+  attempt: number;
+  check?: ReplicaCheck;
+  error?: MirrorError;
+}
+
 export interface MirrorEvents {
+  'replica-checked': [ReplicaCheckedEvent];
+  'restart-backlog': [RestartBacklogEvent];
   progress: [ProgressEvent];
   synced: [SyncedEvent];
   planned: [PlannedEvent];
@@ -89,10 +110,11 @@ export interface MirrorEvents {
 }
 
 /**
+ * checking: just added, its start-up check (connect, rsync there, target directory) under way;
  * idle/syncing: in step; down: retrying with backoff; failed: needs a human (retried slowly);
  * catching-up: back, draining its backlog; closed: the mirror was closed (nothing is sent any more).
  */
-export type LaneState = 'idle' | 'syncing' | 'catching-up' | 'down' | 'failed' | 'closed';
+export type LaneState = 'checking' | 'idle' | 'syncing' | 'catching-up' | 'down' | 'failed' | 'closed';
 
 export interface ReplicaStatus {
   replica: string;
@@ -111,6 +133,28 @@ export interface ReplicaStatus {
   problems: number;
   filesSent: number;
   bytesSent: number;
+  /**
+   * What this replica still lacks from before the last restart (the journal's records above its
+   * watermark), until it has it; undefined when it lacks nothing from then.
+   */
+  restartBacklog?: RestartBacklog;
+}
+
+/** The changes a replica was owed when the mirror restarted (sync/recovery.ts). */
+export interface RestartBacklog {
+  /** Journaled paths it lacks ('' for a full pass counts as one). */
+  changes: number;
+  /** The seq of the oldest of them, and of the newest: it has them all once confirmed up to `upToSeq`. */
+  oldestSeq: number;
+  upToSeq: number;
+  /** Epoch ms when the oldest of them was journaled. */
+  oldestAt?: number;
+}
+
+/** A replica behind after a restart (listed once at start), or caught up with that backlog (`cleared`). */
+export interface RestartBacklogEvent extends RestartBacklog {
+  replica: string;
+  cleared: boolean;
 }
 
 /** What start() did: with initMirror, whose seed is confirmed and who is still without one. */

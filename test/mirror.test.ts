@@ -301,7 +301,7 @@ describe('a replica that cannot work', () => {
     await cleanupTempDirs();
   });
 
-  it('rsync missing on the replica: that lane fails with exit 127 and a clear code, the other replica still gets every change', async () => {
+  it('rsync missing on the replica: its start-up check fails that lane with a clear code before any rsync runs, the other replica still gets every change', async () => {
     const [h] = await startSshdHosts(1);
     const src = await makeTempDir('fam-bad-src-');
     const good = await makeTempDir('fam-bad-good-');
@@ -320,14 +320,14 @@ describe('a replica that cannot work', () => {
     try {
       await writeFile(join(src, 'f.txt'), 'still flows');
       await assert.rejects(m.flush(), (err: MirrorError) => {
-        assert.equal(err.code, 'ERR_RSYNC_FATAL');
-        assert.equal(err.exitCode, 127);
-        assert.match(err.message, /No such file or directory[\s\S]*is rsync installed there/);
+        assert.equal(err.code, 'ERR_RSYNC_MISSING');
+        assert.equal(err.host, '127.0.0.1');
+        assert.match(err.message, /\/nonexistent\/rsync --version[\s\S]*Install rsync there/);
         return true;
       });
       await assertTreesEqual(src, good, 'healthy local replica');
       await assertTreesEqual(await makeTempDir('fam-bad-empty-'), bad, 'nothing half-written on the failed replica');
-      assert.ok(problems.includes('ERR_RSYNC_FATAL:127'), problems.join());
+      assert.ok(problems.includes('ERR_RSYNC_MISSING:'), problems.join());
       assert.equal(m.status().find((s) => s.replica.includes(bad))?.state, 'failed');
     } finally {
       await m.close();

@@ -5,7 +5,8 @@
  */
 import type { StartResult } from '../mirror.js';
 import type { GroupReconfigureResult } from '../mirror-group.js';
-import type { PlannedEvent, ProgressEvent, SyncedEvent } from '../types.js';
+import type { PlannedEvent, ProgressEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
+import { codeVerdict } from '../core/error-verdicts.js';
 import type { VerifyResult } from '../rsync/verify.js';
 import type { StatusDocument } from './control.js';
 
@@ -22,6 +23,27 @@ export function humanBytes(n: number): string {
 
 export function logLine(at: Date, line: string): string {
   return `${at.toISOString()} ${line}\n`;
+}
+
+/**
+ * One line per replica as its start-up check ends; its retries print only when they succeed (a
+ * replica down at start would otherwise log every backoff). Undefined: print nothing.
+ */
+export function describeCheck(e: ReplicaCheckedEvent): string | undefined {
+  if (e.check !== undefined) return `${e.replica}: ready (rsync ${e.check.rsyncVersion}, ${e.check.path}${e.check.created ? ', created' : ''})`;
+  if (e.attempt > 1 || e.error === undefined) return undefined;
+  const state = codeVerdict(e.error.code) === 'needs-a-human' ? 'failed' : 'down, retrying:';
+  return `${e.replica}: ${state} ${e.error.code} ${e.error.message}`;
+}
+
+/** What a replica lacked at the restart: its count and the seq of the oldest change. */
+export function describeOwed(b: RestartBacklog): string {
+  const since = b.oldestAt === undefined ? '' : `, ${new Date(b.oldestAt).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+  return `${b.changes} journaled change${b.changes === 1 ? '' : 's'} from before the restart (the oldest #${b.oldestSeq}${since})`;
+}
+
+export function describeRestartBacklog(e: RestartBacklogEvent): string {
+  return e.cleared ? `replica ${e.replica} has caught up: it has the ${describeOwed(e)}` : `replica ${e.replica} is behind: it lacks ${describeOwed(e)}`;
 }
 
 export function describeProgress(e: ProgressEvent): string {
@@ -96,7 +118,7 @@ export function formatStatus(d: StatusDocument, now: number): string {
   const head = ['REPLICA', 'STATE', 'LAG', 'BACKLOG', 'LAST SUCCESS', 'FILES', 'BYTES', 'LAST ERROR'];
   const rows = d.replicas.map((r) => [
     r.replica,
-    r.state,
+    r.restartBacklog === undefined ? r.state : `${r.state}, lacks ${describeOwed(r.restartBacklog)}`,
     `${r.lagSec.toFixed(1)}s`,
     String(r.backlog),
     r.lastSuccessAt === undefined ? '-' : new Date(r.lastSuccessAt).toISOString().replace(/\.\d+Z$/, 'Z'),

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import type { Mirror } from '../mirror.js';
 import type { ReplicaStateEvent } from '../types.js';
-import { describePlanned, describeSynced, type Terminal } from './format.js';
+import { describeCheck, describePlanned, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
 
 export interface ReportOptions {
   quiet: boolean;
@@ -41,6 +41,11 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
       if (err) term.log(`--on-${event} command failed: ${err.message}`);
     });
   };
+  mirror.on('replica-checked', (e) => {
+    const line = describeCheck(e);
+    if (line !== undefined) term.log(line);
+  });
+  mirror.on('restart-backlog', (e) => term.log(describeRestartBacklog(e)));
   mirror.on('replica-down', alert(opts.onDown, 'replica-down'));
   mirror.on('replica-up', alert(opts.onUp, 'replica-up'));
   if (!quiet) mirror.on('progress', (e) => term.progress(e));

@@ -39,6 +39,10 @@ export const CODE_VERDICTS = {
   ERR_RSYNC: 'retry',
   // rsync said the replica's setup is wrong (its exit table): retried slowly all the same.
   ERR_RSYNC_FATAL: 'needs-a-human',
+  // The replica's target directory: its parent is missing (nothing creates more than the last
+  // component), or it is not a directory, or it is not writable.
+  ERR_TARGET_MISSING: 'needs-a-human',
+  ERR_TARGET_UNUSABLE: 'needs-a-human',
   // Named paths only: the rest is in step, these are retried every retryMaxMs.
   ERR_RSYNC_PATH: 'retry',
   // Held back until the source is back (an unmounted disk), retried with backoff.

@@ -14,7 +14,7 @@ import type { LaneState } from '../types.js';
 
 /** A lane's own states ('closed' is the mirror's, not a state a lane moves through). */
 export type LiveLaneState = Exclude<LaneState, 'closed'>;
-export const LANE_STATES = ['idle', 'syncing', 'catching-up', 'down', 'failed'] as const satisfies readonly LiveLaneState[];
+export const LANE_STATES = ['checking', 'idle', 'syncing', 'catching-up', 'down', 'failed'] as const satisfies readonly LiveLaneState[];
 
 /**
  * - `started`: a batch of changes was taken from the backlog and handed to the executor.
@@ -22,9 +22,11 @@ export const LANE_STATES = ['idle', 'syncing', 'catching-up', 'down', 'failed'] 
  * - `synced-more-queued`: the same, with changes queued meanwhile.
  * - `retry`: the batch failed in a way that can heal by itself (rsync exit, network).
  * - `fatal`: the batch failed in a way that needs a human (host key, auth, a missing rsync there).
+ * - `checked`: the replica answered its start-up check (Transport.check()); `retry` and `fatal`
+ *   also stand for a check that failed that way, and are retried the same.
  */
-export type LaneOutcome = 'started' | 'synced' | 'synced-more-queued' | 'retry' | 'fatal';
-export const LANE_OUTCOMES = ['started', 'synced', 'synced-more-queued', 'retry', 'fatal'] as const satisfies readonly LaneOutcome[];
+export type LaneOutcome = 'started' | 'synced' | 'synced-more-queued' | 'retry' | 'fatal' | 'checked';
+export const LANE_OUTCOMES = ['started', 'synced', 'synced-more-queued', 'retry', 'fatal', 'checked'] as const satisfies readonly LaneOutcome[];
 
 export type LaneNotice = 'up' | 'down' | 'failed' | 'none';
 export type LaneRetry = 'none' | 'backoff' | 'slow';
@@ -38,6 +40,15 @@ export interface LaneTransition {
 const stay = <S extends LiveLaneState>(next: S) => ({ next, notify: 'none', retry: 'none' }) as const;
 
 export const LANE_TRANSITIONS = {
+  // Just added: no batch starts before the replica answered its check; what arrives meanwhile waits.
+  checking: {
+    started: stay('checking'),
+    synced: stay('idle'),
+    'synced-more-queued': stay('idle'),
+    retry: { next: 'down', notify: 'down', retry: 'backoff' },
+    fatal: { next: 'failed', notify: 'failed', retry: 'slow' },
+    checked: stay('idle'),
+  },
   // In step: a success keeps it so (more queued is the normal flow, not a catch-up).
   idle: {
     started: { next: 'syncing', notify: 'none', retry: 'none' },
@@ -45,6 +56,7 @@ export const LANE_TRANSITIONS = {
     'synced-more-queued': stay('idle'),
     retry: { next: 'down', notify: 'down', retry: 'backoff' },
     fatal: { next: 'failed', notify: 'failed', retry: 'slow' },
+    checked: stay('idle'),
   },
   syncing: {
     started: stay('syncing'),
@@ -52,6 +64,7 @@ export const LANE_TRANSITIONS = {
     'synced-more-queued': stay('idle'),
     retry: { next: 'down', notify: 'down', retry: 'backoff' },
     fatal: { next: 'failed', notify: 'failed', retry: 'slow' },
+    checked: stay('syncing'),
   },
   // Back from an outage: 'catching-up' until the backlog is drained.
   'catching-up': {
@@ -60,6 +73,7 @@ export const LANE_TRANSITIONS = {
     'synced-more-queued': stay('catching-up'),
     retry: { next: 'down', notify: 'down', retry: 'backoff' },
     fatal: { next: 'failed', notify: 'failed', retry: 'slow' },
+    checked: stay('catching-up'),
   },
   // Already down: another failure is not news (no second 'down'); a success is.
   down: {
@@ -68,6 +82,8 @@ export const LANE_TRANSITIONS = {
     'synced-more-queued': { next: 'catching-up', notify: 'up', retry: 'none' },
     retry: { next: 'down', notify: 'none', retry: 'backoff' },
     fatal: { next: 'failed', notify: 'failed', retry: 'slow' },
+    // Down at start, answering now: its queued changes flow next.
+    checked: { next: 'idle', notify: 'up', retry: 'none' },
   },
   // A failure that heals by itself after one that needed a human: the human fixed it, the host is still away.
   failed: {
@@ -76,6 +92,7 @@ export const LANE_TRANSITIONS = {
     'synced-more-queued': { next: 'catching-up', notify: 'up', retry: 'none' },
     retry: { next: 'down', notify: 'none', retry: 'backoff' },
     fatal: { next: 'failed', notify: 'failed', retry: 'slow' },
+    checked: { next: 'idle', notify: 'up', retry: 'none' },
   },
 } as const satisfies Record<LiveLaneState, Record<LaneOutcome, LaneTransition>>;
 
@@ -83,7 +100,15 @@ export function laneTransition(state: LiveLaneState, outcome: LaneOutcome): Lane
   return LANE_TRANSITIONS[state][outcome];
 }
 
-/** Up means the replica is reachable and taking batches: flush() waits for it even with healthyOnly. */
+/**
+ * Up means flush() waits for it even with healthyOnly: the replica takes batches, or (checking) may
+ * yet. It has not necessarily answered: see answered().
+ */
 export function isUp(state: LiveLaneState): boolean {
   return state !== 'down' && state !== 'failed';
+}
+
+/** The replica answered (its check or its last batch): what the metrics call up. */
+export function answered(state: LiveLaneState): boolean {
+  return isUp(state) && state !== 'checking';
 }

@@ -3,6 +3,7 @@
  * and metric, so the output stays small whatever the tree's size.
  */
 import type { ReplicaStatus } from '../types.js';
+import { answered } from './lane-transitions.js';
 
 interface Metric {
   name: string;
@@ -15,8 +16,8 @@ const METRICS: Metric[] = [
   {
     name: 'fam_mirror_replica_up',
     type: 'gauge',
-    help: '1 when the replica is in step, syncing or catching up; 0 when down or failed.',
-    value: (s) => (s.state === 'down' || s.state === 'failed' || s.state === 'closed' ? 0 : 1),
+    help: '1 when the replica answered and is in step, syncing or catching up; 0 while checking, down or failed.',
+    value: (s) => (s.state !== 'closed' && answered(s.state) ? 1 : 0),
   },
   { name: 'fam_mirror_replica_failed', type: 'gauge', help: '1 when the replica needs a human (host key, auth, rsync missing).', value: (s) => (s.state === 'failed' ? 1 : 0) },
   { name: 'fam_mirror_replica_lag_seconds', type: 'gauge', help: 'Age of the oldest change the replica does not have yet.', value: (s) => s.lagSec },

@@ -10,8 +10,8 @@
 import type { EventEmitter } from 'node:events';
 import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
-import { Lane, type BatchExecutor, type LaneTiming } from './lane.js';
-import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, StartResult } from '../types.js';
+import { Lane, type BatchExecutor, type BatchOutcome, type LaneTiming } from './lane.js';
+import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, RestartBacklog, RestartBacklogEvent, StartResult } from '../types.js';
 
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
@@ -40,11 +40,15 @@ export interface DeliveryLog {
   delivered(): void;
   /** Every change with a seq ≤ `seq` is on this replica. */
   confirmed(replicaId: string, seq: number): void;
+  /** What this replica still lacks from before the restart (ReplicaStatus.restartBacklog). */
+  owed?(replicaId: string): RestartBacklog | undefined;
 }
 
 export interface FanoutDeps {
   /** The batch executor of one replica (built by the Mirror: transport, excludes, events). */
   makeExecute(replica: Replica): BatchExecutor;
+  /** The start-up check of one replica (sync/runners.ts); without it a lane starts idle, unchecked. */
+  makeCheck?(replica: Replica): () => Promise<BatchOutcome>;
   timing: LaneTiming;
   clock: Clock;
   /** Where the lanes' state changes go: the Mirror. */
@@ -117,6 +121,11 @@ export class Fanout {
     return removed;
   }
 
+  /** A replica behind after a restart (listed once), or caught up with it (sync/recovery.ts). */
+  restartBacklog(event: RestartBacklogEvent): void {
+    this.#deps.events.emit('restart-backlog', event);
+  }
+
   countSent(replicaId: string, synced: { files: number; bytes: number }): void {
     const sent = this.#sent.get(replicaId) ?? { files: 0, bytes: 0 };
     this.#sent.set(replicaId, { files: sent.files + synced.files, bytes: sent.bytes + synced.bytes });
@@ -125,7 +134,8 @@ export class Fanout {
   status(): ReplicaStatus[] {
     return this.#lanes.map((lane) => {
       const sent = this.#sent.get(lane.id) ?? { files: 0, bytes: 0 };
-      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes };
+      const owed = this.#log?.owed?.(lane.id);
+      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes, ...(owed === undefined ? {} : { restartBacklog: owed }) };
     });
   }
 
@@ -159,19 +169,26 @@ export class Fanout {
 
   #makeLane(replica: Replica): Lane {
     const { events, report } = this.#deps;
-    return new Lane(replica.id, this.#deps.makeExecute(replica), this.#deps.timing, this.#deps.clock, {
-      onConfirmed: (seq) => this.#log?.confirmed(replica.id, seq),
-      onDown: (error) => {
-        events.emit('replica-down', { replica: replica.id, error });
-        events.emit('problem', problemOf(replica.id, error));
+    return new Lane(
+      replica.id,
+      this.#deps.makeExecute(replica),
+      this.#deps.timing,
+      this.#deps.clock,
+      {
+        onConfirmed: (seq) => this.#log?.confirmed(replica.id, seq),
+        onDown: (error) => {
+          events.emit('replica-down', { replica: replica.id, error });
+          events.emit('problem', problemOf(replica.id, error));
+        },
+        onUp: () => events.emit('replica-up', { replica: replica.id }),
+        onFailed: (error, wasUp) => {
+          if (wasUp) events.emit('replica-down', { replica: replica.id, error });
+          events.emit('problem', problemOf(replica.id, error));
+          report(error);
+        },
       },
-      onUp: () => events.emit('replica-up', { replica: replica.id }),
-      onFailed: (error, wasUp) => {
-        if (wasUp) events.emit('replica-down', { replica: replica.id, error });
-        events.emit('problem', problemOf(replica.id, error));
-        report(error);
-      },
-    });
+      this.#deps.makeCheck?.(replica),
+    );
   }
 }
 

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 
-export const JOURNAL_VERSION = 2;
+/** 3: each record carries the time it was journaled (what a restart lists a replica as lacking since). */
+export const JOURNAL_VERSION = 3;
 
 export interface JournalRecord {
   seq: number;
@@ -12,6 +13,8 @@ export interface JournalRecord {
   paths: string[];
   /** The key (`hashName(id)`) of the one replica this record is for; undefined: every replica. */
   replica?: string;
+  /** Epoch ms when it was journaled; undefined when not given. */
+  at?: number;
 }
 
 export interface DecodedJournal {
@@ -33,7 +36,7 @@ export function encodeHeader(base: number): Buffer {
 }
 
 export function encodeRecord(r: JournalRecord): Buffer {
-  const body = Buffer.from(`R\0${r.seq}\0${r.replica ?? ''}\0${r.paths.length}\0${r.paths.map((p) => `${p}\0`).join('')}`, 'utf8');
+  const body = Buffer.from(`R\0${r.seq}\0${r.replica ?? ''}\0${r.at ?? ''}\0${r.paths.length}\0${r.paths.map((p) => `${p}\0`).join('')}`, 'utf8');
   return Buffer.concat([body, Buffer.from(`${check(body)}\0`, 'utf8')]);
 }
 
@@ -65,12 +68,13 @@ export function decodeJournal(buf: Buffer): DecodedJournal {
   let expected = base + 1;
   while (pos < buf.length) {
     const start = pos;
-    const fields = [field(), field(), field(), field()];
+    const fields = [field(), field(), field(), field(), field()];
     if (fields.some((f) => f === undefined)) break; // torn tail
-    const [r, seqText, replica, countText] = fields as string[];
+    const [r, seqText, replica, atText, countText] = fields as string[];
     const seq = number(seqText);
+    const at = number(atText);
     const count = number(countText);
-    if (r !== 'R' || seq === undefined || count === undefined) return { base, records, damage: `unreadable record after seq ${expected - 1}` };
+    if (r !== 'R' || seq === undefined || count === undefined || (atText !== '' && at === undefined)) return { base, records, damage: `unreadable record after seq ${expected - 1}` };
     const paths: string[] = [];
     for (let i = 0; i < count; i++) {
       const p = field();
@@ -83,7 +87,9 @@ export function decodeJournal(buf: Buffer): DecodedJournal {
     if (sum !== check(buf.subarray(start, bodyEnd))) return { base, records, damage: `checksum mismatch in the record with seq ${seq}` };
     if (seq !== expected) return { base, records, damage: `seq ${seq} where ${expected} was due (records are missing)` };
     expected++;
-    records.push(replica === '' ? { seq, paths } : { seq, paths, replica });
+    const record: JournalRecord = replica === '' ? { seq, paths } : { seq, paths, replica };
+    if (at !== undefined) record.at = at;
+    records.push(record);
   }
   return { base, records, damage: undefined };
 }

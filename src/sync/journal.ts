@@ -4,10 +4,11 @@
  *
  * Layout, under `<stateDir>/<hash of the source path>/`:
  * - `journal`: a header `J\0<version>\0<base>\0<check>\0`, then append-only records
- *   `R\0<seq>\0<replica key or ''>\0<count>\0<path>\0…<check>\0`, one per watcher delivery ('' = a
- *   full pass; a replica key = for that replica only), written with one write(2) before the change
- *   is handed to any lane. NUL separators keep any file name intact; `check` is a checksum of the
- *   bytes before it. Seqs are contiguous from base + 1, so a record cut out of the middle shows.
+ *   `R\0<seq>\0<replica key or ''>\0<epoch ms>\0<count>\0<path>\0…<check>\0`, one per watcher
+ *   delivery ('' = a full pass; a replica key = for that replica only; the time it was journaled),
+ *   written with one write(2) before the change is handed to any lane. NUL separators keep any file
+ *   name intact; `check` is a checksum of the bytes before it. Seqs are contiguous from base + 1, so
+ *   a record cut out of the middle shows.
  * - `marks/<replica key>`: the replica's watermark `<seq>\n<id>\n<check>\n`, replaced atomically after
  *   each successful batch. A lane takes *all* its backlog in one batch, so success means every
  *   change with a seq ≤ the highest seq it had been given is on that replica.

@@ -5,40 +5,18 @@
  * (invariant 2): a batch leaves the backlog only when the runner reports success; otherwise it goes
  * back and is retried after a jittered backoff. A `partial` outcome that names its paths confirms the
  * rest of the batch and keeps those paths as problems (problem-paths.ts), retried every retryMaxMs.
- * Its states and what moves it between them are a table (core/lane-transitions.ts).
+ * Its states and moves are a table (core/lane-transitions.ts); given a check, it starts `checking`.
  */
 import { Pending, type Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
 import { backoffMs, type Clock } from '../core/schedule.js';
-import type { ExitVerdict } from '../rsync/output.js';
+import type { BatchExecutor, BatchOutcome, LaneListener, LaneTiming } from './lane-types.js';
 import { isUp, laneTransition, type LaneNotice, type LiveLaneState } from '../core/lane-transitions.js';
 import type { ReplicaStatus } from '../types.js';
-import type { NormalizedOptions } from '../options.js';
 import { minSeq, ProblemPaths } from './problem-paths.js';
 import { SeqWaiters } from './seq-waiters.js';
 
-export interface BatchOutcome {
-  verdict: ExitVerdict;
-  error?: MirrorError;
-  /**
-   * With `partial`: the root-relative paths rsync could not handle. Every other path of the batch is
-   * confirmed; these stay as the lane's problems, retried slowly, and never hold back other changes.
-   */
-  problems?: string[];
-}
-
-export type BatchExecutor = (batch: Batch) => Promise<BatchOutcome>;
-
-export type LaneTiming = Pick<NormalizedOptions, 'quietMs' | 'maxWaitMs' | 'retryMinMs' | 'retryMaxMs'>;
-
-export interface LaneListener {
-  /** Every change added with a seq ≤ `seq` is now on the replica (the durable watermark). */
-  onConfirmed?(seq: number): void;
-  onDown(error: MirrorError): void;
-  onUp(): void;
-  /** A failure retrying cannot fix; `wasUp`: the replica was up until now (so it also goes down). */
-  onFailed(error: MirrorError, wasUp: boolean): void;
-}
+export type { BatchExecutor, BatchOutcome, LaneListener, LaneTiming } from './lane-types.js';
 
 export class Lane {
   readonly id: string;
@@ -47,7 +25,8 @@ export class Lane {
   readonly #timing: LaneTiming;
   readonly #clock: Clock;
   readonly #listener: LaneListener;
-  #state: LiveLaneState = 'idle';
+  #state: LiveLaneState;
+  #check: (() => Promise<BatchOutcome>) | undefined;
   #inflight: Batch | undefined;
   #inflightSeq: number | undefined;
   /** Highest seq ever added: a batch that takes the whole backlog covers everything up to it. */
@@ -73,12 +52,15 @@ export class Lane {
   /** What the last successful batch covered: the watermark, held below the oldest problem. */
   #covered = 0;
 
-  constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener) {
+  constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener, check?: () => Promise<BatchOutcome>) {
     this.id = id;
     this.#execute = execute;
     this.#timing = timing;
     this.#clock = clock;
     this.#listener = listener;
+    this.#check = check;
+    this.#state = check === undefined ? 'idle' : 'checking';
+    this.#runCheck();
   }
 
   add(paths: readonly string[], seq: number): void {
@@ -159,7 +141,7 @@ export class Lane {
   }
 
   #kick(): void {
-    if (this.#closed || this.#inflight !== undefined) return;
+    if (this.#closed || this.#inflight !== undefined || this.#check !== undefined) return;
     const due = !isUp(this.#state) ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
     if (due === undefined) return;
     this.#arm(due);
@@ -180,7 +162,7 @@ export class Lane {
   }
 
   #start(): void {
-    if (this.#closed || this.#inflight !== undefined) return;
+    if (this.#closed || this.#inflight !== undefined || this.#check !== undefined) return;
     const batch = this.#pending.take();
     if (batch === undefined) return;
     this.#inflight = batch;
@@ -189,6 +171,23 @@ export class Lane {
     this.#state = laneTransition(this.#state, 'started').next;
     this.#running = this.#run(batch).finally(() => {
       this.#running = undefined;
+    });
+  }
+
+  /** The check at start, or its retry (failed, it is retried as a failed batch is). It never rejects. */
+  #runCheck(): void {
+    if (this.#closed || this.#check === undefined) return;
+    this.#running = this.#check().then((outcome) => {
+      if (outcome.verdict !== 'ok') this.#failed({ entries: [], fullSeq: undefined }, outcome);
+      else {
+        this.#check = undefined;
+        this.#failures = 0;
+        const t = laneTransition(this.#state, 'checked');
+        this.#state = t.next;
+        this.#tell(t.notify, undefined, false);
+      }
+      this.#settleWaiters();
+      this.#kick();
     });
   }
 
@@ -282,6 +281,7 @@ export class Lane {
     this.#cancelTimer = this.#clock.after(wait, () => {
       this.#timerAt = undefined;
       this.#cancelTimer = undefined;
+      if (this.#check !== undefined) return this.#runCheck();
       this.#start();
       // Nothing else queued: the retry that can bring the lane back is the problems' own.
       if (this.#inflight === undefined) this.#retryProblems(true);

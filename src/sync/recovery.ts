@@ -10,13 +10,13 @@ import { existsSync } from 'node:fs';
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import { Journal, type Resume } from './journal.js';
-import { hashName } from './journal-format.js';
+import { hashName, type JournalRecord } from './journal-format.js';
 import type { Clock } from '../core/schedule.js';
 import { RECONCILE_TRIGGERS, downtimeAnswer, type EveryReplicaTrigger, type OneReplicaTrigger, type ReconcileRule } from '../core/reconcile-triggers.js';
 import type { DeliveryLog, Fanout } from './fanout.js';
 import type { Lane } from './lane.js';
 import type { TreeWatcher } from '../watch/tree-watcher.js';
-import type { ProblemEvent } from '../types.js';
+import type { ProblemEvent, RestartBacklog } from '../types.js';
 
 const debug = createDebug('fam-mirror:recovery');
 
@@ -59,6 +59,8 @@ export class Recovery implements DeliveryLog {
   /** What the last run left each replica owing: decided before watching, applied once watching. */
   #resumePlan: Array<{ lane: Lane; resume: Resume }> = [];
   #cancelSnapshots: (() => void) | undefined;
+  /** What each replica lacked at the restart, until it confirms it (ReplicaStatus.restartBacklog). */
+  readonly #owed = new Map<string, RestartBacklog>();
   /** A write to the state directory failed during this run (see #durably). */
   #stateBroken = false;
 
@@ -68,7 +70,7 @@ export class Recovery implements DeliveryLog {
   }
 
   append(seq: number, paths: string[]): void {
-    this.#durably('journal a change', () => this.#journal?.append({ seq, paths }));
+    this.#durably('journal a change', () => this.#journal?.append({ seq, paths, at: this.#deps.clock.now() }));
   }
 
   delivered(): void {
@@ -76,10 +78,20 @@ export class Recovery implements DeliveryLog {
   }
 
   confirmed(replicaId: string, seq: number): void {
+    const owed = this.#owed.get(replicaId);
+    if (owed !== undefined && seq >= owed.upToSeq) {
+      this.#owed.delete(replicaId);
+      debug('%s: has what it lacked at the restart', replicaId);
+      this.#deps.fanout.restartBacklog({ replica: replicaId, ...owed, cleared: true });
+    }
     this.#durably('record a confirmation', () => {
       this.#journal?.confirm(replicaId, seq);
       this.#compactJournal();
     });
+  }
+
+  owed(replicaId: string): RestartBacklog | undefined {
+    return this.#owed.get(replicaId);
   }
 
   /** A restart: decides what each replica is owed (applied by catchUpDowntime(), once watching). */
@@ -106,8 +118,10 @@ export class Recovery implements DeliveryLog {
     const journal = this.#journal;
     if (journal === undefined) return;
     for (const { lane, resume } of this.#resumePlan.splice(0)) {
-      if (resume.kind === 'records') for (const r of resume.records) lane.add(r.paths, r.seq);
-      else if (resume.kind === 'full') this.fullPassFor('damaged-state', lane, resume.reason);
+      if (resume.kind === 'records') {
+        for (const r of resume.records) lane.add(r.paths, r.seq);
+        this.#listOwed(lane.id, resume.records);
+      } else if (resume.kind === 'full') this.fullPassFor('damaged-state', lane, resume.reason);
       debug('%s: %s', lane.id, resume.kind === 'records' ? `${resume.records.length} journal records to resend` : resume.kind);
     }
     const answer = downtimeAnswer({ known: journal.known, cleanStop: journal.cleanStop, snapshot: existsSync(journal.snapshotFile) });
@@ -119,6 +133,20 @@ export class Recovery implements DeliveryLog {
     } else if (answer !== 'first-start') this.reconcileAll(answer);
     await watcher.saveSnapshot(journal.snapshotFile);
     this.#armSnapshots(watcher, journal);
+  }
+
+  /** The restart is honest: a replica behind is listed with what it lacks, until it has it. */
+  #listOwed(replica: string, records: readonly JournalRecord[]): void {
+    if (records.length === 0) return;
+    const owed: RestartBacklog = { changes: 0, oldestSeq: records[0]!.seq, upToSeq: records[0]!.seq };
+    for (const r of records) {
+      owed.changes += r.paths.length;
+      owed.oldestSeq = Math.min(owed.oldestSeq, r.seq);
+      owed.upToSeq = Math.max(owed.upToSeq, r.seq);
+      if (r.at !== undefined) owed.oldestAt = Math.min(owed.oldestAt ?? r.at, r.at);
+    }
+    this.#owed.set(replica, owed);
+    this.#deps.fanout.restartBacklog({ replica, ...owed, cleared: false });
   }
 
   /** A full pass of every replica, each told why first when the trigger's rule says so. */
@@ -142,7 +170,7 @@ export class Recovery implements DeliveryLog {
     }
     const seq = this.#deps.fanout.nextSeq();
     if (this.#journal !== undefined) {
-      this.#journal.append({ seq, paths: [''], replica: hashName(lane.id) });
+      this.#journal.append({ seq, paths: [''], replica: hashName(lane.id), at: this.#deps.clock.now() });
       this.#journal.setMark(lane.id, seq - 1);
     }
     lane.addFull(seq);

@@ -9,9 +9,11 @@ import type { PathFilter } from '../core/filter.js';
 import type { NormalizedOptions } from '../options.js';
 import type { Transport } from '../transport/transport.js';
 import type { MirrorEvents, Replica, SyncedEvent } from '../types.js';
+import { MirrorError } from '../errors.js';
+import { codeVerdict } from '../core/error-verdicts.js';
 import { makeBatchRunner } from './batch-runner.js';
 import { HardLinks } from './hard-links.js';
-import type { BatchExecutor } from './lane.js';
+import type { BatchExecutor, BatchOutcome } from './lane.js';
 
 export interface RunnerWiring {
   /** The options in force when a replica is added (read per replica: the list can change live). */
@@ -48,5 +50,28 @@ export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecu
       onProgress: (event) => w.events.emit('progress', event),
       onSentUnnamed: (paths) => w.recheck(paths),
     });
+  };
+}
+
+/**
+ * The start-up check of one replica (Transport.check()) as a lane runs it: every attempt ends in a
+ * 'replica-checked' event, and a failure is `fatal` when it needs a human (core/error-verdicts.ts),
+ * else `retry`. Never rejects. A dry run creates no missing target.
+ */
+export function checkFactory(w: Pick<RunnerWiring, 'options' | 'transportFor' | 'events'>): (replica: Replica) => () => Promise<BatchOutcome> {
+  return (replica) => {
+    let attempt = 0;
+    return async () => {
+      attempt++;
+      try {
+        const check = await w.transportFor(replica).check({ create: !w.options().dryRun });
+        w.events.emit('replica-checked', { replica: replica.id, attempt, check });
+        return { verdict: 'ok' };
+      } catch (e) {
+        const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `Replica ${replica.id}: ${(e as Error).message}`, { cause: e });
+        w.events.emit('replica-checked', { replica: replica.id, attempt, error });
+        return { verdict: codeVerdict(error.code) === 'needs-a-human' ? 'fatal' : 'retry', error };
+      }
+    };
   };
 }

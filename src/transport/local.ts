@@ -2,10 +2,13 @@
  * A replica that is a plain directory of this machine: local rsync, moves and stats done here.
  * Nothing to connect to and nothing held, so connect() and close() have no work.
  */
-import { stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { judgeCheck, type TargetAnswer } from '../core/replica-check.js';
 import type { Rename } from '../core/plan.js';
 import type { RsyncTarget } from '../rsync/args.js';
-import type { LocalReplica } from '../types.js';
+import type { LocalReplica, ReplicaCheck } from '../types.js';
 import { moveLocally } from './replica-moves.js';
 import { runRsync, type RsyncRun, type RunOptions } from './run-rsync.js';
 import type { ReplicaRoot, Transport } from './transport.js';
@@ -32,6 +35,11 @@ export class LocalTransport implements Transport {
     if (renames.length > 0) await moveLocally(this.replica.path, renames);
   }
 
+  async check(opts: { create: boolean }): Promise<ReplicaCheck> {
+    const [versionLine, target] = await Promise.all([firstVersionLine(this.#rsyncPath), localTarget(this.replica.path, opts.create)]);
+    return judgeCheck({ replica: this.replica.id, host: undefined, path: this.replica.path, rsyncCommand: this.#rsyncPath, versionLine, target });
+  }
+
   async inspectRoot(): Promise<ReplicaRoot> {
     const root = this.replica.path.replace(/\/+$/, '');
     const [self, parent] = await Promise.all([stat(root || '/').catch(() => undefined), stat(`${root}/..`).catch(() => undefined)]);
@@ -43,4 +51,31 @@ export class LocalTransport implements Transport {
   logins(): undefined {
     return undefined;
   }
+}
+
+/** rsync's first `--version` line; undefined when it cannot be run. */
+function firstVersionLine(rsyncPath: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(rsyncPath, ['--version'], { timeout: 30_000 }, (err, stdout) => resolve(err ? undefined : stdout.split('\n')[0]));
+  });
+}
+
+async function localTarget(path: string, create: boolean): Promise<TargetAnswer> {
+  const st = await stat(path).catch(() => undefined);
+  if (st !== undefined) {
+    if (!st.isDirectory()) return 'not-a-directory';
+    return await access(path, constants.W_OK).then(
+      () => 'ok' as const,
+      () => 'unwritable' as const,
+    );
+  }
+  // Lexically: `path/..` does not resolve while path is missing.
+  const parent = await stat(dirname(resolve(path))).catch(() => undefined);
+  if (parent?.isDirectory() !== true) return 'no-parent';
+  if (!create) return 'would-create';
+  // The last component only (rsync's --mkpath would make every missing parent too).
+  return await mkdir(path).then(
+    () => 'created' as const,
+    (e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? localTarget(path, false) : 'unwritable'),
+  );
 }

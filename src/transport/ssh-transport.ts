@@ -6,9 +6,10 @@
  */
 import type { Rename } from '../core/plan.js';
 import { shellQuote } from '../core/shell-quote.js';
+import { judgeCheck, TARGET_ANSWERS, type TargetAnswer } from '../core/replica-check.js';
 import { MirrorError } from '../errors.js';
 import type { RsyncTarget } from '../rsync/args.js';
-import type { SshReplica } from '../types.js';
+import type { ReplicaCheck, SshReplica } from '../types.js';
 import { buildMoveCommand } from './replica-moves.js';
 import { bridgeRsh, runRsync, type RemoteChannel, type RsyncRun, type RunOptions } from './run-rsync.js';
 import { SshConnection } from './ssh.js';
@@ -49,6 +50,30 @@ export class SshTransport implements Transport {
   async move(renames: readonly Rename[]): Promise<void> {
     if (renames.length === 0) return;
     await this.#run(buildMoveCommand(this.replica.path, renames));
+  }
+
+  /**
+   * Connects (host key, login), then one remote command: rsync's first --version line and what the
+   * target is. remoteRsyncPath goes in as a command, unquoted, as rsync's --rsync-path does.
+   */
+  async check(opts: { create: boolean }): Promise<ReplicaCheck> {
+    await this.connect();
+    const rsync = this.#ctx.options.remoteRsyncPath;
+    const { stdout } = await this.#run(checkCommand(rsync, this.replica.path, opts.create));
+    const answers = stdout.split('\n').filter((line) => line.startsWith('fam-check '));
+    const versionLine = answers.find((line) => line.startsWith('fam-check rsync '))?.slice('fam-check rsync '.length);
+    const target = answers.find((line) => line.startsWith('fam-check target '))?.slice('fam-check target '.length);
+    if (target === undefined || !(TARGET_ANSWERS as readonly string[]).includes(target)) {
+      throw new MirrorError(
+        'ERR_SSH_CONNECT',
+        `${this.connection}: unexpected answer to the check of ${this.replica.path}: ${JSON.stringify(stdout.slice(0, 200))}. Check that the account's shell is a POSIX sh.`,
+        {
+          host: this.replica.host,
+          path: this.replica.path,
+        },
+      );
+    }
+    return judgeCheck({ replica: this.replica.id, host: this.replica.host, path: this.replica.path, rsyncCommand: rsync, versionLine: versionLine || undefined, target: target as TargetAnswer });
   }
 
   /**
@@ -101,6 +126,22 @@ export class SshTransport implements Transport {
     await new Promise<void>((resolve) => channel.on('close', () => resolve()));
     return { stdout, code };
   }
+}
+
+/** The remote half of check(): prints `fam-check rsync <first --version line>` and `fam-check target <TargetAnswer>`. */
+export function checkCommand(remoteRsync: string, path: string, create: boolean): string {
+  // An empty path is the login's home directory, as rsync reads `host:`.
+  const p = shellQuote(path.replace(/(.)\/+$/, '$1') || '.');
+  return [
+    `v=$(${remoteRsync} --version 2>/dev/null | head -n 1)`,
+    'echo "fam-check rsync $v"',
+    `p=${p}`,
+    'if [ -d "$p" ]; then if [ -w "$p" ]; then t=ok; else t=unwritable; fi',
+    'elif [ -e "$p" ]; then t=not-a-directory',
+    'elif [ ! -d "$(dirname -- "$p")" ]; then t=no-parent',
+    create ? 'elif mkdir -- "$p" 2>/dev/null; then t=created\nelse t=unwritable; fi' : 'else t=would-create; fi',
+    'echo "fam-check target $t"',
+  ].join('\n');
 }
 
 function newConnection(replica: SshReplica, user: string, ctx: TransportContext, key: string): SshConnection {

@@ -10,7 +10,7 @@
 import type { Rename } from '../core/plan.js';
 import type { RsyncTarget } from '../rsync/args.js';
 import type { NormalizedOptions } from '../options.js';
-import type { Replica } from '../types.js';
+import type { Replica, ReplicaCheck } from '../types.js';
 import type { ConnectionPool } from './pool.js';
 import type { RsyncRun, RunOptions } from './run-rsync.js';
 
@@ -48,6 +48,13 @@ export interface Transport {
    * right, so a move that fails is skipped, never an error.
    */
   move(renames: readonly Rename[]): Promise<void>;
+  /**
+   * The start-up check: the replica can be reached (connect, host key, login), rsync runs there (its
+   * version), and the target is a writable directory. A missing target whose parent exists is made,
+   * unless `create` is false (a dry run). One round trip over the connection for ssh. Rejects with
+   * the MirrorError whose code says what is wrong (core/error-verdicts.ts: retry it, or a human).
+   */
+  check(opts: { create: boolean }): Promise<ReplicaCheck>;
   /** A cheap look at the replica root: one stat, locally or over the open connection. */
   inspectRoot(): Promise<ReplicaRoot>;
   /** Releases what this transport holds (its share of a pooled connection); it is not used again. */

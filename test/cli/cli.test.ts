@@ -497,7 +497,7 @@ describe('fam-mirror CLI: real runs', () => {
     const tmp = await makeTempDir('fam-cli-hup-restart-');
     const src = join(tmp, 'src');
     const one = join(tmp, 'one');
-    // two's parent does not exist yet, so its seed fails (rsync exit 11) until it is created.
+    // two's parent does not exist yet, so its start-up check fails (ERR_TARGET_MISSING) until it is created.
     const two = join(tmp, 'later', 'two');
     for (const d of [src, one]) await mkdir(d);
     await writeFile(join(src, 'a.txt'), 'a\n');

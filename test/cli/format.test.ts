@@ -1,7 +1,22 @@
 /** What the command prints, as data: every formatter a row per case; Terminal on a fake output and clock. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describePlanned, describeProgress, describeReload, describeSynced, describeVerify, formatStatus, humanBytes, logLine, progressBar, seedClaim, Terminal } from '../../src/cli/format.js';
+import { MirrorError } from '../../src/errors.js';
+import {
+  describeCheck,
+  describePlanned,
+  describeProgress,
+  describeReload,
+  describeRestartBacklog,
+  describeSynced,
+  describeVerify,
+  formatStatus,
+  humanBytes,
+  logLine,
+  progressBar,
+  seedClaim,
+  Terminal,
+} from '../../src/cli/format.js';
 import type { ProgressEvent } from '../../src/types.js';
 import type { StatusDocument } from '../../src/cli/control.js';
 
@@ -40,6 +55,19 @@ describe('log lines and progress', () => {
     it(`a bar on ${b.columns} columns at ${b.percent}%`, () =>
       assert.equal(progressBar({ ...e, percent: b.percent }, b.columns), `web2:/var/www ${b.bar} ${describeProgress({ ...e, percent: b.percent })}`));
   }
+});
+
+describe('describeCheck: one line per replica as its start-up check ends', () => {
+  const check = { rsyncVersion: '3.2.7', path: '/srv/www', created: false };
+  const rows: Array<{ name: string; e: Parameters<typeof describeCheck>[0]; want: string | undefined }> = [
+    { name: 'ready', e: { replica: 'web2', attempt: 1, check }, want: 'web2: ready (rsync 3.2.7, /srv/www)' },
+    { name: 'ready, target made', e: { replica: 'web2', attempt: 1, check: { ...check, created: true } }, want: 'web2: ready (rsync 3.2.7, /srv/www, created)' },
+    { name: 'ready after retries', e: { replica: 'web2', attempt: 4, check }, want: 'web2: ready (rsync 3.2.7, /srv/www)' },
+    { name: 'needs a human', e: { replica: 'web3', attempt: 1, error: new MirrorError('ERR_SSH_AUTH', 'no login') }, want: 'web3: failed ERR_SSH_AUTH no login' },
+    { name: 'down', e: { replica: 'web3', attempt: 1, error: new MirrorError('ERR_SSH_CONNECT', 'refused') }, want: 'web3: down, retrying: ERR_SSH_CONNECT refused' },
+    { name: 'a retry that failed again', e: { replica: 'web3', attempt: 2, error: new MirrorError('ERR_SSH_CONNECT', 'refused') }, want: undefined },
+  ];
+  for (const r of rows) it(r.name, () => assert.equal(describeCheck(r.e), r.want));
 });
 
 describe('seedClaim: the ready line says only what start() observed', () => {
@@ -128,6 +156,33 @@ describe('formatStatus', () => {
     assert.ok(lines[3]!.endsWith('x…'));
     assert.equal(lines[3]!.length - lines[3]!.indexOf('Could'), 120);
     assert.equal(lines[4], '');
+  });
+
+  it('a replica behind since the restart says what it lacks (count, oldest seq) beside its state; checking and failed are states', () => {
+    const behind = {
+      ...doc,
+      replicas: [
+        { ...doc.replicas[0]!, state: 'catching-up', restartBacklog: { changes: 12, oldestSeq: 40, upToSeq: 47 } },
+        { ...doc.replicas[0]!, replica: 'web4:/var/www', state: 'checking' },
+        { ...doc.replicas[1]!, state: 'failed', lastError: 'Replica web3: rsync did not run' },
+      ],
+    } as StatusDocument;
+    const lines = formatStatus(behind, 1_000_000).split('\n');
+    assert.match(lines[2]!, /^ {2}web2:\/var\/www +catching-up, lacks 12 journaled changes from before the restart \(the oldest #40\) +0\.0s/);
+    assert.match(lines[3]!, /^ {2}web4:\/var\/www +checking +0\.0s/);
+    assert.match(lines[4]!, /^ {2}web3:\/var\/www +failed +4\.4s .* Replica web3: rsync did not run$/);
+  });
+});
+
+describe('describeRestartBacklog: the restart is honest', () => {
+  it('listed at start, then caught up', () => {
+    const e = { replica: 'web3', changes: 1, oldestSeq: 7, upToSeq: 7 };
+    assert.equal(describeRestartBacklog({ ...e, cleared: false }), 'replica web3 is behind: it lacks 1 journaled change from before the restart (the oldest #7)');
+    assert.equal(describeRestartBacklog({ ...e, changes: 3, cleared: true }), 'replica web3 has caught up: it has the 3 journaled changes from before the restart (the oldest #7)');
+    assert.equal(
+      describeRestartBacklog({ ...e, oldestAt: Date.UTC(2026, 11, 1, 18, 5, 9, 250), cleared: false }),
+      'replica web3 is behind: it lacks 1 journaled change from before the restart (the oldest #7, 2026-12-01T18:05:09Z)',
+    );
   });
 });
 

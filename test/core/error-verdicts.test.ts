@@ -28,6 +28,8 @@ const EXPECTED: Record<MirrorErrorCode, CodeVerdict> = {
   ERR_RSYNC: 'retry',
   ERR_RSYNC_FATAL: 'needs-a-human',
   ERR_RSYNC_PATH: 'retry',
+  ERR_TARGET_MISSING: 'needs-a-human',
+  ERR_TARGET_UNUSABLE: 'needs-a-human',
   ERR_SOURCE_VANISHED: 'retry',
   ERR_SOURCE_EMPTY: 'retry',
   ERR_STATE: 'needs-a-human',

@@ -5,17 +5,26 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LANE_OUTCOMES, LANE_STATES, LANE_TRANSITIONS, isUp, laneTransition, type LaneOutcome, type LaneTransition, type LiveLaneState } from '../../src/core/lane-transitions.js';
+import { LANE_OUTCOMES, LANE_STATES, LANE_TRANSITIONS, answered, isUp, laneTransition, type LaneOutcome, type LaneTransition, type LiveLaneState } from '../../src/core/lane-transitions.js';
 
 type Cell = [next: LiveLaneState, notify: LaneTransition['notify'], retry: LaneTransition['retry']];
 
 const EXPECTED: Record<LiveLaneState, Record<LaneOutcome, Cell>> = {
+  checking: {
+    started: ['checking', 'none', 'none'],
+    synced: ['idle', 'none', 'none'],
+    'synced-more-queued': ['idle', 'none', 'none'],
+    retry: ['down', 'down', 'backoff'],
+    fatal: ['failed', 'failed', 'slow'],
+    checked: ['idle', 'none', 'none'],
+  },
   idle: {
     started: ['syncing', 'none', 'none'],
     synced: ['idle', 'none', 'none'],
     'synced-more-queued': ['idle', 'none', 'none'],
     retry: ['down', 'down', 'backoff'],
     fatal: ['failed', 'failed', 'slow'],
+    checked: ['idle', 'none', 'none'],
   },
   syncing: {
     started: ['syncing', 'none', 'none'],
@@ -23,6 +32,7 @@ const EXPECTED: Record<LiveLaneState, Record<LaneOutcome, Cell>> = {
     'synced-more-queued': ['idle', 'none', 'none'],
     retry: ['down', 'down', 'backoff'],
     fatal: ['failed', 'failed', 'slow'],
+    checked: ['syncing', 'none', 'none'],
   },
   'catching-up': {
     started: ['catching-up', 'none', 'none'],
@@ -30,6 +40,7 @@ const EXPECTED: Record<LiveLaneState, Record<LaneOutcome, Cell>> = {
     'synced-more-queued': ['catching-up', 'none', 'none'],
     retry: ['down', 'down', 'backoff'],
     fatal: ['failed', 'failed', 'slow'],
+    checked: ['catching-up', 'none', 'none'],
   },
   down: {
     started: ['down', 'none', 'none'],
@@ -37,6 +48,7 @@ const EXPECTED: Record<LiveLaneState, Record<LaneOutcome, Cell>> = {
     'synced-more-queued': ['catching-up', 'up', 'none'],
     retry: ['down', 'none', 'backoff'],
     fatal: ['failed', 'failed', 'slow'],
+    checked: ['idle', 'up', 'none'],
   },
   failed: {
     started: ['failed', 'none', 'none'],
@@ -44,6 +56,7 @@ const EXPECTED: Record<LiveLaneState, Record<LaneOutcome, Cell>> = {
     'synced-more-queued': ['catching-up', 'up', 'none'],
     retry: ['down', 'none', 'backoff'],
     fatal: ['failed', 'failed', 'slow'],
+    checked: ['idle', 'up', 'none'],
   },
 };
 
@@ -83,6 +96,13 @@ describe('lane transitions: state × outcome → next state, notice, retry', () 
         if (notify === 'down') assert.ok(isUp(state) && !isUp(next), `${state} × ${outcome}`);
       }
     }
+  });
+
+  it('answered: checking is waited for (isUp) but has not answered yet', () => {
+    assert.deepEqual(
+      LANE_STATES.filter((s) => isUp(s) && !answered(s)),
+      ['checking'],
+    );
   });
 
   it('isUp: down and failed are not up', () => {

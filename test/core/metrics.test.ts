@@ -19,6 +19,20 @@ const base: ReplicaStatus = {
 };
 
 describe('formatMetrics', () => {
+  it('up is 1 only for a replica that answered: 0 while checking, down, failed or closed', () => {
+    const states: Array<[ReplicaStatus['state'], number]> = [
+      ['checking', 0],
+      ['idle', 1],
+      ['syncing', 1],
+      ['catching-up', 1],
+      ['down', 0],
+      ['failed', 0],
+      ['closed', 0],
+    ];
+    const text = formatMetrics(states.map(([state]) => ({ ...base, replica: state, state })));
+    for (const [state, up] of states) assert.ok(text.split('\n').includes(`fam_mirror_replica_up{replica="${state}"} ${up}`), state);
+  });
+
   it('one series per replica and metric, with HELP and TYPE', () => {
     const text = formatMetrics([base, { ...base, replica: 'web3:/var/www', state: 'down', lagSec: 12.5, backlog: 4, lastSuccessAt: undefined }]);
     for (const line of [

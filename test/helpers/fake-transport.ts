@@ -7,7 +7,8 @@
  * would, updates the tree it holds and prints the itemized lines rsync prints (ITEM_FORMAT), so the
  * `synced` counts, `createdItem` and problem paths all work. Every call is recorded.
  *
- * Scriptable per replica, switchable at any time: refuse connects with a MirrorError code, exit with
+ * Scriptable per replica, switchable at any time: fail or hold the start-up check (check(); a refused
+ * connect fails it too), refuse connects with a MirrorError code, exit with
  * a code (23 naming problem paths applies the rest, as rsync does), delay, or hold every rsync until
  * release(). A held call blocks the mirror's close() as a real rsync in flight does: release first.
  * Not modelled: the exclude rule file (tests on the fake use no excludes), content compared beyond
@@ -20,7 +21,7 @@ import { MirrorError, type MirrorErrorCode } from '../../src/errors.js';
 import type { Rename } from '../../src/core/plan.js';
 import type { RsyncTarget } from '../../src/rsync/args.js';
 import type { ReplicaRoot, RsyncRun, RunOptions, Transport, TransportFactory } from '../../src/transport/transport.js';
-import type { Replica } from '../../src/types.js';
+import type { Replica, ReplicaCheck } from '../../src/types.js';
 
 /** Walks of the source stop here: a fake is for small trees. */
 const MAX_ENTRIES = 100_000;
@@ -56,6 +57,10 @@ export class FakeTransport implements Transport {
   closed = false;
   /** What inspectRoot() answers: an existing directory, no mount point, unless a test says otherwise. */
   root: ReplicaRoot = { exists: true, isDirectory: true, device: 1, parentDevice: 1 };
+  /** Start-up checks answered or failed. */
+  checks = 0;
+  #checkFails: MirrorErrorCode | undefined;
+  #checkHeld: Array<() => void> | undefined;
   #refuse: MirrorErrorCode | undefined;
   #exit: { code: number; problems: string[] } | undefined;
   #delayMs = 0;
@@ -71,6 +76,25 @@ export class FakeTransport implements Transport {
   /** connect() rejects with a MirrorError of this code (ERR_SSH_CONNECT: down; a host-key code: needs a human). */
   refuseConnect(code: MirrorErrorCode = 'ERR_SSH_CONNECT'): this {
     this.#refuse = code;
+    return this;
+  }
+
+  /** check() rejects with a MirrorError of this code (ERR_TARGET_MISSING, ERR_RSYNC_MISSING, …) until heal(). */
+  failCheck(code: MirrorErrorCode): this {
+    this.#checkFails = code;
+    return this;
+  }
+
+  /** Every check() from now on waits until releaseCheck(). */
+  holdCheck(): this {
+    this.#checkHeld ??= [];
+    return this;
+  }
+
+  releaseCheck(): this {
+    const waiting = this.#checkHeld ?? [];
+    this.#checkHeld = undefined;
+    for (const go of waiting) go();
     return this;
   }
 
@@ -102,6 +126,8 @@ export class FakeTransport implements Transport {
   /** Back to a healthy replica: no refusal, no exit code, no delay, nothing held. */
   heal(): this {
     this.#refuse = undefined;
+    this.#checkFails = undefined;
+    this.releaseCheck();
     this.#exit = undefined;
     this.#delayMs = 0;
     return this.release();
@@ -121,6 +147,14 @@ export class FakeTransport implements Transport {
   async connect(): Promise<void> {
     this.connects++;
     if (this.#refuse !== undefined) throw new MirrorError(this.#refuse, `${this.replica.id}: connection refused (scripted by the test).`, { path: this.replica.path });
+  }
+
+  async check(): Promise<ReplicaCheck> {
+    if (this.#checkHeld !== undefined) await new Promise<void>((go) => this.#checkHeld!.push(go));
+    this.checks++;
+    const code = this.#refuse ?? this.#checkFails;
+    if (code !== undefined) throw new MirrorError(code, `${this.replica.id}: check failed (scripted by the test).`, { path: this.replica.path });
+    return { rsyncVersion: '3.2.7', path: this.replica.path, created: false };
   }
 
   async rsync(args: string[], stdin: Buffer | undefined, opts: RunOptions = {}): Promise<RsyncRun> {
@@ -270,7 +304,7 @@ export class FakeReplicas {
 
   /** Releases every held call (a test's finally, before closing its mirror). */
   releaseAll(): void {
-    for (const fake of this.#fakes.values()) fake.release();
+    for (const fake of this.#fakes.values()) fake.release().releaseCheck();
   }
 }
 

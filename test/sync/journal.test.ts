@@ -25,8 +25,8 @@ describe('journal records', () => {
   const hostile = ['a', 'with space', 'new\nline', '', 'ü/名前', '-rf', 'R', '0', 'J'];
   const records: JournalRecord[] = [
     { seq: 8, paths: hostile },
-    { seq: 9, paths: [''] },
-    { seq: 10, paths: [''], replica: hashName('web2:/srv/www') },
+    { seq: 9, paths: [''], at: 1_796_000_000_123 },
+    { seq: 10, paths: [''], replica: hashName('web2:/srv/www'), at: 1_796_000_000_456 },
     { seq: 11, paths: [] },
   ];
   const whole = Buffer.concat([encodeHeader(7), ...records.map(encodeRecord)]);
@@ -57,7 +57,7 @@ describe('journal records', () => {
     },
     { name: 'garbage instead of the header', bytes: () => patch(whole, 0, 'Q'), kept: 0, damage: /header is unreadable/ },
     { name: 'the previous format (no header, no checksums)', bytes: () => Buffer.from('R\x001\x001\x00a\x00'), kept: 0, damage: /header is unreadable/ },
-    { name: 'another format version', bytes: () => reHeader(whole, '3'), kept: 0, damage: /format version 3, this fam-mirror reads 2/ },
+    { name: 'another format version', bytes: () => reHeader(whole, '2'), kept: 0, damage: /format version 2, this fam-mirror reads 3/ },
     { name: 'an empty file', bytes: () => Buffer.alloc(0), kept: 0, damage: /empty/ },
   ];
   for (const c of damaged) {
