@@ -8,9 +8,11 @@
  * that replica's durable watermark.
  */
 import type { EventEmitter } from 'node:events';
+import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
 import { Lane, type BatchExecutor, type LaneTiming } from './lane.js';
+import { repairedSample, type BackgroundTrigger } from './drift.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, StartResult } from '../types.js';
 
 export interface FlushOptions {
@@ -53,7 +55,11 @@ export interface FanoutDeps {
   report(err: MirrorError): void;
   /** The last seq a previous run used (the journal's): this run continues above it. */
   lastSeq: number;
+  /** Picks each lane's share of a drift pass's spread (tests make it predictable). */
+  random?: () => number;
 }
+
+const debug = createDebug('fam-mirror:drift');
 
 export class Fanout {
   readonly #deps: FanoutDeps;
@@ -102,6 +108,12 @@ export class Fanout {
     this.#log?.append(seq, paths);
     for (const lane of this.#lanes) lane.add(paths, seq);
     this.#log?.delivered();
+  }
+
+  /** A drift pass for every lane (sync/drift.ts), each at its own random delay below `spreadMs`. */
+  drift(trigger: BackgroundTrigger, spreadMs: number): void {
+    const random = this.#deps.random ?? Math.random;
+    for (const lane of this.#lanes) lane.drift(trigger, Math.floor(random() * spreadMs));
   }
 
   add(replica: Replica): Lane {
@@ -166,6 +178,13 @@ export class Fanout {
         events.emit('problem', problemOf(replica.id, error));
       },
       onUp: () => events.emit('replica-up', { replica: replica.id }),
+      onDrift: (reason, outcome) => {
+        const repaired = outcome.changed ?? 0;
+        const sample = repairedSample(outcome.sample ?? []);
+        if (repaired === 0) debug('%s: %s drift pass found nothing to repair', replica.id, reason);
+        else debug('%s: %s drift pass repaired %d paths, e.g. %o', replica.id, reason, repaired, sample);
+        events.emit('repaired', { replica: replica.id, reason, repaired, sample });
+      },
       onFailed: (error, wasUp) => {
         if (wasUp) events.emit('replica-down', { replica: replica.id, error });
         events.emit('problem', problemOf(replica.id, error));

@@ -10,35 +10,17 @@
 import { Pending, type Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
 import { backoffMs, type Clock } from '../core/schedule.js';
-import type { ExitVerdict } from '../rsync/output.js';
 import { isUp, laneTransition, type LaneNotice, type LiveLaneState } from '../core/lane-transitions.js';
 import type { ReplicaStatus } from '../types.js';
 import type { NormalizedOptions } from '../options.js';
 import { minSeq, ProblemPaths } from './problem-paths.js';
 import { SeqWaiters } from './seq-waiters.js';
+import type { BatchExecutor, BatchOutcome, LaneListener } from './outcome.js';
+import { DRIFT_QUIET_MS, DriftPass, type BackgroundTrigger } from './drift.js';
 
-export interface BatchOutcome {
-  verdict: ExitVerdict;
-  error?: MirrorError;
-  /**
-   * With `partial`: the root-relative paths rsync could not handle. Every other path of the batch is
-   * confirmed; these stay as the lane's problems, retried slowly, and never hold back other changes.
-   */
-  problems?: string[];
-}
+export type { BatchExecutor, BatchOutcome, LaneListener } from './outcome.js';
 
-export type BatchExecutor = (batch: Batch) => Promise<BatchOutcome>;
-
-export type LaneTiming = Pick<NormalizedOptions, 'quietMs' | 'maxWaitMs' | 'retryMinMs' | 'retryMaxMs'>;
-
-export interface LaneListener {
-  /** Every change added with a seq ≤ `seq` is now on the replica (the durable watermark). */
-  onConfirmed?(seq: number): void;
-  onDown(error: MirrorError): void;
-  onUp(): void;
-  /** A failure retrying cannot fix; `wasUp`: the replica was up until now (so it also goes down). */
-  onFailed(error: MirrorError, wasUp: boolean): void;
-}
+export type LaneTiming = Pick<NormalizedOptions, 'quietMs' | 'maxWaitMs' | 'retryMinMs' | 'retryMaxMs'> & { driftQuietMs?: number };
 
 export class Lane {
   readonly id: string;
@@ -72,6 +54,7 @@ export class Lane {
   #retryingProblems = false;
   /** What the last successful batch covered: the watermark, held below the oldest problem. */
   #covered = 0;
+  readonly #drift: DriftPass;
 
   constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener) {
     this.id = id;
@@ -79,6 +62,18 @@ export class Lane {
     this.#timing = timing;
     this.#clock = clock;
     this.#listener = listener;
+    const lane = {
+      idle: () => this.#state === 'idle' && this.#pending.isEmpty && this.#inflight === undefined,
+      ended: () => this.#kick(),
+      done: (t: BackgroundTrigger, o: BatchOutcome) => listener.onDrift?.(t, o),
+    };
+    const run = (signal: AbortSignal) => this.#execute({ entries: [], fullSeq: 0 }, { signal, background: true });
+    this.#drift = new DriftPass({ ...lane, execute: run }, clock, { quietMs: timing.driftQuietMs ?? DRIFT_QUIET_MS, retryMs: timing.retryMaxMs });
+  }
+
+  /** Asks for a drift pass (sync/drift.ts), no sooner than `delayMs` from now. */
+  drift(trigger: BackgroundTrigger, delayMs = 0): void {
+    if (!this.#closed) this.#drift.request(trigger, delayMs);
   }
 
   add(paths: readonly string[], seq: number): void {
@@ -86,6 +81,7 @@ export class Lane {
     this.#outstandingSince ??= this.#clock.now();
     if (seq > this.#maxAdded) this.#maxAdded = seq;
     this.#pending.add(paths, seq, this.#clock.now());
+    this.#drift.activity();
     this.#kick();
   }
 
@@ -94,6 +90,7 @@ export class Lane {
     this.#outstandingSince ??= this.#clock.now();
     if (seq > this.#maxAdded) this.#maxAdded = seq;
     this.#pending.addFull(seq, this.#clock.now());
+    this.#drift.activity();
     this.#kick();
   }
 
@@ -141,6 +138,7 @@ export class Lane {
     this.#closed = true;
     this.#cancelTimer?.();
     this.#problemTimer?.();
+    await this.#drift.close();
     await this.#running;
     const err = this.#closedError();
     this.#waiters.rejectAll(err);
@@ -159,7 +157,7 @@ export class Lane {
   }
 
   #kick(): void {
-    if (this.#closed || this.#inflight !== undefined) return;
+    if (this.#closed || this.#inflight !== undefined || this.#drift.busy) return;
     const due = !isUp(this.#state) ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
     if (due === undefined) return;
     this.#arm(due);
@@ -180,7 +178,7 @@ export class Lane {
   }
 
   #start(): void {
-    if (this.#closed || this.#inflight !== undefined) return;
+    if (this.#closed || this.#inflight !== undefined || this.#drift.busy) return;
     const batch = this.#pending.take();
     if (batch === undefined) return;
     this.#inflight = batch;
@@ -196,7 +194,7 @@ export class Lane {
   #retryProblems(afterFailure = false): void {
     this.#problemTimer = undefined;
     if (this.#closed || this.#problems.size === 0 || this.#inflight !== undefined) return;
-    if (!afterFailure && (!this.#pending.isEmpty || !isUp(this.#state))) {
+    if (this.#drift.busy || (!afterFailure && (!this.#pending.isEmpty || !isUp(this.#state)))) {
       this.#armProblems();
       return;
     }
@@ -230,12 +228,14 @@ export class Lane {
       this.#problems.settle(batch);
       if (problems !== undefined) this.#noteProblems(batch, problems, outcome.error);
       if (!retrying) this.#covered = this.#inflightCovers;
+      if (batch.fullSeq !== undefined) this.#drift.satisfied();
       this.#succeeded();
       this.#listener.onConfirmed?.(this.#watermark());
       this.#armProblems();
     } else if (retrying) this.#failed({ entries: [], fullSeq: undefined }, outcome);
     else this.#failed(batch, outcome);
     this.#settleWaiters();
+    this.#drift.activity();
     this.#kick();
   }
 

@@ -50,6 +50,8 @@ export interface RunOptions {
   maxLines?: number;
   /** Called with every stdout line (stdout is read only when this or maxLines is given). */
   onLine?: (line: string) => void;
+  /** Kills rsync (SIGTERM: its receiver removes its temporary file); the run then ends with rsync's exit code. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -91,6 +93,9 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
     const keep = opts.maxLines ?? 0;
     const stdio = remote === undefined ? ['pipe', out, 'pipe'] : ['pipe', out, 'pipe', 'pipe', 'pipe'];
     const child = spawn(command, args, { stdio: stdio as ['pipe', 'pipe', 'pipe'] });
+    const kill = () => child.kill('SIGTERM');
+    if (opts.signal?.aborted === true) kill();
+    else opts.signal?.addEventListener('abort', kill, { once: true });
     const lines: string[] = [];
     let moreLines = 0;
     let partial = '';
@@ -120,6 +125,7 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
       reject(e.code === 'ENOENT' ? rsyncMissing(command, e) : new MirrorError('ERR_RSYNC', `rsync could not be started: ${e.message}`, { cause: e }));
     });
     child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', kill);
       // A remote rsync that outlives the local one (hung peer) must not hold the lane forever.
       setTimeout(() => abandon.abort(), CHANNEL_GRACE_MS).unref();
       if (partial !== '') {
