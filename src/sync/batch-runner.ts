@@ -102,6 +102,8 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     let lastProgressAt = 0;
     const listed = plan.kind === 'paths' ? new Set(plan.paths) : undefined;
     const unnamed: string[] = [];
+    // rsync's own changes (its progress records interleave with them): the drift pass reports the first.
+    const items: string[] = [];
     const onLine = (line: string) => {
       const progress = parseProgress(line);
       if (progress === undefined) {
@@ -109,6 +111,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
           const created = createdItem(line);
           if (created !== undefined && !listed.has(created)) unnamed.push(created);
         }
+        if (items.length < keep && /^\S+\s+\d+ /.test(line)) items.push(line);
         return tallyItem(tally, line);
       }
       const now = Date.now();
@@ -153,7 +156,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
         event.sample = sample;
       }
       deps.onSynced(event);
-      return plan.kind === 'full' ? { verdict, changed: tally.changed, sample } : { verdict };
+      return plan.kind === 'full' ? { verdict, changed: tally.changed, sample: items } : { verdict };
     }
     // Per-path trouble is data, not a failed batch: one problem event per path rsync named.
     for (const p of parsePathProblems(run.stderr)) {
@@ -164,7 +167,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
       deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes });
       return {
         verdict,
-        ...(plan.kind === 'full' ? { changed: tally.changed, sample } : {}),
+        ...(plan.kind === 'full' ? { changed: tally.changed, sample: items } : {}),
         problems: [...problems],
         error: new MirrorError(
           'ERR_RSYNC_PATH',

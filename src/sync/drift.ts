@@ -4,7 +4,10 @@
  * at the lowest priority (core/reconcile-triggers.ts, `background`): only while its lane is idle and
  * has been quiet for `quietMs`, and it yields to every live change: its rsync is killed through the
  * signal and the pass starts again after the next quiet period (the quick check makes that cheap:
- * what it already fixed is not sent again). It is not journaled work, so it never confirms anything
+ * what it already fixed is not sent again). Each kill costs the live batch the time rsync takes to
+ * stop (its receiver notices the closed connection within 0.1-0.2 s), so every pass that yielded
+ * doubles the quiet period it waits for next (up to a minute): under a steady stream of changes it
+ * soon stays out of the way, and it runs in the next real lull. It is not journaled work, so it never confirms anything
  * and never moves the durable watermark; only a pass that ran to its end is reported.
  */
 import type { Clock } from '../core/schedule.js';
@@ -16,6 +19,8 @@ export type { BackgroundTrigger } from '../core/reconcile-triggers.js';
 
 /** Quiet time on a lane before its drift pass starts (shorter with a short reconcile interval). */
 export const DRIFT_QUIET_MS = 5000;
+/** The longest quiet period that passes yielding to live changes make it grow to. */
+export const DRIFT_QUIET_MAX_MS = 60_000;
 
 /** Tests' knobs for the drift passes: their quiet period, and the jitter's random source. */
 export interface DriftTuning {
@@ -51,6 +56,8 @@ export class DriftPass {
   #abort: AbortController | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
+  /** Passes killed by a live change since the last one that ran to its end. */
+  #yields = 0;
 
   constructor(lane: DriftLane, clock: Clock, timing: { quietMs: number; retryMs: number }) {
     this.#lane = lane;
@@ -96,7 +103,8 @@ export class DriftPass {
 
   /** When the pass may start: quiet for quietMs since the last activity, and not before its delay. */
   #dueAt(): number {
-    return Math.max(this.#lastActivity + this.#quietMs, this.#notBefore, this.#clock.now());
+    const quiet = Math.min(this.#quietMs * 2 ** this.#yields, Math.max(this.#quietMs, DRIFT_QUIET_MAX_MS));
+    return Math.max(this.#lastActivity + quiet, this.#notBefore, this.#clock.now());
   }
 
   #arm(): void {
@@ -130,11 +138,13 @@ export class DriftPass {
 
   #settle(trigger: BackgroundTrigger, outcome: BatchOutcome, aborted: boolean): void {
     if (aborted || outcome.aborted === true) {
-      // It yielded to a live change: it starts again (from the top) once the lane is quiet again.
+      // It yielded to a live change: it starts again (from the top) once the lane is quiet for longer.
+      this.#yields = Math.min(this.#yields + 1, 16);
       this.#arm();
       return;
     }
     if (outcome.verdict === 'ok' || outcome.verdict === 'partial') {
+      this.#yields = 0;
       if (this.#wanted === trigger) this.#wanted = undefined;
       this.#lane.done(trigger, outcome);
       if (this.#wanted !== undefined) this.#arm();

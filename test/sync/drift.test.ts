@@ -24,6 +24,13 @@ interface Call {
 
 const QUIET = 1000;
 
+/** Advances the clock a second at a time until a new background pass starts (bounded). */
+async function waitForPass(t: { clock: ManualClock; background(): unknown[] }, maxMs: number): Promise<void> {
+  const before = t.background().length;
+  for (let ms = 0; ms < maxMs && t.background().length === before; ms += 1000) await t.clock.advance(1000);
+  assert.equal(t.background().length, before + 1, `a pass within ${maxMs} ms`);
+}
+
 function setup() {
   const clock = new ManualClock();
   const calls: Call[] = [];
@@ -124,13 +131,36 @@ describe('drift pass: it yields to live changes', () => {
     }
     assert.equal(t.background().length, 1, 'no pass while changes flow');
     await t.clock.advance(QUIET);
-    assert.equal(t.background().length, 2, 'again once quiet');
+    assert.equal(t.background().length, 1, 'having yielded once, it waits for twice the quiet period');
+    await t.clock.advance(QUIET);
+    assert.equal(t.background().length, 2, 'again once quiet for long enough');
     await t.settle(t.background()[1], { verdict: 'ok', changed: 0, sample: [] });
     assert.deepEqual(
       t.drifts.map((d) => d.trigger),
       ['drift-startup'],
     );
     assert.deepEqual(t.confirmed, [1, 2, 3, 4]);
+    // A pass that ran to its end sets the quiet period back.
+    t.lane.drift('drift-periodic');
+    await t.clock.advance(QUIET);
+    assert.equal(t.background().length, 3);
+  });
+
+  it('each pass killed doubles the quiet period it waits for, up to a minute', async () => {
+    const t = setup();
+    t.lane.drift('drift-startup');
+    const gaps: number[] = [];
+    let last = 0;
+    for (let seq = 1; seq <= 8; seq++) {
+      await waitForPass(t, 200_000);
+      gaps.push(t.background().at(-1)!.at - last);
+      t.lane.add([`f${seq}`], seq);
+      await flushMicrotasks();
+      await t.clock.advance(10);
+      await t.settle(t.live().at(-1), { verdict: 'ok' });
+      last = t.clock.now();
+    }
+    assert.deepEqual(gaps.slice(1), [2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
   });
 
   it('a live change that arrives while it runs never runs beside it', async () => {
