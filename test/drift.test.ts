@@ -84,7 +84,7 @@ async function stream(tag: string, count: number, everyMs: number): Promise<numb
 
 describe('drift repair with real rsync (local and ssh replicas)', () => {
   before(async () => {
-    [host] = await startSshdHosts(1);
+    host = (await startSshdHosts(1))[0]!;
     source = await makeTempDir('fam-drift-src-');
     replicas = [await makeTempDir('fam-drift-local-'), await makeTempDir('fam-drift-ssh-')];
     specs = [replicas[0]!, `ssh://${host!.user}@127.0.0.1:${host!.port}${replicas[1]}`];

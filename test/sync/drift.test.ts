@@ -118,7 +118,7 @@ describe('drift pass: it yields to live changes', () => {
     await t.clock.advance(10);
     assert.equal(t.live().length, 1, 'the live change runs right after');
     assert.equal(t.live()[0]!.at - first.at, 10, 'its normal quiet time, no more');
-    assert.deepEqual(t.drifts, []);
+    assert.equal(t.drifts.length, 0, 'an aborted pass is not reported');
     assert.deepEqual(t.confirmed, []);
     await t.settle(t.live()[0], { verdict: 'ok' });
     assert.deepEqual(t.confirmed, [1], 'only the live batch confirms');
