@@ -121,7 +121,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const reconciles = new ReconcileScheduler(
       realClock,
       { reconcileAll: () => this.reconcile(), drift: (t, spreadMs) => fanout.drift(t, spreadMs), running, report },
-      { ...DEFAULT_RECONCILE_TIMING, everyMs: o.reconcileIntervalSec * 1000 },
+      { ...DEFAULT_RECONCILE_TIMING, everyMs: o.dryRun ? 0 : o.reconcileIntervalSec * 1000 },
     );
     this.#reconciles = reconciles;
     this.#watcher = new TreeWatcher(

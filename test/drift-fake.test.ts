@@ -107,25 +107,29 @@ describe('drift repair on fake replicas', () => {
     }
   });
 
-  it('a seed makes the start-up pass unnecessary, and reconcileIntervalSec 0 turns the passes off', async () => {
+  it('a seed makes the start-up pass unnecessary; reconcileIntervalSec 0 turns the passes off, and a dry run has none', async () => {
     const seeded = await rig({ reconcileIntervalSec: 1, initMirror: true });
     const off = await rig({ reconcileIntervalSec: 0 });
+    const dry = await rig({ reconcileIntervalSec: 1, dryRun: true });
     try {
       await seeded.mirror.start();
       await off.mirror.start();
+      await dry.mirror.start();
       // Both ran side by side for as long as the seeded mirror's first periodic passes took.
       await waitFor(() => seeded.repaired.length >= 2, { timeoutMs: 5000, what: 'the periodic passes of the seeded mirror' });
       assert.ok(
         seeded.repaired.every((e) => e.reason === 'drift-periodic' && e.repaired === 0),
         JSON.stringify(seeded.repaired),
       );
-      assert.deepEqual(off.repaired, []);
-      for (const i of [0, 1]) assert.equal(background(off.fake(i)), 0, 'no pass at all with interval 0');
+      for (const quiet of [off, dry]) {
+        assert.deepEqual(quiet.repaired, []);
+        for (const i of [0, 1]) assert.equal(background(quiet.fake(i)), 0, 'no pass at all');
+      }
     } finally {
-      seeded.fakes.releaseAll();
-      off.fakes.releaseAll();
-      await seeded.mirror.close();
-      await off.mirror.close();
+      for (const r of [seeded, off, dry]) {
+        r.fakes.releaseAll();
+        await r.mirror.close();
+      }
     }
   });
 });

@@ -18,7 +18,7 @@ export interface ReconcileTiming {
   burstGapMs: number;
   /** Quiet time after a suspicious burst before the reconcile pass. */
   quietMs: number;
-  /** The periodic drift pass (0: none, and no start-up pass either). */
+  /** The periodic drift pass (0: none, and no start-up pass either; a dry run has none: it would repair nothing). */
   everyMs: number;
 }
 
