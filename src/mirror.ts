@@ -18,11 +18,12 @@ import { changedOptions, hostEnvironment, normalizeOptions, type MirrorOptions, 
 import { realClock } from './clock.js';
 import { ConnectionPool } from './transport/pool.js';
 import { defaultTransport, Transports } from './transport/transports.js';
-import type { TransportFactory } from './transport/transport.js';
 import { verifyAll, type VerifyResult } from './rsync/verify.js';
 import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
 import type { MirrorEvents, Replica, ReplicaStatus, StartResult, SyncedEvent } from './types.js';
-import { TreeWatcher, type TreeWatcherOptions, type WatchBackend } from './watch/tree-watcher.js';
+import { TreeWatcher, type TreeWatcherOptions } from './watch/tree-watcher.js';
+import { withDriftQuiet, type DriftTuning } from './sync/drift.js';
+import type { MirrorShared } from './mirror-shared.js';
 import { answerFor, type Phase } from './core/lifecycle.js';
 
 export type { FlushOptions, FlushResult } from './sync/fanout.js';
@@ -41,6 +42,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   readonly #transports: Transports;
   #watcher: TreeWatcher | undefined;
   readonly #watchTuning: Omit<TreeWatcherOptions, 'ignore'>;
+  readonly #driftTuning: DriftTuning;
   /** Settles when start() has (for close() and a flush() called during the start). */
   #started: Promise<StartResult> | undefined;
   #closing: Promise<void> | undefined;
@@ -48,19 +50,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #excludedFilter: PathFilter | undefined;
   #excludeFile: ExcludeFile | undefined;
 
-  /**
-   * `shared.pool` lets several mirrors (one per watched root) share one ssh connection per host;
-   * `shared.watchBackend` replaces @parcel/watcher (tests inject one that fails) and
-   * `shared.watchTuning` its health-check and sweep intervals; `shared.transport` makes each
-   * replica's endpoint (tests inject a fake; by default local rsync or the ssh2 bridge).
-   */
-  constructor(
-    options: MirrorOptions,
-    shared: { pool?: ConnectionPool; watchBackend?: WatchBackend; watchTuning?: Pick<TreeWatcherOptions, 'healthEveryMs' | 'sweepEveryMs'>; transport?: TransportFactory } = {},
-  ) {
+  /** `shared`: what several mirrors share (an ssh connection pool) and what tests inject (src/mirror-shared.ts). */
+  constructor(options: MirrorOptions, shared: MirrorShared = {}) {
     super();
     const pool = shared.pool ?? new ConnectionPool();
     this.#watchTuning = { ...shared.watchTuning, backend: shared.watchBackend };
+    this.#driftTuning = shared.driftTuning ?? {};
     this.#raw = { ...options };
     this.#options = normalizeOptions(options, hostEnvironment());
     this.#transports = new Transports(shared.transport ?? defaultTransport, () => ({
@@ -116,14 +111,19 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       countSent: (id: string, event: SyncedEvent) => this.#fanout?.countSent(id, event),
       recheck: (paths: string[]) => this.#watcher?.recheck(paths),
     };
-    const fanout = new Fanout({ makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: o, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
+    const lanes = { makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: withDriftQuiet(o, this.#driftTuning), random: this.#driftTuning.random };
+    const fanout = new Fanout({ ...lanes, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
     this.#fanout = fanout;
     const recovery = new Recovery(journal, { fanout, clock: realClock, running, report, problem: (e) => this.emit('problem', e), stateDir: o.stateDir, journalLimitBytes: o.journalLimitBytes });
     this.#recovery = recovery;
     fanout.useLog(recovery);
     for (const replica of o.replicas) fanout.add(replica);
     recovery.restore();
-    const reconciles = new ReconcileScheduler(realClock, { reconcileAll: () => this.reconcile(), running, report }, { ...DEFAULT_RECONCILE_TIMING, everyMs: o.reconcileIntervalSec * 1000 });
+    const reconciles = new ReconcileScheduler(
+      realClock,
+      { reconcileAll: () => this.reconcile(), drift: (t, spreadMs) => fanout.drift(t, spreadMs), running, report },
+      { ...DEFAULT_RECONCILE_TIMING, everyMs: o.dryRun ? 0 : o.reconcileIntervalSec * 1000 },
+    );
     this.#reconciles = reconciles;
     this.#watcher = new TreeWatcher(
       o.source,

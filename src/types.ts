@@ -97,11 +97,26 @@ export interface ReplicaCheckedEvent {
   error?: MirrorError;
 }
 
+/**
+ * A drift pass (a background full pass, on by default: reconcileIntervalSec) ran to its end on one
+ * replica: what it found changed there behind the mirror's back and put right. `repaired` 0: nothing.
+ */
+export interface RepairedEvent {
+  replica: string;
+  /** Why it ran: once after start-up and catch-up, or the periodic pass. */
+  reason: 'drift-startup' | 'drift-periodic';
+  /** Entries rsync changed or deleted on the replica. */
+  repaired: number;
+  /** Up to 10 of their paths. */
+  sample: string[];
+}
+
 export interface MirrorEvents {
   'replica-checked': [ReplicaCheckedEvent];
   'restart-backlog': [RestartBacklogEvent];
   progress: [ProgressEvent];
   synced: [SyncedEvent];
+  repaired: [RepairedEvent];
   planned: [PlannedEvent];
   problem: [ProblemEvent];
   error: [MirrorError];

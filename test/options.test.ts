@@ -29,7 +29,7 @@ describe('normalizeOptions: defaults', () => {
       dryRun: false,
       watchLimit: undefined,
       allowEmptySource: false,
-      reconcileIntervalSec: 0,
+      reconcileIntervalSec: 21_600,
       concurrency: 8,
       quietMs: 10,
       maxWaitMs: 1000,

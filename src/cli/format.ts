@@ -5,7 +5,7 @@
  */
 import type { StartResult } from '../mirror.js';
 import type { GroupReconfigureResult } from '../mirror-group.js';
-import type { PlannedEvent, ProgressEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
+import type { PlannedEvent, ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
 import { codeVerdict } from '../core/error-verdicts.js';
 import type { VerifyResult } from '../rsync/verify.js';
 import type { StatusDocument } from './control.js';
@@ -77,6 +77,14 @@ export function seedClaim(options: { initMirror: boolean; dryRun: boolean }, res
 export function describeSynced(e: SyncedEvent): string {
   const what = e.full ? 'full pass' : `${e.paths} path${e.paths === 1 ? '' : 's'}${e.deleted ? ` (${e.deleted} deleted)` : ''}`;
   return `synced ${what} to ${e.replica} in ${e.durationMs} ms`;
+}
+
+/** A drift pass that ran to its end: why, how many paths it repaired and some of them (names are data: quoted), or that it found nothing. */
+export function describeRepaired(e: RepairedEvent): string {
+  const why = e.reason === 'drift-startup' ? 'start-up' : 'periodic';
+  if (e.repaired === 0) return `drift pass (${why}) on ${e.replica}: nothing to repair`;
+  const more = e.repaired > e.sample.length ? ', …' : '';
+  return `drift pass (${why}) on ${e.replica} repaired ${e.repaired} path${e.repaired === 1 ? '' : 's'}: ${e.sample.map((p) => JSON.stringify(p)).join(', ')}${more}`;
 }
 
 /** A dry run's batch: the log line, then its listed paths and rsync's itemized changes, one a line. */

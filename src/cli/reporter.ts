@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import type { Mirror } from '../mirror.js';
 import type { ReplicaStateEvent } from '../types.js';
-import { describeCheck, describePlanned, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
+import { describeCheck, describePlanned, describeRepaired, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
 
 export interface ReportOptions {
   quiet: boolean;
@@ -54,6 +54,10 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
     // A dry run sent nothing: its 'planned' line above already says what would have been.
     if (quiet || mirror.options.dryRun) return;
     term.log(describeSynced(e));
+  });
+  // A repair is news even in quiet mode; a pass that found nothing is one line, only when not quiet.
+  mirror.on('repaired', (e) => {
+    if (e.repaired > 0 || !quiet) term.log(describeRepaired(e));
   });
   mirror.on('replica-down', (e) => term.log(`replica ${e.replica} is down: ${e.error?.message ?? 'unknown error'}`));
   mirror.on('replica-up', (e) => term.log(`replica ${e.replica} is back up`));

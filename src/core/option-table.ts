@@ -155,10 +155,10 @@ export const LIBRARY_OPTIONS = {
     reload: 'restart',
   },
   reconcileIntervalSec: {
-    value: { type: 'integer', min: 0, max: 31_536_000, default: 0 },
+    value: { type: 'integer', min: 0, max: 31_536_000, default: 21_600 },
     cli: { flag: 'reconcile-every', arg: 'SEC', expects: 'a number of seconds (0 = never)' },
-    help: 'full itemized rsync pass of every replica every SEC seconds (default 0 = never; bursts and watcher errors trigger one anyway)',
-    doc: 'a full itemized pass of every replica every SEC seconds (0: never; bursts and watcher errors trigger one anyway)',
+    help: 'drift repair: a background itemized pass of each replica after start-up, then every SEC seconds, spread with jitter (default 21600 = 6 h; 0 = neither; bursts and watcher errors trigger a full pass anyway)',
+    doc: 'drift repair: a background itemized pass of each replica once started and caught up, then every SEC seconds, spread with jitter; it yields to every live change (0: neither; bursts and watcher errors trigger a full pass anyway)',
     reload: 'restart',
   },
   concurrency: {

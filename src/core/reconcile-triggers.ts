@@ -11,6 +11,9 @@
  *   earlier, it would miss what happens while nothing watches).
  * - `problem`: the code of the `problem` event each replica concerned gets first, saying why it is
  *   sent everything; `none` where the user asked for it or nothing was wrong.
+ * - `priority`: `live` passes are journaled deliveries, queued like any change; `background` ones
+ *   (drift repair, sync/drift.ts) are not journaled, run only on a lane with nothing else to do,
+ *   after `when-idle`'s quiet period, and are killed as soon as a live change arrives.
  */
 
 export type ReconcileTrigger =
@@ -22,8 +25,10 @@ export type ReconcileTrigger =
   | 'burst'
   /** The watcher failed and is replacing its subscription. */
   | 'watcher-error'
-  /** The periodic safety net (reconcileIntervalSec). */
-  | 'periodic'
+  /** Drift repair once every replica is started and caught up (off with reconcileIntervalSec 0). */
+  | 'drift-startup'
+  /** Drift repair every reconcileIntervalSec, spread with jitter across replicas. */
+  | 'drift-periodic'
   /** The last run was killed or crashed: what changed after its last snapshot is unknown. */
   | 'unclean-stop'
   /** A clean stop without its tree snapshot: what changed while stopped is unknown. */
@@ -37,21 +42,23 @@ export type ReconcileTrigger =
 
 export interface ReconcileRule {
   for: 'every-replica' | 'that-replica';
-  when: 'now' | 'after-quiet' | 'by-the-watcher';
+  when: 'now' | 'after-quiet' | 'by-the-watcher' | 'when-idle';
   problem: 'ERR_STATE_UNCLEAN' | 'ERR_STATE_DAMAGED' | 'none';
+  priority: 'live' | 'background';
 }
 
 export const RECONCILE_TRIGGERS = {
-  seed: { for: 'every-replica', when: 'now', problem: 'none' },
-  manual: { for: 'every-replica', when: 'now', problem: 'none' },
-  burst: { for: 'every-replica', when: 'after-quiet', problem: 'none' },
-  'watcher-error': { for: 'every-replica', when: 'by-the-watcher', problem: 'none' },
-  periodic: { for: 'every-replica', when: 'now', problem: 'none' },
-  'unclean-stop': { for: 'every-replica', when: 'now', problem: 'ERR_STATE_UNCLEAN' },
-  'no-snapshot': { for: 'every-replica', when: 'now', problem: 'none' },
-  'damaged-state': { for: 'that-replica', when: 'now', problem: 'ERR_STATE_DAMAGED' },
-  'replica-added': { for: 'that-replica', when: 'now', problem: 'none' },
-  'journal-overflow': { for: 'that-replica', when: 'now', problem: 'none' },
+  seed: { for: 'every-replica', when: 'now', problem: 'none', priority: 'live' },
+  manual: { for: 'every-replica', when: 'now', problem: 'none', priority: 'live' },
+  burst: { for: 'every-replica', when: 'after-quiet', problem: 'none', priority: 'live' },
+  'watcher-error': { for: 'every-replica', when: 'by-the-watcher', problem: 'none', priority: 'live' },
+  'drift-startup': { for: 'every-replica', when: 'when-idle', problem: 'none', priority: 'background' },
+  'drift-periodic': { for: 'every-replica', when: 'when-idle', problem: 'none', priority: 'background' },
+  'unclean-stop': { for: 'every-replica', when: 'now', problem: 'ERR_STATE_UNCLEAN', priority: 'live' },
+  'no-snapshot': { for: 'every-replica', when: 'now', problem: 'none', priority: 'live' },
+  'damaged-state': { for: 'that-replica', when: 'now', problem: 'ERR_STATE_DAMAGED', priority: 'live' },
+  'replica-added': { for: 'that-replica', when: 'now', problem: 'none', priority: 'live' },
+  'journal-overflow': { for: 'that-replica', when: 'now', problem: 'none', priority: 'live' },
 } as const satisfies Record<ReconcileTrigger, ReconcileRule>;
 
 /** What the state directory says about the time no mirror ran. */
@@ -77,5 +84,7 @@ export function downtimeAnswer(facts: DowntimeFacts): 'first-start' | 'snapshot-
 
 type Rules = typeof RECONCILE_TRIGGERS;
 /** The triggers whose pass is for every replica, and those for the one replica concerned. */
-export type EveryReplicaTrigger = { [T in ReconcileTrigger]: Rules[T]['for'] extends 'every-replica' ? T : never }[ReconcileTrigger];
+export type EveryReplicaTrigger = { [T in ReconcileTrigger]: Rules[T]['for'] extends 'every-replica' ? (Rules[T]['priority'] extends 'live' ? T : never) : never }[ReconcileTrigger];
+/** The drift passes: one per lane, never journaled, at the lowest priority. */
+export type BackgroundTrigger = { [T in ReconcileTrigger]: Rules[T]['priority'] extends 'background' ? T : never }[ReconcileTrigger];
 export type OneReplicaTrigger = { [T in ReconcileTrigger]: Rules[T]['for'] extends 'that-replica' ? T : never }[ReconcileTrigger];

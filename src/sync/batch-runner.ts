@@ -5,7 +5,7 @@
 import createDebug from 'debug';
 import type { Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
-import type { BatchOutcome } from './lane.js';
+import type { BatchOutcome, ExecuteOptions } from './outcome.js';
 import { compileExcludes, type PathFilter } from '../core/filter.js';
 import { HardLinks } from './hard-links.js';
 import { pairRenames, planBatch, type Plan, type Probe } from '../core/plan.js';
@@ -32,6 +32,8 @@ export interface BatchRunnerDeps {
   excludeFile: string | undefined;
   /** Global cap on rsyncs in flight (p-limit). */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The cap of background passes (drift repair); `limit` when absent. */
+  backgroundLimit?: <T>(fn: () => Promise<T>) => Promise<T>;
   onSynced(event: SyncedEvent): void;
   onProblem(event: ProblemEvent): void;
   onPlanned(event: PlannedEvent): void;
@@ -44,31 +46,32 @@ export interface BatchRunnerDeps {
   excluded?: PathFilter;
 }
 
-export function makeBatchRunner(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutcome> {
+export function makeBatchRunner(deps: BatchRunnerDeps): (batch: Batch, opts?: ExecuteOptions) => Promise<BatchOutcome> {
   const once = makeOneTry(deps);
-  return async (batch) => {
-    const first = await once(batch);
-    if (first.verdict !== 'partial' || first.problems === undefined || first.problems.length === 0 || deps.options.dryRun) return first;
+  return async (batch, opts = {}) => {
+    const first = await once(batch, opts);
+    if (first.aborted === true || first.verdict !== 'partial' || first.problems === undefined || first.problems.length === 0 || deps.options.dryRun) return first;
     // rsync also names a path that vanished or changed type while it ran ("Not a directory"): a
     // second look, probed and planned afresh, settles those at once, so only what fails again is a
     // problem of the replica.
     const seqOf = new Map(batch.entries);
     let oldest = batch.fullSeq ?? Infinity;
     for (const [, seq] of batch.entries) if (seq < oldest) oldest = seq;
-    const again = await once({ entries: first.problems.map((p): [string, number] => [p, seqOf.get(p) ?? oldest]), fullSeq: undefined });
+    const again = await once({ entries: first.problems.map((p): [string, number] => [p, seqOf.get(p) ?? oldest]), fullSeq: undefined }, opts);
     if (again.verdict === 'ok' || (again.verdict === 'partial' && again.problems !== undefined)) return again;
     return first;
   };
 }
 
-function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutcome> {
+function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions) => Promise<BatchOutcome> {
   const { options, transport } = deps;
   const replica = transport.replica;
   const log = debug.extend(replica.id);
   const excluded = deps.excluded ?? compileExcludes(options.exclude);
   const links = deps.links ?? new HardLinks(options.source, excluded);
-  return async (batch) => {
+  return async (batch, { signal, background }) => {
     const started = Date.now();
+    const limit = background === true ? (deps.backgroundLimit ?? deps.limit) : deps.limit;
     let probes = new Map<string, Probe>();
     if (batch.fullSeq === undefined) {
       probes = await probePaths(
@@ -99,6 +102,8 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
     let lastProgressAt = 0;
     const listed = plan.kind === 'paths' ? new Set(plan.paths) : undefined;
     const unnamed: string[] = [];
+    // rsync's own changes (its progress records interleave with them): the drift pass reports the first.
+    const items: string[] = [];
     const onLine = (line: string) => {
       const progress = parseProgress(line);
       if (progress === undefined) {
@@ -106,6 +111,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
           const created = createdItem(line);
           if (created !== undefined && !listed.has(created)) unnamed.push(created);
         }
+        if (items.length < keep && /^\S+\s+\d+ /.test(line)) items.push(line);
         return tallyItem(tally, line);
       }
       const now = Date.now();
@@ -121,7 +127,9 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
     let partial: RsyncRun | undefined;
     for (const call of buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
-      run = await deps.limit(() => transport.rsync(args, call.stdin, { maxLines: keep, onLine }));
+      // Aborted while it waited for its turn: it does not start at all (exit 20, as rsync's on a signal).
+      run = await limit(() => (signal?.aborted === true ? Promise.resolve({ exitCode: 20, stderr: '' }) : transport.rsync(args, call.stdin, { maxLines: keep, onLine, signal })));
+      if (signal?.aborted === true) return { verdict: 'retry', aborted: true };
       sample.push(...(run.lines ?? []));
       if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
         deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
@@ -148,7 +156,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
         event.sample = sample;
       }
       deps.onSynced(event);
-      return { verdict };
+      return plan.kind === 'full' ? { verdict, changed: tally.changed, sample: items } : { verdict };
     }
     // Per-path trouble is data, not a failed batch: one problem event per path rsync named.
     for (const p of parsePathProblems(run.stderr)) {
@@ -159,6 +167,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
       deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes });
       return {
         verdict,
+        ...(plan.kind === 'full' ? { changed: tally.changed, sample: items } : {}),
         problems: [...problems],
         error: new MirrorError(
           'ERR_RSYNC_PATH',

@@ -8,9 +8,11 @@
  * that replica's durable watermark.
  */
 import type { EventEmitter } from 'node:events';
+import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
 import { Lane, type BatchExecutor, type BatchOutcome, type LaneTiming } from './lane.js';
+import { repairedSample, type BackgroundTrigger } from './drift.js';
 import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, RestartBacklog, RestartBacklogEvent, StartResult } from '../types.js';
 
 export interface FlushOptions {
@@ -57,7 +59,11 @@ export interface FanoutDeps {
   report(err: MirrorError): void;
   /** The last seq a previous run used (the journal's): this run continues above it. */
   lastSeq: number;
+  /** Picks each lane's share of a drift pass's spread (tests make it predictable). */
+  random?: () => number;
 }
+
+const debug = createDebug('fam-mirror:drift');
 
 export class Fanout {
   readonly #deps: FanoutDeps;
@@ -106,6 +112,12 @@ export class Fanout {
     this.#log?.append(seq, paths);
     for (const lane of this.#lanes) lane.add(paths, seq);
     this.#log?.delivered();
+  }
+
+  /** A drift pass for every lane (sync/drift.ts), each at its own random delay below `spreadMs`. */
+  drift(trigger: BackgroundTrigger, spreadMs: number): void {
+    const random = this.#deps.random ?? Math.random;
+    for (const lane of this.#lanes) lane.drift(trigger, Math.floor(random() * spreadMs));
   }
 
   add(replica: Replica): Lane {
@@ -169,26 +181,27 @@ export class Fanout {
 
   #makeLane(replica: Replica): Lane {
     const { events, report } = this.#deps;
-    return new Lane(
-      replica.id,
-      this.#deps.makeExecute(replica),
-      this.#deps.timing,
-      this.#deps.clock,
-      {
-        onConfirmed: (seq) => this.#log?.confirmed(replica.id, seq),
-        onDown: (error) => {
-          events.emit('replica-down', { replica: replica.id, error });
-          events.emit('problem', problemOf(replica.id, error));
-        },
-        onUp: () => events.emit('replica-up', { replica: replica.id }),
-        onFailed: (error, wasUp) => {
-          if (wasUp) events.emit('replica-down', { replica: replica.id, error });
-          events.emit('problem', problemOf(replica.id, error));
-          report(error);
-        },
+    const listener = {
+      onConfirmed: (seq: number) => this.#log?.confirmed(replica.id, seq),
+      onDown: (error: MirrorError) => {
+        events.emit('replica-down', { replica: replica.id, error });
+        events.emit('problem', problemOf(replica.id, error));
       },
-      this.#deps.makeCheck?.(replica),
-    );
+      onUp: () => events.emit('replica-up', { replica: replica.id }),
+      onDrift: (reason: BackgroundTrigger, outcome: BatchOutcome) => {
+        const repaired = outcome.changed ?? 0;
+        const sample = repairedSample(outcome.sample ?? []);
+        if (repaired === 0) debug('%s: %s drift pass found nothing to repair', replica.id, reason);
+        else debug('%s: %s drift pass repaired %d paths, e.g. %o', replica.id, reason, repaired, sample);
+        events.emit('repaired', { replica: replica.id, reason, repaired, sample });
+      },
+      onFailed: (error: MirrorError, wasUp: boolean) => {
+        if (wasUp) events.emit('replica-down', { replica: replica.id, error });
+        events.emit('problem', problemOf(replica.id, error));
+        report(error);
+      },
+    };
+    return new Lane(replica.id, this.#deps.makeExecute(replica), this.#deps.timing, this.#deps.clock, listener, this.#deps.makeCheck?.(replica));
   }
 }
 

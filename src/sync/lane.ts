@@ -1,22 +1,20 @@
 /**
- * One replica's lane: its own backlog, at most one batch in flight, its own state and retries. A
- * lane never waits for another (docs/internals.md, invariant 4): a slow or failing replica only
- * delays itself. The batch runner is injected, so this logic is tested with a fake. Nothing is lost
- * (invariant 2): a batch leaves the backlog only when the runner reports success; otherwise it goes
- * back and is retried after a jittered backoff. A `partial` outcome that names its paths confirms the
- * rest of the batch and keeps those paths as problems (problem-paths.ts), retried every retryMaxMs.
- * Its states and moves are a table (core/lane-transitions.ts); given a check, it starts `checking`.
+ * One replica's lane: its own backlog, one batch in flight, its own state and retries, never waiting for
+ * another (docs/internals.md, invariants 2, 4). A batch leaves the backlog only on success; paths rsync
+ * named stay as problems (problem-paths.ts). States: core/lane-transitions.ts (`checking` given a check).
  */
 import { Pending, type Batch } from '../core/coalesce.js';
 import { MirrorError } from '../errors.js';
 import { backoffMs, type Clock } from '../core/schedule.js';
-import type { BatchExecutor, BatchOutcome, LaneListener, LaneTiming } from './lane-types.js';
+import type { BatchExecutor, BatchOutcome, LaneListener, LaneTiming } from './outcome.js';
 import { isUp, laneTransition, type LaneNotice, type LiveLaneState } from '../core/lane-transitions.js';
 import type { ReplicaStatus } from '../types.js';
 import { minSeq, ProblemPaths } from './problem-paths.js';
 import { SeqWaiters } from './seq-waiters.js';
+import { OneTimer } from './one-timer.js';
+import { laneDrift, type BackgroundTrigger, type DriftPass } from './drift.js';
 
-export type { BatchExecutor, BatchOutcome, LaneListener, LaneTiming } from './lane-types.js';
+export type { BatchExecutor, BatchOutcome, LaneListener, LaneTiming } from './outcome.js';
 
 export class Lane {
   readonly id: string;
@@ -33,8 +31,7 @@ export class Lane {
   #maxAdded = 0;
   #inflightCovers = 0;
   #running: Promise<void> | undefined;
-  #cancelTimer: (() => void) | undefined;
-  #timerAt: number | undefined;
+  readonly #timer: OneTimer;
   #failures = 0;
   #lastError: MirrorError | undefined;
   #lastErrorAt: number | undefined;
@@ -51,31 +48,41 @@ export class Lane {
   #retryingProblems = false;
   /** What the last successful batch covered: the watermark, held below the oldest problem. */
   #covered = 0;
+  readonly #drift: DriftPass;
 
   constructor(id: string, execute: BatchExecutor, timing: LaneTiming, clock: Clock, listener: LaneListener, check?: () => Promise<BatchOutcome>) {
     this.id = id;
     this.#execute = execute;
     this.#timing = timing;
     this.#clock = clock;
+    this.#timer = new OneTimer(clock);
     this.#listener = listener;
     this.#check = check;
     this.#state = check === undefined ? 'idle' : 'checking';
     this.#runCheck();
+    const idle = () => this.#state === 'idle' && this.#pending.isEmpty && this.#inflight === undefined;
+    this.#drift = laneDrift({ idle, ended: () => this.#kick(), done: (t, o) => listener.onDrift?.(t, o) }, execute, clock, timing);
+  }
+
+  /** Asks for a drift pass (sync/drift.ts), no sooner than `delayMs` from now. */
+  drift(trigger: BackgroundTrigger, delayMs = 0): void {
+    if (!this.#closed) this.#drift.request(trigger, delayMs);
   }
 
   add(paths: readonly string[], seq: number): void {
-    if (this.#closed) return;
-    this.#outstandingSince ??= this.#clock.now();
-    if (seq > this.#maxAdded) this.#maxAdded = seq;
-    this.#pending.add(paths, seq, this.#clock.now());
-    this.#kick();
+    this.#accept(seq, (now) => this.#pending.add(paths, seq, now));
   }
 
   addFull(seq: number): void {
+    this.#accept(seq, (now) => this.#pending.addFull(seq, now));
+  }
+
+  #accept(seq: number, put: (now: number) => void): void {
     if (this.#closed) return;
     this.#outstandingSince ??= this.#clock.now();
     if (seq > this.#maxAdded) this.#maxAdded = seq;
-    this.#pending.addFull(seq, this.#clock.now());
+    put(this.#clock.now());
+    this.#drift.activity();
     this.#kick();
   }
 
@@ -85,13 +92,12 @@ export class Lane {
    * `false` instead, so a caller never waits on a dead host.
    */
   confirmed(seq: number, opts: { healthyOnly?: boolean } = {}): Promise<boolean> {
-    const healthyOnly = opts.healthyOnly === true;
     const from = this.#outstandingFrom();
-    if (from === undefined || from > seq) return Promise.resolve(true);
-    if (this.#closed) return Promise.reject(this.#closedError());
-    if (healthyOnly && !isUp(this.#state)) return Promise.resolve(false);
-    if (this.#state === 'failed' && this.#lastError) return Promise.reject(this.#lastError);
-    return this.#waiters.wait(seq, healthyOnly);
+    if (this.#closed && from !== undefined && from <= seq) return Promise.reject(this.#closedError());
+    // Settled at once when it can be (confirmed, or down with healthyOnly, or failed); else it waits.
+    const answer = this.#waiters.wait(seq, opts.healthyOnly === true);
+    this.#settleWaiters();
+    return answer;
   }
 
   get lastError(): MirrorError | undefined {
@@ -121,11 +127,11 @@ export class Lane {
   /** Stops starting batches and waits for the one in flight. The backlog is not drained. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#cancelTimer?.();
+    this.#timer.cancel();
     this.#problemTimer?.();
+    await this.#drift.close();
     await this.#running;
-    const err = this.#closedError();
-    this.#waiters.rejectAll(err);
+    this.#waiters.rejectAll(this.#closedError());
   }
 
   #closedError(): MirrorError {
@@ -141,28 +147,24 @@ export class Lane {
   }
 
   #kick(): void {
-    if (this.#closed || this.#inflight !== undefined || this.#check !== undefined) return;
+    if (this.#closed || this.#inflight !== undefined || this.#check !== undefined || this.#drift.busy) return;
     const due = !isUp(this.#state) ? undefined : this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
     if (due === undefined) return;
     this.#arm(due);
   }
 
   #arm(at: number): void {
-    if (this.#timerAt !== undefined && this.#timerAt <= at) return;
-    this.#cancelTimer?.();
-    this.#timerAt = at;
-    this.#cancelTimer = this.#clock.after(at - this.#clock.now(), () => {
-      this.#timerAt = undefined;
-      this.#cancelTimer = undefined;
+    const fire = () => {
       // Changes that arrived since arming moved the due time (quiet window) further out.
       const due = this.#pending.dueAt(this.#timing.quietMs, this.#timing.maxWaitMs);
       if (due !== undefined && due > this.#clock.now()) this.#arm(due);
       else this.#start();
-    });
+    };
+    this.#timer.arm(at, fire, { earliest: true });
   }
 
   #start(): void {
-    if (this.#closed || this.#inflight !== undefined || this.#check !== undefined) return;
+    if (this.#closed || this.#inflight !== undefined || this.#check !== undefined || this.#drift.busy) return;
     const batch = this.#pending.take();
     if (batch === undefined) return;
     this.#inflight = batch;
@@ -195,7 +197,7 @@ export class Lane {
   #retryProblems(afterFailure = false): void {
     this.#problemTimer = undefined;
     if (this.#closed || this.#problems.size === 0 || this.#inflight !== undefined) return;
-    if (!afterFailure && (!this.#pending.isEmpty || !isUp(this.#state))) {
+    if (this.#drift.busy || (!afterFailure && (!this.#pending.isEmpty || !isUp(this.#state)))) {
       this.#armProblems();
       return;
     }
@@ -229,12 +231,14 @@ export class Lane {
       this.#problems.settle(batch);
       if (problems !== undefined) this.#noteProblems(batch, problems, outcome.error);
       if (!retrying) this.#covered = this.#inflightCovers;
+      if (batch.fullSeq !== undefined) this.#drift.satisfied();
       this.#succeeded();
       this.#listener.onConfirmed?.(this.#watermark());
       this.#armProblems();
     } else if (retrying) this.#failed({ entries: [], fullSeq: undefined }, outcome);
     else this.#failed(batch, outcome);
     this.#settleWaiters();
+    this.#drift.activity();
     this.#kick();
   }
 
@@ -276,11 +280,7 @@ export class Lane {
     this.#tell(t.notify, error, wasUp);
     if (t.retry === 'none') return;
     const wait = t.retry === 'slow' ? this.#timing.retryMaxMs : backoffMs(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs);
-    this.#cancelTimer?.();
-    this.#timerAt = now + wait;
-    this.#cancelTimer = this.#clock.after(wait, () => {
-      this.#timerAt = undefined;
-      this.#cancelTimer = undefined;
+    this.#timer.arm(now + wait, () => {
       if (this.#check !== undefined) return this.#runCheck();
       this.#start();
       // Nothing else queued: the retry that can bring the lane back is the problems' own.

@@ -1,13 +1,14 @@
 /**
  * When a running mirror reconciles on its own: after a burst of events large enough that some may
- * have been lost, on the periodic safety net, and (by the watcher itself) after a watcher error.
+ * have been lost, (by the watcher itself) after a watcher error, and the background drift passes:
+ * once after start-up and then periodically, spread with jitter across replicas.
  * Which trigger does what is the table in core/reconcile-triggers.ts; time comes only from the
  * injected Clock (core/schedule.ts), so this is tested with a manual clock.
  */
 import createDebug from 'debug';
 import type { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
-import { RECONCILE_TRIGGERS, type ReconcileTrigger } from '../core/reconcile-triggers.js';
+import { RECONCILE_TRIGGERS, type BackgroundTrigger, type ReconcileTrigger } from '../core/reconcile-triggers.js';
 
 const debug = createDebug('fam-mirror:reconcile');
 
@@ -17,22 +18,27 @@ export interface ReconcileTiming {
   burstGapMs: number;
   /** Quiet time after a suspicious burst before the reconcile pass. */
   quietMs: number;
-  /** The periodic reconcile (0: none). */
+  /** The periodic drift pass (0: none, and no start-up pass either; a dry run has none: it would repair nothing). */
   everyMs: number;
 }
+
+/** The periodic passes of the replicas are spread over this share of the interval. */
+export const DRIFT_SPREAD = 0.1;
 
 export const DEFAULT_RECONCILE_TIMING: Omit<ReconcileTiming, 'everyMs'> = { suspectBurst: 8192, burstGapMs: 1000, quietMs: 2000 };
 
 export interface ReconcileSchedulerDeps {
   /** Queues a full pass of every replica. */
   reconcileAll(trigger: ReconcileTrigger): void;
+  /** Asks every lane for a drift pass (sync/drift.ts), each at a random delay below `spreadMs`. */
+  drift(trigger: BackgroundTrigger, spreadMs: number): void;
   /** The mirror is running: nothing is scheduled or started otherwise. */
   running(): boolean;
   /** An error for the Mirror's 'error' listeners. */
   report(err: MirrorError): void;
 }
 
-type SchedulerTrigger = Extract<ReconcileTrigger, 'burst' | 'periodic' | 'watcher-error'>;
+type SchedulerTrigger = Extract<ReconcileTrigger, 'burst' | 'watcher-error' | BackgroundTrigger>;
 
 export class ReconcileScheduler {
   readonly #clock: Clock;
@@ -67,9 +73,11 @@ export class ReconcileScheduler {
     this.#trigger('watcher-error', err.message);
   }
 
-  /** Arms the periodic reconcile, if there is one. */
+  /** Once started and caught up: the start-up drift pass and the periodic ones, if there is an interval. */
   start(): void {
-    if (this.#timing.everyMs > 0) this.#armPeriodic();
+    if (this.#timing.everyMs <= 0) return;
+    this.#trigger('drift-startup', 'the start-up');
+    this.#armPeriodic();
   }
 
   close(): void {
@@ -77,13 +85,13 @@ export class ReconcileScheduler {
     this.#cancelPeriodic?.();
   }
 
-  #trigger(trigger: SchedulerTrigger, why: string): void {
+  #trigger(trigger: SchedulerTrigger, why: string, spreadMs = 0): void {
     const rule = RECONCILE_TRIGGERS[trigger];
     switch (rule.when) {
-      case 'now':
+      case 'when-idle':
         if (!this.#deps.running()) return;
-        debug('reconcile after %s', why);
-        this.#deps.reconcileAll(trigger);
+        debug('drift pass after %s, once each replica is quiet', why);
+        this.#deps.drift(trigger as BackgroundTrigger, spreadMs);
         return;
       case 'after-quiet':
         this.#afterQuiet(trigger, why);
@@ -107,7 +115,7 @@ export class ReconcileScheduler {
   #armPeriodic(): void {
     this.#cancelPeriodic = this.#clock.after(this.#timing.everyMs, () => {
       if (!this.#deps.running()) return;
-      this.#trigger('periodic', 'the periodic interval');
+      this.#trigger('drift-periodic', 'the periodic interval', Math.floor(this.#timing.everyMs * DRIFT_SPREAD));
       this.#armPeriodic();
     });
   }

@@ -5,6 +5,7 @@
  * counters, the watcher's recheck of paths rsync created unasked).
  */
 import type { EventEmitter } from 'node:events';
+import pLimit from 'p-limit';
 import type { PathFilter } from '../core/filter.js';
 import type { NormalizedOptions } from '../options.js';
 import type { Transport } from '../transport/transport.js';
@@ -30,6 +31,8 @@ export interface RunnerWiring {
 
 export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecutor {
   let links: HardLinks | undefined;
+  // Drift passes run one at a time over all replicas, beside the live cap: they never take a live batch's slot.
+  const background = pLimit(1);
   return (replica) => {
     const o = w.options();
     links ??= new HardLinks(o.source, w.excluded);
@@ -40,6 +43,7 @@ export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecu
       transport: w.transportFor(replica),
       excludeFile: w.excludeFile,
       limit: w.limit,
+      backgroundLimit: background,
       onSynced: (event) => {
         // A dry run's counts are what rsync would send: reported in 'planned', never counted as sent.
         if (!o.dryRun) w.countSent(replica.id, event);

@@ -50,6 +50,11 @@ export interface RunOptions {
   maxLines?: number;
   /** Called with every stdout line (stdout is read only when this or maxLines is given). */
   onLine?: (line: string) => void;
+  /**
+   * Kills rsync. SIGKILL, as for a dying parent (above): SIGTERM can stay blocked for 0.5 s, and the
+   * receiver (forked, or remote) sees the connection close and removes its temporary file itself.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -91,6 +96,9 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
     const keep = opts.maxLines ?? 0;
     const stdio = remote === undefined ? ['pipe', out, 'pipe'] : ['pipe', out, 'pipe', 'pipe', 'pipe'];
     const child = spawn(command, args, { stdio: stdio as ['pipe', 'pipe', 'pipe'] });
+    const kill = () => child.kill('SIGKILL');
+    if (opts.signal?.aborted === true) kill();
+    else opts.signal?.addEventListener('abort', kill, { once: true });
     const lines: string[] = [];
     let moreLines = 0;
     let partial = '';
@@ -114,12 +122,13 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
     if (remote !== undefined) {
       const data = child.stdio[3] as unknown as Duplex;
       const control = child.stdio[4] as unknown as Duplex;
-      bridgeDone = bridge(data, control, remote, err, abandon.signal);
+      bridgeDone = bridge(data, control, remote, err, abandon.signal, opts.signal);
     }
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(e.code === 'ENOENT' ? rsyncMissing(command, e) : new MirrorError('ERR_RSYNC', `rsync could not be started: ${e.message}`, { cause: e }));
     });
     child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', kill);
       // A remote rsync that outlives the local one (hung peer) must not hold the lane forever.
       setTimeout(() => abandon.abort(), CHANNEL_GRACE_MS).unref();
       if (partial !== '') {
@@ -134,7 +143,7 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
   });
 }
 
-async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: TailBuffer, abandon: AbortSignal): Promise<void> {
+async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: TailBuffer, abandon: AbortSignal, stop?: AbortSignal): Promise<void> {
   data.on('error', () => {});
   control.on('error', () => {});
   let argv: string[];
@@ -164,6 +173,15 @@ async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: Ta
   data.pipe(channel);
   channel.pipe(data);
   data.on('end', () => channel.end());
+  // A killed rsync leaves the bridge holding the data socket open (its other cat still has it), so the
+  // remote rsync would wait for input until its --timeout: end its input now, and drop the channel
+  // if it does not close. Its close then answers the bridge, which exits, and the run ends.
+  const stopRemote = () => {
+    channel.end();
+    setTimeout(() => channel.destroy(), CHANNEL_GRACE_MS).unref();
+  };
+  if (stop?.aborted === true) stopRemote();
+  else stop?.addEventListener('abort', stopRemote, { once: true });
   await new Promise<void>((resolve) => {
     abandon.addEventListener('abort', () => {
       channel.destroy();

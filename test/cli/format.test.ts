@@ -6,6 +6,7 @@ import {
   describeCheck,
   describePlanned,
   describeProgress,
+  describeRepaired,
   describeReload,
   describeRestartBacklog,
   describeSynced,
@@ -99,6 +100,13 @@ describe('batch, plan, verify and reload lines', () => {
     { e: { full: false, paths: 3, deleted: 1 }, want: 'synced 3 paths (1 deleted) to web2 in 68 ms' },
   ];
   for (const s of synced) it(s.want, () => assert.equal(describeSynced({ replica: 'web2', durationMs: 68, ...s.e } as never), s.want));
+
+  const repaired: Array<{ e: { reason: 'drift-startup' | 'drift-periodic'; repaired: number; sample: string[] }; want: string }> = [
+    { e: { reason: 'drift-startup', repaired: 0, sample: [] }, want: 'drift pass (start-up) on web2: nothing to repair' },
+    { e: { reason: 'drift-periodic', repaired: 1, sample: ['a b'] }, want: 'drift pass (periodic) on web2 repaired 1 path: "a b"' },
+    { e: { reason: 'drift-startup', repaired: 12, sample: ['x', 'new\nline'] }, want: 'drift pass (start-up) on web2 repaired 12 paths: "x", "new\\nline", …' },
+  ];
+  for (const r of repaired) it(r.want, () => assert.equal(describeRepaired({ replica: 'web2', ...r.e }), r.want));
 
   it("a planned batch: its paths quoted (a file name is data), then rsync's items", () => {
     assert.deepEqual(describePlanned({ replica: 'r', paths: ['a b', 'new\nline'], args: ['-a', '--from0'], items: ['>f+++++++++ 3 a b'] } as never), {

@@ -7,17 +7,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RECONCILE_TRIGGERS, downtimeAnswer, type DowntimeFacts, type ReconcileRule, type ReconcileTrigger } from '../../src/core/reconcile-triggers.js';
 
-const EXPECTED: Record<ReconcileTrigger, [ReconcileRule['for'], ReconcileRule['when'], ReconcileRule['problem']]> = {
-  seed: ['every-replica', 'now', 'none'],
-  manual: ['every-replica', 'now', 'none'],
-  burst: ['every-replica', 'after-quiet', 'none'],
-  'watcher-error': ['every-replica', 'by-the-watcher', 'none'],
-  periodic: ['every-replica', 'now', 'none'],
-  'unclean-stop': ['every-replica', 'now', 'ERR_STATE_UNCLEAN'],
-  'no-snapshot': ['every-replica', 'now', 'none'],
-  'damaged-state': ['that-replica', 'now', 'ERR_STATE_DAMAGED'],
-  'replica-added': ['that-replica', 'now', 'none'],
-  'journal-overflow': ['that-replica', 'now', 'none'],
+type Row = [ReconcileRule['for'], ReconcileRule['when'], ReconcileRule['problem'], ReconcileRule['priority']];
+const EXPECTED: Record<ReconcileTrigger, Row> = {
+  seed: ['every-replica', 'now', 'none', 'live'],
+  manual: ['every-replica', 'now', 'none', 'live'],
+  burst: ['every-replica', 'after-quiet', 'none', 'live'],
+  'watcher-error': ['every-replica', 'by-the-watcher', 'none', 'live'],
+  // Drift repair: never journaled, only on an idle lane, killed by a live change (sync/drift.ts).
+  'drift-startup': ['every-replica', 'when-idle', 'none', 'background'],
+  'drift-periodic': ['every-replica', 'when-idle', 'none', 'background'],
+  'unclean-stop': ['every-replica', 'now', 'ERR_STATE_UNCLEAN', 'live'],
+  'no-snapshot': ['every-replica', 'now', 'none', 'live'],
+  'damaged-state': ['that-replica', 'now', 'ERR_STATE_DAMAGED', 'live'],
+  'replica-added': ['that-replica', 'now', 'none', 'live'],
+  'journal-overflow': ['that-replica', 'now', 'none', 'live'],
 };
 
 describe('reconcile triggers', () => {
@@ -25,9 +28,9 @@ describe('reconcile triggers', () => {
     assert.deepEqual(Object.keys(RECONCILE_TRIGGERS).sort(), Object.keys(EXPECTED).sort());
   });
 
-  for (const [trigger, [scope, when, problem]] of Object.entries(EXPECTED) as Array<[ReconcileTrigger, [ReconcileRule['for'], ReconcileRule['when'], ReconcileRule['problem']]]>) {
-    it(`${trigger} → for ${scope}, ${when}, problem ${problem}`, () => {
-      assert.deepEqual(RECONCILE_TRIGGERS[trigger], { for: scope, when, problem });
+  for (const [trigger, [scope, when, problem, priority]] of Object.entries(EXPECTED) as Array<[ReconcileTrigger, Row]>) {
+    it(`${trigger} → for ${scope}, ${when}, problem ${problem}, ${priority}`, () => {
+      assert.deepEqual(RECONCILE_TRIGGERS[trigger], { for: scope, when, problem, priority });
     });
   }
 });

@@ -11,6 +11,7 @@
  * connect fails it too), refuse connects with a MirrorError code, exit with
  * a code (23 naming problem paths applies the rest, as rsync does), delay, or hold every rsync until
  * release(). A held call blocks the mirror's close() as a real rsync in flight does: release first.
+ * An aborted call (RunOptions.signal: a drift pass yielding) ends at once, unapplied, with exit 20.
  * Not modelled: the exclude rule file (tests on the fake use no excludes), content compared beyond
  * size and mtime, ownership.
  */
@@ -53,6 +54,8 @@ export class FakeTransport implements Transport {
   /** Every path listed to it by a call that was applied (not a dry run, not failed). */
   readonly received = new Set<string>();
   connects = 0;
+  /** Calls ended by their abort signal (a drift pass yielding), unapplied. */
+  aborted = 0;
   closes = 0;
   closed = false;
   /** What inspectRoot() answers: an existing directory, no mount point, unless a test says otherwise. */
@@ -160,8 +163,15 @@ export class FakeTransport implements Transport {
   async rsync(args: string[], stdin: Buffer | undefined, opts: RunOptions = {}): Promise<RsyncRun> {
     const call = describeCall(args, stdin);
     this.calls.push(call);
-    if (this.#delayMs > 0) await new Promise((r) => setTimeout(r, this.#delayMs));
-    if (this.#held !== undefined) await new Promise<void>((go) => this.#held!.push(go));
+    // An abort ends a delayed or held call at once, unapplied, with rsync's exit code on a signal.
+    const aborted = new Promise<'aborted'>((r) => (opts.signal?.aborted === true ? r('aborted') : opts.signal?.addEventListener('abort', () => r('aborted'), { once: true })));
+    if (this.#delayMs > 0) await Promise.race([aborted, new Promise((r) => setTimeout(r, this.#delayMs))]);
+    if (this.#held !== undefined && opts.signal?.aborted !== true) await Promise.race([aborted, new Promise<void>((go) => this.#held!.push(go))]);
+    if (opts.signal?.aborted === true) {
+      call.exitCode = 20;
+      this.aborted++;
+      return { exitCode: 20, stderr: 'rsync error: received SIGINT, SIGTERM, or SIGHUP (code 20)\n', ...(opts.maxLines === undefined ? {} : { lines: [], moreLines: 0 }) };
+    }
     const out: string[] = [];
     let stderr = '';
     let exitCode = 0;

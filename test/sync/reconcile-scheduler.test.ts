@@ -1,6 +1,6 @@
 /**
- * The reconcile scheduler on a manual clock: when a burst, a watcher error and the periodic safety
- * net start a full pass of every replica, and when they do not. No sleeps: time moves only when the
+ * The reconcile scheduler on a manual clock: when a burst, a watcher error and the drift passes
+ * (start-up, periodic with its spread) start a full pass of every replica, and when they do not. No sleeps: time moves only when the
  * test advances it.
  */
 import { describe, it } from 'node:test';
@@ -13,13 +13,14 @@ const TIMING: ReconcileTiming = { suspectBurst: 100, burstGapMs: 1000, quietMs: 
 
 function setup(timing: Partial<ReconcileTiming> = {}) {
   const clock = new ManualClock();
-  const passes: Array<{ trigger: string; at: number }> = [];
+  const passes: Array<{ trigger: string; at: number; spreadMs?: number }> = [];
   const reported: MirrorError[] = [];
   const state = { running: true };
   const scheduler = new ReconcileScheduler(
     clock,
     {
       reconcileAll: (trigger) => passes.push({ trigger, at: clock.now() }),
+      drift: (trigger, spreadMs) => passes.push({ trigger, at: clock.now(), spreadMs }),
       running: () => state.running,
       report: (err) => reported.push(err),
     },
@@ -124,8 +125,8 @@ describe('ReconcileScheduler: watcher errors', () => {
   });
 });
 
-describe('ReconcileScheduler: the periodic pass', () => {
-  it('none without an interval', async () => {
+describe('ReconcileScheduler: the drift passes', () => {
+  it('none without an interval: no start-up pass, no periodic one', async () => {
     const { clock, passes, scheduler } = setup({ everyMs: 0 });
     scheduler.start();
     assert.equal(clock.pending, 0);
@@ -133,14 +134,15 @@ describe('ReconcileScheduler: the periodic pass', () => {
     assert.deepEqual(passes, []);
   });
 
-  it('every everyMs while running', async () => {
+  it('one at start (no spread: each lane runs it once quiet), then every everyMs, spread over a tenth of it', async () => {
     const { clock, passes, scheduler } = setup({ everyMs: 60_000 });
     scheduler.start();
     await clock.advance(180_000);
     assert.deepEqual(passes, [
-      { trigger: 'periodic', at: 60_000 },
-      { trigger: 'periodic', at: 120_000 },
-      { trigger: 'periodic', at: 180_000 },
+      { trigger: 'drift-startup', at: 0, spreadMs: 0 },
+      { trigger: 'drift-periodic', at: 60_000, spreadMs: 6000 },
+      { trigger: 'drift-periodic', at: 120_000, spreadMs: 6000 },
+      { trigger: 'drift-periodic', at: 180_000, spreadMs: 6000 },
     ]);
   });
 
@@ -150,13 +152,16 @@ describe('ReconcileScheduler: the periodic pass', () => {
     await stopped.clock.advance(60_000);
     stopped.state.running = false;
     await stopped.clock.advance(600_000);
-    assert.equal(stopped.passes.length, 1);
+    assert.deepEqual(
+      stopped.passes.map((p) => p.trigger),
+      ['drift-startup', 'drift-periodic'],
+    );
     assert.equal(stopped.clock.pending, 0, 'not armed again');
 
     const closed = setup({ everyMs: 60_000 });
     closed.scheduler.start();
     closed.scheduler.close();
     await closed.clock.advance(600_000);
-    assert.deepEqual(closed.passes, []);
+    assert.deepEqual(closed.passes, [{ trigger: 'drift-startup', at: 0, spreadMs: 0 }]);
   });
 });
