@@ -115,6 +115,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       events: this,
       countSent: (id, event) => this.#fanout?.countSent(id, event),
       recheck: (paths) => this.#watcher?.recheck(paths),
+      reseed: (id, reason) => this.#recovery?.reseed(id, reason),
     });
     const fanout = new Fanout({ makeExecute, timing: o, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
     this.#fanout = fanout;

@@ -29,6 +29,7 @@ describe('normalizeOptions: defaults', () => {
       dryRun: false,
       watchLimit: undefined,
       allowEmptySource: false,
+      takeOver: false,
       reconcileIntervalSec: 0,
       concurrency: 8,
       quietMs: 10,

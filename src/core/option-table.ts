@@ -154,6 +154,13 @@ export const LIBRARY_OPTIONS = {
     doc: 'let an empty SRC empty the replicas (by default held back, see Reliability)',
     reload: 'restart',
   },
+  takeOver: {
+    value: { type: 'boolean', default: false },
+    cli: { flag: 'take-over', verifyRefusal: ': it never writes a replica' },
+    help: 'feed replicas whose owner record names another master (rewrites the record; see Failover)',
+    doc: 'feed replicas whose owner record (`.fam-mirror-owner`) names another master, rewriting the record (default: such a replica is refused with ERR_REPLICA_OWNED; see Failover)',
+    reload: 'restart',
+  },
   reconcileIntervalSec: {
     value: { type: 'integer', min: 0, max: 31_536_000, default: 0 },
     cli: { flag: 'reconcile-every', arg: 'SEC', expects: 'a number of seconds (0 = never)' },

@@ -33,12 +33,14 @@ export type ReconcileTrigger =
   /** A replica added to a running mirror: it has no watermark to resume from. */
   | 'replica-added'
   /** A replica so far behind that the journal would grow past journalLimitBytes for it. */
-  | 'journal-overflow';
+  | 'journal-overflow'
+  /** The replica's root, or its owner record, vanished after this master seeded it (re-imaged, emptied). */
+  | 'target-emptied';
 
 export interface ReconcileRule {
   for: 'every-replica' | 'that-replica';
   when: 'now' | 'after-quiet' | 'by-the-watcher';
-  problem: 'ERR_STATE_UNCLEAN' | 'ERR_STATE_DAMAGED' | 'none';
+  problem: 'ERR_STATE_UNCLEAN' | 'ERR_STATE_DAMAGED' | 'ERR_TARGET_EMPTIED' | 'none';
 }
 
 export const RECONCILE_TRIGGERS = {
@@ -52,6 +54,7 @@ export const RECONCILE_TRIGGERS = {
   'damaged-state': { for: 'that-replica', when: 'now', problem: 'ERR_STATE_DAMAGED' },
   'replica-added': { for: 'that-replica', when: 'now', problem: 'none' },
   'journal-overflow': { for: 'that-replica', when: 'now', problem: 'none' },
+  'target-emptied': { for: 'that-replica', when: 'now', problem: 'ERR_TARGET_EMPTIED' },
 } as const satisfies Record<ReconcileTrigger, ReconcileRule>;
 
 /** What the state directory says about the time no mirror ran. */

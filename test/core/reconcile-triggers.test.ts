@@ -18,6 +18,7 @@ const EXPECTED: Record<ReconcileTrigger, [ReconcileRule['for'], ReconcileRule['w
   'damaged-state': ['that-replica', 'now', 'ERR_STATE_DAMAGED'],
   'replica-added': ['that-replica', 'now', 'none'],
   'journal-overflow': ['that-replica', 'now', 'none'],
+  'target-emptied': ['that-replica', 'now', 'ERR_TARGET_EMPTIED'],
 };
 
 describe('reconcile triggers', () => {
