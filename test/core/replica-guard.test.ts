@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runLocalGuard } from '../../src/transport/local-guard.js';
 import { FENCE_FILE, GUARD_EXIT, OWNER_FILE, OWNER_PREFIX, guardCommand, guardDecision, guardRefusal, ownerFromStderr, type GuardFacts, type GuardSpec } from '../../src/core/replica-guard.js';
 
 const ME = "m1:/srv/it's www";
@@ -57,32 +58,41 @@ function sh(command: string): Promise<{ code: number; stderr: string }> {
   });
 }
 
-describe('guardCommand run by sh', () => {
-  // The mount cases need a mount point: the real-sshd test covers them with a tmpfs.
-  for (const [name, s, f, want] of ROWS.filter(([, s2, f2]) => s2.expectMount !== true || f2.sameDeviceAsParent !== false)) {
-    it(name, async () => {
-      const dir = await mkdtemp(join(tmpdir(), "guard 'q' "));
-      try {
-        const root = join(dir, 'replica $x');
-        const fx = facts(f);
-        if (fx.rootExists) {
-          await mkdir(root);
-          if (fx.fenced) await writeFile(join(root, FENCE_FILE), 'fenced\n');
-          if (fx.ownerRecord !== undefined) await writeFile(join(root, OWNER_FILE), `${fx.ownerRecord}\n`);
+const RUNNERS = {
+  'guardCommand run by sh': async (g: GuardSpec) => sh(guardCommand(g)),
+  'runLocalGuard (fs calls)': async (g: GuardSpec) => {
+    const refused = await runLocalGuard(g);
+    return { code: refused?.exitCode ?? 0, stderr: refused?.stderr ?? '' };
+  },
+};
+
+for (const [title, runGuard] of Object.entries(RUNNERS))
+  describe(title, () => {
+    // The mount cases need a mount point: the real-sshd test covers them with a tmpfs.
+    for (const [name, s, f, want] of ROWS.filter(([, s2, f2]) => s2.expectMount !== true || f2.sameDeviceAsParent !== false)) {
+      it(name, async () => {
+        const dir = await mkdtemp(join(tmpdir(), "guard 'q' "));
+        try {
+          const root = join(dir, 'replica $x');
+          const fx = facts(f);
+          if (fx.rootExists) {
+            await mkdir(root);
+            if (fx.fenced) await writeFile(join(root, FENCE_FILE), 'fenced\n');
+            if (fx.ownerRecord !== undefined) await writeFile(join(root, OWNER_FILE), `${fx.ownerRecord}\n`);
+          }
+          const { code, stderr } = await runGuard(spec({ ...s, root: `${root}/` }));
+          if (want.kind === 'refuse') {
+            assert.equal(code, GUARD_EXIT[want.refusal]);
+            if (want.owner !== undefined) assert.equal(ownerFromStderr(stderr), want.owner);
+            return;
+          }
+          assert.equal(code, 0, stderr);
+          const record = await readFile(join(root, OWNER_FILE), 'utf8').catch(() => undefined);
+          if (want.writeOwner) assert.equal(record, `${ME}\n`);
+          else assert.equal(record, fx.ownerRecord === undefined ? undefined : `${fx.ownerRecord}\n`);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
         }
-        const { code, stderr } = await sh(guardCommand(spec({ ...s, root: `${root}/` })));
-        if (want.kind === 'refuse') {
-          assert.equal(code, GUARD_EXIT[want.refusal]);
-          if (want.owner !== undefined) assert.equal(ownerFromStderr(stderr), want.owner);
-          return;
-        }
-        assert.equal(code, 0, stderr);
-        const record = await readFile(join(root, OWNER_FILE), 'utf8').catch(() => undefined);
-        if (want.writeOwner) assert.equal(record, `${ME}\n`);
-        else assert.equal(record, fx.ownerRecord === undefined ? undefined : `${fx.ownerRecord}\n`);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    });
-  }
-});
+      });
+    }
+  });
