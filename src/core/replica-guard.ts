@@ -10,7 +10,8 @@
  * 2. the fence marker exists: `fenced`;
  * 3. the owner record names another master: `owned` (unless taking over, which rewrites it);
  * 4. the root or the owner record is missing on a replica this master had seeded (re-imaged,
- *    emptied): `reseed`;
+ *    emptied): `reseed`; but not while the root's parent is missing too: a full pass could not
+ *    land, rsync's own error keeps the lane retrying, and the check is made again then;
  * 5. otherwise go on, writing the owner record first where it is missing (creating the root when
  *    its parent exists, as rsync's --mkpath would not: one level only).
  *
@@ -51,6 +52,8 @@ export interface GuardSpec {
 
 export interface GuardFacts {
   rootExists: boolean;
+  /** The directory that holds the root (lexically) exists. */
+  parentExists: boolean;
   /** The root's device equals that of root/.. (not a mount point). */
   sameDeviceAsParent: boolean;
   fenced: boolean;
@@ -68,6 +71,7 @@ export function guardDecision(spec: GuardSpec, facts: GuardFacts): GuardAnswer {
     if (!spec.takeOver) return { kind: 'refuse', refusal: 'owned', owner: record.slice(0, OWNER_SHOWN) };
     return { kind: 'go', mkdir: false, writeOwner: spec.write };
   }
+  if (!facts.rootExists && !facts.parentExists) return { kind: 'go', mkdir: false, writeOwner: false };
   if (record === undefined && spec.seeded) return { kind: 'refuse', refusal: 'reseed' };
   return { kind: 'go', mkdir: !facts.rootExists && spec.write, writeOwner: record === undefined && spec.write };
 }
@@ -101,6 +105,7 @@ export function guardCommand(spec: GuardSpec): string {
   const write = spec.write ? `{ printf '%s\\n' ${me} > "$o"; } 2>/dev/null` : ':';
   const other = spec.takeOver ? write : `{ printf '${OWNER_PREFIX}%s\\n' "$(head -c ${OWNER_SHOWN} "$o")" >&2; exit ${GUARD_EXIT.owned}; }`;
   const missing = spec.seeded ? `exit ${GUARD_EXIT.reseed}` : spec.write ? `{ [ -d "$r" ] || mkdir -- "$r" 2>/dev/null; ${write}; }` : ':';
-  parts.push(`if [ -d "$r" ] && [ -f "$o" ]; then if [ "$(cat "$o")" != ${me} ]; then ${other}; fi; else ${missing}; fi`);
+  parts.push(`case "$r" in */*) p="\${r%/*}";; *) p=.;; esac`);
+  parts.push(`if [ -d "$r" ] && [ -f "$o" ]; then if [ "$(cat "$o")" != ${me} ]; then ${other}; fi; elif [ -d "$r" ] || [ -d "\${p:-/}" ]; then ${missing}; fi`);
   return `${parts.join('; ')}; `;
 }

@@ -4,20 +4,23 @@
  * batch runner reads both transports' answers alike.
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { FENCE_FILE, GUARD_EXIT, OWNER_FILE, OWNER_PREFIX, OWNER_SHOWN, guardDecision, type GuardFacts, type GuardSpec } from '../core/replica-guard.js';
 import type { RsyncRun } from './run-rsync.js';
 
 export async function localGuardFacts(rootPath: string): Promise<GuardFacts> {
   const root = rootPath.replace(/(.)\/+$/, '$1');
-  const [self, parent, fence, owner] = await Promise.all([
+  const [self, parent, fence, owner, holder] = await Promise.all([
     stat(root).catch(() => undefined),
     stat(`${root}/..`).catch(() => undefined),
     stat(`${root}/${FENCE_FILE}`).catch(() => undefined),
     readFile(`${root}/${OWNER_FILE}`, 'utf8').catch(() => undefined),
+    stat(dirname(root)).catch(() => undefined),
   ]);
   const rootExists = self?.isDirectory() === true;
   return {
     rootExists,
+    parentExists: holder?.isDirectory() === true,
     sameDeviceAsParent: self !== undefined && parent !== undefined && self.dev === parent.dev,
     fenced: fence !== undefined,
     ownerRecord: owner?.slice(0, 4 * OWNER_SHOWN).replace(/\n+$/, ''),

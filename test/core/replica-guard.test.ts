@@ -13,7 +13,7 @@ import { FENCE_FILE, GUARD_EXIT, OWNER_FILE, OWNER_PREFIX, guardCommand, guardDe
 
 const ME = "m1:/srv/it's www";
 const spec = (over: Partial<GuardSpec> = {}): GuardSpec => ({ root: '/r', owner: ME, expectMount: false, seeded: false, takeOver: false, write: true, ...over });
-const facts = (over: Partial<GuardFacts> = {}): GuardFacts => ({ rootExists: true, sameDeviceAsParent: true, fenced: false, ownerRecord: ME, ...over });
+const facts = (over: Partial<GuardFacts> = {}): GuardFacts => ({ rootExists: true, parentExists: true, sameDeviceAsParent: true, fenced: false, ownerRecord: ME, ...over });
 
 type Row = [name: string, Partial<GuardSpec>, Partial<GuardFacts>, ReturnType<typeof guardDecision>];
 const go = (mkdir = false, writeOwner = false) => ({ kind: 'go', mkdir, writeOwner }) as const;
@@ -35,6 +35,8 @@ const ROWS: Row[] = [
   ['no root, first batch: create it and the record', {}, { rootExists: false, ownerRecord: undefined }, go(true, true)],
   ['no record, seeded: reseed', { seeded: true }, { ownerRecord: undefined }, { kind: 'refuse', refusal: 'reseed' }],
   ['no root, seeded: reseed', { seeded: true }, { rootExists: false, ownerRecord: undefined }, { kind: 'refuse', refusal: 'reseed' }],
+  ['no root and no parent, seeded: go (rsync fails and retries; no re-seed that cannot land)', { seeded: true }, { rootExists: false, parentExists: false, ownerRecord: undefined }, go()],
+  ['no root and no parent, first batch: nothing created', {}, { rootExists: false, parentExists: false, ownerRecord: undefined }, go()],
 ];
 
 describe('guardDecision', () => {
@@ -73,8 +75,8 @@ for (const [title, runGuard] of Object.entries(RUNNERS))
       it(name, async () => {
         const dir = await mkdtemp(join(tmpdir(), "guard 'q' "));
         try {
-          const root = join(dir, 'replica $x');
           const fx = facts(f);
+          const root = fx.parentExists ? join(dir, 'replica $x') : join(dir, 'gone', 'replica $x');
           if (fx.rootExists) {
             await mkdir(root);
             if (fx.fenced) await writeFile(join(root, FENCE_FILE), 'fenced\n');

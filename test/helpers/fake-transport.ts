@@ -177,7 +177,7 @@ export class FakeTransport implements Transport {
   }
 
   #guard(spec: GuardSpec): RsyncRun | undefined {
-    const facts = { rootExists: this.root.exists, sameDeviceAsParent: this.root.device === this.root.parentDevice, fenced: this.fenced, ownerRecord: this.ownerRecord };
+    const facts = { rootExists: this.root.exists, parentExists: true, sameDeviceAsParent: this.root.device === this.root.parentDevice, fenced: this.fenced, ownerRecord: this.ownerRecord };
     const answer = guardDecision(spec, facts);
     if (answer.kind === 'refuse') return { exitCode: GUARD_EXIT[answer.refusal], stderr: answer.owner === undefined ? '' : `${OWNER_PREFIX}${answer.owner}\n` };
     if (answer.writeOwner) this.ownerRecord = spec.owner;
