@@ -151,7 +151,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch) => Promise<BatchOutco
       if (deps.onReseed === undefined)
         return { verdict: 'retry', error: new MirrorError('ERR_TARGET_EMPTIED', `${replica.id}: its root or owner record vanished.`, { host: transport.host, path: replica.path }) };
       // The full pass queued for this replica stands for this batch and everything before it.
-      deps.onReseed(`lost its ${guard.expectMount ? 'contents' : 'contents or its owner record'}`);
+      deps.onReseed('vanished or lost its owner record');
       return { verdict: 'ok' };
     }
     if (refusal !== undefined) return { verdict: 'fatal', error: guardState.refusalError(refusal, run.stderr, run.exitCode) };
