@@ -110,6 +110,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       events: this,
       countSent: (id: string, event: SyncedEvent) => this.#fanout?.countSent(id, event),
       recheck: (paths: string[]) => this.#watcher?.recheck(paths),
+      reseed: (id: string, reason: string) => this.#recovery?.reseed(id, reason),
     };
     const lanes = { makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: withDriftQuiet(o, this.#driftTuning), random: this.#driftTuning.random };
     const fanout = new Fanout({ ...lanes, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });

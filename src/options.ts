@@ -61,6 +61,8 @@ export interface MirrorOptions {
   watchLimit?: number;
   /** Let an empty source root empty the replicas (default false: held back as ERR_SOURCE_EMPTY). */
   allowEmptySource?: boolean;
+  /** Feed replicas whose owner record names another master, rewriting it (default false: ERR_REPLICA_OWNED). */
+  takeOver?: boolean;
   /** Full reconcile pass of every replica every this many seconds (0 = never, the default). */
   reconcileIntervalSec?: number;
   /** Global cap on rsync processes in flight, all replicas together. Default 8. */
@@ -100,6 +102,7 @@ export interface NormalizedOptions {
   readonly dryRun: boolean;
   readonly watchLimit: number | undefined;
   readonly allowEmptySource: boolean;
+  readonly takeOver: boolean;
   readonly reconcileIntervalSec: number;
   readonly concurrency: number;
   readonly quietMs: number;

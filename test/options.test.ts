@@ -29,6 +29,7 @@ describe('normalizeOptions: defaults', () => {
       dryRun: false,
       watchLimit: undefined,
       allowEmptySource: false,
+      takeOver: false,
       reconcileIntervalSec: 21_600,
       concurrency: 8,
       quietMs: 10,

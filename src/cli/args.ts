@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isMirrorError, MirrorError } from '../errors.js';
 import type { MirrorOptions } from '../options.js';
 import type { MirrorGroupOptions } from '../mirror-group.js';
-import { flagRows, type Command, type CommandLine, type OptionValue } from '../core/option-table.js';
+import { flagRows, MARKER_COMMANDS, type Command, type CommandLine, type MarkerCommand, type OptionValue } from '../core/option-table.js';
 import { parseWatchList, type WatchRoot } from '../core/watch-list.js';
 import { parseMetricsAddress } from './control.js';
 import { loadConfig, readList, readListText, type Files } from './config.js';
@@ -33,7 +33,14 @@ export interface StatusRun {
   json: boolean;
 }
 
-export type Invocation = MirrorRun | StatusRun | 'help' | 'version';
+/** fence, unfence or release: a marker at a replica root of this machine (cli/markers.ts). */
+export interface MarkerRun {
+  command: MarkerCommand;
+  dir: string;
+  reason: string | undefined;
+}
+
+export type Invocation = MirrorRun | StatusRun | MarkerRun | 'help' | 'version';
 
 export interface CliHost {
   env: Readonly<Record<string, string | undefined>>;
@@ -69,6 +76,7 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
     const why = given === undefined ? undefined : optionRefusal(command, option);
     if (why !== undefined) throw new UsageError(why);
   }
+  if (isMarkerCommand(command)) return markerRun(command, positionals, cwd, one('reason'));
   if (command === 'status') {
     if (positionals.length > 0) {
       throw new UsageError(`status takes no SRC or REPLICA ("${positionals[0]}" given): it lists every mirror running under the state directory (--state-dir DIR)`);
@@ -153,8 +161,29 @@ function readWatchList(file: string | undefined, cwd: string, files: Files): Wat
   return watched;
 }
 
-const COMMANDS = ['verify', 'status'] as const;
+const COMMANDS = ['verify', 'status', ...MARKER_COMMANDS] as const;
 const DIRECTORY_HINT = '\n(a directory named verify or status is given as ./verify or ./status)';
+const MARKER_USAGE: Record<MarkerCommand, string> = {
+  fence: 'fence DIR [--reason TEXT]: marks the replica DIR so that no master writes it',
+  unfence: 'unfence DIR: lets masters write the replica DIR again',
+  release: 'release DIR: forgets which master feeds the replica DIR, so another may',
+};
+
+function isMarkerCommand(command: Command): command is MarkerCommand {
+  return (MARKER_COMMANDS as readonly string[]).includes(command);
+}
+
+/** fence/unfence/release DIR: one directory of this machine (run it on the replica's host). */
+function markerRun(command: MarkerCommand, positionals: string[], cwd: string, reason: string | undefined): MarkerRun {
+  if (positionals.length === 0) throw new UsageError(`${command}: missing DIR, the replica root (${MARKER_USAGE[command]})`);
+  if (positionals.length > 1) throw new UsageError(`${command} takes one DIR, not ${positionals.length} (${MARKER_USAGE[command]})`);
+  const dir = positionals[0]!;
+  if (dir === '' || dir.includes('\0')) throw new UsageError(`${command}: DIR must be a directory path`);
+  if (/^[^/]*:/.test(dir)) {
+    throw new UsageError(`${command}: "${dir}" names a remote replica; run fam-mirror ${command} on that host with its local path (a local name with a colon is given as ./${dir})`);
+  }
+  return { command, dir: resolve(cwd, dir), reason };
+}
 
 /**
  * A first word that names a command is that command, whatever follows: a directory of that name is
@@ -163,7 +192,7 @@ const DIRECTORY_HINT = '\n(a directory named verify or status is given as ./veri
  */
 function takeCommand(positionals: string[]): Command {
   const first = positionals[0];
-  if (first === 'verify' || first === 'status') {
+  if ((COMMANDS as readonly string[]).includes(first ?? '')) {
     positionals.shift();
   } else if (first !== undefined) {
     const near = COMMANDS.find((c) => withinOneEdit(first.toLowerCase(), c));
@@ -175,7 +204,7 @@ function takeCommand(positionals: string[]): Command {
       `"${misplaced}" is a command and goes first: fam-mirror ${misplaced} [options]${misplaced === 'verify' ? ' SRC REPLICA...' : ''} (a directory of that name is given as ./${misplaced}, a host as ${misplaced}:)`,
     );
   }
-  return first === 'verify' || first === 'status' ? first : 'mirror';
+  return (COMMANDS as readonly string[]).includes(first ?? '') ? (first as Command) : 'mirror';
 }
 
 /** Equal, or one character inserted, deleted, replaced, or two adjacent ones swapped. */
@@ -200,7 +229,9 @@ function optionRefusal(command: Command, option: string): string | undefined {
   if (command === 'verify' && cli.verifyRefusal !== undefined) return `--${option} does not apply to verify${cli.verifyRefusal}`;
   if ((cli.commands ?? ['mirror', 'verify']).includes(command)) return undefined;
   if (command === 'status') return `--${option} does not apply to status: it only lists the running mirrors (status [--json] [--state-dir DIR])`;
-  return `--${option} applies to status only (fam-mirror status --${option})`;
+  if (isMarkerCommand(command)) return `--${option} does not apply to ${MARKER_USAGE[command]}`;
+  const only = cli.commands?.[0] ?? 'status';
+  return `--${option} applies to ${only} only (fam-mirror ${only} --${option})`;
 }
 
 /**

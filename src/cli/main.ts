@@ -14,6 +14,7 @@ import { queryAll, serveMetrics, serveStatus, SOCKET_NAME } from './control.js';
 import { parseCli, UsageError, type CliHost, type Invocation, type MirrorRun, type StatusRun } from './args.js';
 import { describeReload, describeVerify, formatStatus, seedClaim, Terminal } from './format.js';
 import { report } from './reporter.js';
+import { markerCommand } from './markers.js';
 import { usage } from './usage.js';
 
 const files = { readText: (path: string) => readFileSync(path, 'utf8'), exists: existsSync };
@@ -56,6 +57,10 @@ async function run(): Promise<number> {
     return 0;
   }
   if (cli.command === 'status') return await status(cli);
+  if ('dir' in cli) {
+    process.stdout.write(`fam-mirror: ${await markerCommand(cli.command, cli.dir, cli.reason, new Date())}\n`);
+    return 0;
+  }
   // One Mirror per watched root; one shared ssh connection per host among them.
   const group = new MirrorGroup(cli.group);
   if (cli.command === 'verify') return await verify(group);

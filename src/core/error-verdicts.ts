@@ -48,6 +48,14 @@ export const CODE_VERDICTS = {
   // Held back until the source is back (an unmounted disk), retried with backoff.
   ERR_SOURCE_VANISHED: 'retry',
   ERR_SOURCE_EMPTY: 'retry',
+  // The replica refuses this master (core/replica-guard.ts): fenced by a failover, fed by another
+  // master, or its file system unmounted. Nothing is written until someone unfences, releases or
+  // mounts it; the lane checks again slowly and heals by itself then.
+  ERR_REPLICA_FENCED: 'needs-a-human',
+  ERR_REPLICA_OWNED: 'needs-a-human',
+  ERR_TARGET_UNMOUNTED: 'needs-a-human',
+  // The replica root vanished or was emptied (re-imaged): answered with a full pass of that replica.
+  ERR_TARGET_EMPTIED: 'retry',
   // The state directory cannot be written (full, read-only): changes still flow, but nothing is
   // durable until someone frees space or fixes its permissions.
   ERR_STATE: 'needs-a-human',

@@ -37,7 +37,10 @@ type ValueFor<T> = [T] extends [boolean]
           : { type: 'choice'; choices: readonly T[]; default: T }
         : never;
 
-export type Command = 'mirror' | 'verify' | 'status';
+export type Command = 'mirror' | 'verify' | 'status' | MarkerCommand;
+/** The commands that write or remove a marker at a replica root of this machine (README, Failover). */
+export type MarkerCommand = 'fence' | 'unfence' | 'release';
+export const MARKER_COMMANDS = ['fence', 'unfence', 'release'] as const satisfies readonly MarkerCommand[];
 
 /** How an option is given on the command line. */
 export interface CommandLine {
@@ -154,6 +157,13 @@ export const LIBRARY_OPTIONS = {
     doc: 'let an empty SRC empty the replicas (by default held back, see Reliability)',
     reload: 'restart',
   },
+  takeOver: {
+    value: { type: 'boolean', default: false },
+    cli: { flag: 'take-over', verifyRefusal: ': it never writes a replica' },
+    help: 'feed replicas whose owner record names another master (rewrites the record; see Failover)',
+    doc: 'feed replicas whose owner record (`.fam-mirror-owner`) names another master, rewriting the record (default: such a replica is refused with ERR_REPLICA_OWNED; see Failover)',
+    reload: 'restart',
+  },
   reconcileIntervalSec: {
     value: { type: 'integer', min: 0, max: 31_536_000, default: 21_600 },
     cli: { flag: 'reconcile-every', arg: 'SEC', expects: 'a number of seconds (0 = never)' },
@@ -230,9 +240,14 @@ export const COMMAND_LINE_OPTIONS: readonly OptionRow[] = [
     reload: 'restart',
   },
   { cli: { flag: 'json', commands: ['status'] }, help: 'with status: print JSON', doc: 'with `status`: print JSON' },
+  {
+    cli: { flag: 'reason', arg: 'TEXT', commands: ['fence'] },
+    help: 'with fence: why, written into the marker (e.g. "promoted by keepalived")',
+    doc: 'with `fence`: why, written into the marker',
+  },
   { cli: { flag: 'quiet', short: 'q' }, help: 'log errors only', doc: 'log errors only', reload: 'restart' },
-  { cli: { flag: 'help', short: 'h', commands: ['mirror', 'verify', 'status'] }, help: 'show this help', doc: 'show the usage' },
-  { cli: { flag: 'version', short: 'v', commands: ['mirror', 'verify', 'status'] }, help: 'show the version', doc: 'show the version' },
+  { cli: { flag: 'help', short: 'h', commands: ['mirror', 'verify', 'status', ...MARKER_COMMANDS] }, help: 'show this help', doc: 'show the usage' },
+  { cli: { flag: 'version', short: 'v', commands: ['mirror', 'verify', 'status', ...MARKER_COMMANDS] }, help: 'show the version', doc: 'show the version' },
 ];
 
 /** Every row in documentation order: the library's options, then the command line's own. */

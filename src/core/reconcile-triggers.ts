@@ -38,12 +38,14 @@ export type ReconcileTrigger =
   /** A replica added to a running mirror: it has no watermark to resume from. */
   | 'replica-added'
   /** A replica so far behind that the journal would grow past journalLimitBytes for it. */
-  | 'journal-overflow';
+  | 'journal-overflow'
+  /** The replica's root, or its owner record, vanished after this master seeded it (re-imaged, emptied). */
+  | 'target-emptied';
 
 export interface ReconcileRule {
   for: 'every-replica' | 'that-replica';
   when: 'now' | 'after-quiet' | 'by-the-watcher' | 'when-idle';
-  problem: 'ERR_STATE_UNCLEAN' | 'ERR_STATE_DAMAGED' | 'none';
+  problem: 'ERR_STATE_UNCLEAN' | 'ERR_STATE_DAMAGED' | 'ERR_TARGET_EMPTIED' | 'none';
   priority: 'live' | 'background';
 }
 
@@ -59,6 +61,7 @@ export const RECONCILE_TRIGGERS = {
   'damaged-state': { for: 'that-replica', when: 'now', problem: 'ERR_STATE_DAMAGED', priority: 'live' },
   'replica-added': { for: 'that-replica', when: 'now', problem: 'none', priority: 'live' },
   'journal-overflow': { for: 'that-replica', when: 'now', problem: 'none', priority: 'live' },
+  'target-emptied': { for: 'that-replica', when: 'now', problem: 'ERR_TARGET_EMPTIED', priority: 'live' },
 } as const satisfies Record<ReconcileTrigger, ReconcileRule>;
 
 /** What the state directory says about the time no mirror ran. */

@@ -13,6 +13,7 @@
  * E2BIG. They go through a rule file (encodeExcludeRules) read with `--exclude-from`.
  */
 import type { Plan } from '../core/plan.js';
+import { MARKER_FILES } from '../core/replica-guard.js';
 
 export interface RsyncTarget {
   /** Local directory, or the remote path when `remote` is set. */
@@ -57,6 +58,7 @@ export function buildRsyncCall(plan: Exclude<Plan, { kind: 'none' }> | ShallowPl
     // second (or a file read while being written) would never be sent again. -1 = nanoseconds.
     '--modify-window=-1',
     `--timeout=${settings.timeoutSec}`,
+    ...MARKER_RULES,
     ...excludeArgs(settings.excludeFile, plan.kind !== 'full'),
     ...remoteShellArgs(target),
   ];
@@ -117,6 +119,7 @@ export function buildVerifyCall(target: RsyncTarget, settings: RsyncSettings): R
       '--modify-window=-1',
       '--out-format=%i %n%L',
       `--timeout=${settings.timeoutSec}`,
+      ...MARKER_RULES,
       ...excludeArgs(settings.excludeFile, false),
       ...remoteShellArgs(target),
       '--',
@@ -126,6 +129,13 @@ export function buildVerifyCall(target: RsyncTarget, settings: RsyncSettings): R
     stdin: undefined,
   };
 }
+
+/**
+ * The fence marker and the owner record at the replica root (core/replica-guard.ts) are neither
+ * sent (a promoted standby's own fence must not spread), deleted (--delete leaves excluded names
+ * alone) nor listed by verify. First, so no user rule can include them again.
+ */
+const MARKER_RULES = MARKER_FILES.map((name) => `--filter=- /${name}`);
 
 /**
  * rsync reads an --exclude-from file while it parses that option, so --from0 (which also makes it

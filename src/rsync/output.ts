@@ -36,6 +36,12 @@ export const EXIT_VERDICTS = {
   30: 'retry',
   35: 'retry',
   255: 'retry',
+  // Codes rsync never uses: the replica guard's refusals (core/replica-guard.ts, GUARD_EXIT). A
+  // refusal needs a human; a root emptied under a seeded replica is answered with a full pass.
+  81: 'fatal', // the target's file system is no longer mounted
+  82: 'fatal', // the replica is fenced
+  83: 'fatal', // another master owns the replica
+  84: 'retry', // the root or its owner record vanished: re-seed
 } as const satisfies Record<number, ExitVerdict>;
 
 export function classifyExit(code: number): ExitVerdict {

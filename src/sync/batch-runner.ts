@@ -17,6 +17,8 @@ import { classifyExit, createdItem, problemPaths, emptyTally, parsePathProblems,
 import type { RsyncRun, Transport } from '../transport/transport.js';
 import type { NormalizedOptions } from '../options.js';
 import type { PlannedEvent, ProblemEvent, ProgressEvent, SyncedEvent } from '../types.js';
+import { guardRefusal } from '../core/replica-guard.js';
+import { GuardState } from './replica-refusal.js';
 
 const debug = createDebug('fam-mirror:sync');
 /** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
@@ -44,6 +46,11 @@ export interface BatchRunnerDeps {
   links?: HardLinks;
   /** The compiled exclude rules, shared by every replica's batch runner (compiled here when absent). */
   excluded?: PathFilter;
+  /**
+   * The replica's root or owner record vanished after this master seeded it: queue a journaled full
+   * pass of this replica (core/reconcile-triggers.ts, target-emptied). Without it, the batch retries.
+   */
+  onReseed?(reason: string): void;
 }
 
 export function makeBatchRunner(deps: BatchRunnerDeps): (batch: Batch, opts?: ExecuteOptions) => Promise<BatchOutcome> {
@@ -69,6 +76,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
   const log = debug.extend(replica.id);
   const excluded = deps.excluded ?? compileExcludes(options.exclude);
   const links = deps.links ?? new HardLinks(options.source, excluded);
+  const guardState = new GuardState(transport, options);
   return async (batch, { signal, background }) => {
     const started = Date.now();
     const limit = background === true ? (deps.backgroundLimit ?? deps.limit) : deps.limit;
@@ -91,9 +99,10 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
       // A connect failure retrying cannot fix (core/error-verdicts.ts) is fatal; the lane still retries it slowly.
       return { verdict: codeVerdict(error.code) === 'needs-a-human' ? 'fatal' : 'retry', error };
     }
+    const guard = await guardState.spec(plan.kind === 'full');
     const renames = options.dryRun ? [] : pairRenames(batch, probes, plan);
     if (renames.length > 0) {
-      await transport.move(renames).catch((e: Error) => log('moves skipped: %s', e.message));
+      await transport.move(renames, guard).catch((e: Error) => log('moves skipped: %s', e.message));
       log('moved %d renamed directories on the replica', renames.length);
     }
     // Full passes are itemized: on a replica that was in step, every line is a change the events missed.
@@ -128,8 +137,9 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     for (const call of buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
       // Aborted while it waited for its turn: it does not start at all (exit 20, as rsync's on a signal).
-      run = await limit(() => (signal?.aborted === true ? Promise.resolve({ exitCode: 20, stderr: '' }) : transport.rsync(args, call.stdin, { maxLines: keep, onLine, signal })));
+      run = await limit(() => (signal?.aborted === true ? Promise.resolve({ exitCode: 20, stderr: '' }) : transport.rsync(args, call.stdin, { maxLines: keep, onLine, signal, guard })));
       if (signal?.aborted === true) return { verdict: 'retry', aborted: true };
+      if (guardRefusal(run.exitCode) !== undefined) break;
       sample.push(...(run.lines ?? []));
       if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
         deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
@@ -143,12 +153,23 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
       }
       if (classifyExit(run.exitCode) !== 'ok') break;
     }
+    const refusal = guardRefusal(run.exitCode);
+    if (refusal === 'reseed') {
+      guardState.seeded = false;
+      if (deps.onReseed === undefined)
+        return { verdict: 'retry', error: new MirrorError('ERR_TARGET_EMPTIED', `${replica.id}: its root or owner record vanished.`, { host: transport.host, path: replica.path }) };
+      // The full pass queued for this replica stands for this batch and everything before it.
+      deps.onReseed('vanished or lost its owner record');
+      return { verdict: 'ok' };
+    }
+    if (refusal !== undefined) return { verdict: 'fatal', error: guardState.refusalError(refusal, run.stderr, run.exitCode) };
     if (partial !== undefined && classifyExit(run.exitCode) === 'ok') run = partial;
     if (unnamed.length > 0) deps.onSentUnnamed?.(unnamed);
     const verdict = classifyExit(run.exitCode);
     const durationMs = Date.now() - started;
     const paths = listedCount(plan);
     log('%s %d paths exit %d in %d ms', plan.kind, paths, run.exitCode, durationMs);
+    if (verdict === 'ok' || verdict === 'partial') guardState.seeded = !options.dryRun;
     if (verdict === 'ok') {
       const event: SyncedEvent = { replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes };
       if (plan.kind === 'full') {

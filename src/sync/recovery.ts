@@ -28,6 +28,7 @@ const WHY: Record<Exclude<ReconcileRule['problem'], 'none'>, (replica: string, r
   ERR_STATE_UNCLEAN: (replica) =>
     `The last run did not stop cleanly (killed or crashed), so what changed since its last snapshot is unknown: ${replica} gets a full pass, itemized so only what differs is sent.`,
   ERR_STATE_DAMAGED: (replica, reason) => `The saved state of ${replica} cannot be trusted (${reason}): it gets a full pass, itemized so only what differs is sent.`,
+  ERR_TARGET_EMPTIED: (replica, reason) => `The root of ${replica} ${reason || 'lost its owner record'} since this master seeded it (re-imaged or emptied?): it is seeded again with a full pass.`,
 };
 
 type Snapshots = Pick<TreeWatcher, 'saveSnapshot' | 'changesSince'>;
@@ -174,6 +175,12 @@ export class Recovery implements DeliveryLog {
       this.#journal.setMark(lane.id, seq - 1);
     }
     lane.addFull(seq);
+  }
+
+  /** A replica whose root was emptied under it (batch-runner.ts): seeded again, journaled. */
+  reseed(id: string, reason: string): void {
+    const lane = this.#deps.fanout.lanes.find((l) => l.id === id);
+    if (lane !== undefined) this.fullPassFor('target-emptied', lane, reason);
   }
 
   /** A clean stop saves the tree's state, so the next start diffs only what changed while stopped. */

@@ -27,6 +27,8 @@ export interface RunnerWiring {
   events: Pick<EventEmitter<MirrorEvents>, 'emit'>;
   countSent(replica: string, event: SyncedEvent): void;
   recheck(paths: string[]): void;
+  /** A journaled full pass of this replica alone: its root was emptied under it (batch-runner.ts). */
+  reseed?(replica: string, reason: string): void;
 }
 
 export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecutor {
@@ -53,6 +55,7 @@ export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecu
       onPlanned: (event) => w.events.emit('planned', event),
       onProgress: (event) => w.events.emit('progress', event),
       onSentUnnamed: (paths) => w.recheck(paths),
+      ...(w.reseed === undefined ? {} : { onReseed: (reason: string) => w.reseed!(replica.id, reason) }),
     });
   };
 }

@@ -7,9 +7,11 @@ import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { judgeCheck, type TargetAnswer } from '../core/replica-check.js';
 import type { Rename } from '../core/plan.js';
+import type { GuardSpec } from '../core/replica-guard.js';
 import type { RsyncTarget } from '../rsync/args.js';
 import type { LocalReplica, ReplicaCheck } from '../types.js';
 import { moveLocally } from './replica-moves.js';
+import { runLocalGuard } from './local-guard.js';
 import { runRsync, type RsyncRun, type RunOptions } from './run-rsync.js';
 import type { ReplicaRoot, Transport } from './transport.js';
 
@@ -27,12 +29,18 @@ export class LocalTransport implements Transport {
 
   async connect(): Promise<void> {}
 
-  rsync(args: string[], stdin: Buffer | undefined, opts: RunOptions = {}): Promise<RsyncRun> {
+  async rsync(args: string[], stdin: Buffer | undefined, opts: RunOptions = {}): Promise<RsyncRun> {
+    if (opts.guard !== undefined) {
+      const refused = await runLocalGuard(opts.guard);
+      if (refused !== undefined) return refused;
+    }
     return runRsync(this.#rsyncPath, args, stdin, undefined, opts);
   }
 
-  async move(renames: readonly Rename[]): Promise<void> {
-    if (renames.length > 0) await moveLocally(this.replica.path, renames);
+  async move(renames: readonly Rename[], guard?: GuardSpec): Promise<void> {
+    if (renames.length === 0) return;
+    if (guard !== undefined && (await runLocalGuard(guard)) !== undefined) return;
+    await moveLocally(this.replica.path, renames);
   }
 
   async check(opts: { create: boolean }): Promise<ReplicaCheck> {

@@ -12,6 +12,7 @@ import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { MirrorError } from '../errors.js';
+import { guardCommand, guardRefusal, type GuardSpec } from '../core/replica-guard.js';
 
 export const BRIDGE_SCRIPT = fileURLToPath(new URL('./bridge.sh', import.meta.url));
 
@@ -55,6 +56,11 @@ export interface RunOptions {
    * receiver (forked, or remote) sees the connection close and removes its temporary file itself.
    */
   signal?: AbortSignal;
+  /**
+   * Check the replica root before rsync writes to it (core/replica-guard.ts). Over ssh it runs as a
+   * prefix of the remote command; a refusal's exit code becomes the run's exit code.
+   */
+  guard?: GuardSpec;
 }
 
 /**
@@ -117,12 +123,14 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.stdin.on('error', () => {}); // rsync may exit before reading the whole list; the exit code tells
     child.stdin.end(stdin ?? Buffer.alloc(0));
-    let bridgeDone: Promise<void> = Promise.resolve();
+    let bridgeDone: Promise<number | null> = Promise.resolve(null);
     const abandon = new AbortController();
     if (remote !== undefined) {
       const data = child.stdio[3] as unknown as Duplex;
       const control = child.stdio[4] as unknown as Duplex;
-      bridgeDone = bridge(data, control, remote, err, abandon.signal, opts.signal);
+      const guard = opts.guard;
+      const guarded: RemoteExec = guard === undefined ? remote : (command) => remote(guardCommand(guard) + command);
+      bridgeDone = bridge(data, control, guarded, err, abandon.signal, opts.signal);
     }
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(e.code === 'ENOENT' ? rsyncMissing(command, e) : new MirrorError('ERR_RSYNC', `rsync could not be started: ${e.message}`, { cause: e }));
@@ -138,19 +146,28 @@ function spawnRsync(command: string, args: string[], stdin: Buffer | undefined, 
       }
       const run: RsyncRun = { exitCode: code ?? (signal === null ? 255 : 128 + 20), stderr: err.text() };
       if (opts.maxLines !== undefined) Object.assign(run, { lines, moreLines });
-      void bridgeDone.finally(() => resolve(run));
+      // The guard's refusal ends the remote command before rsync starts there: locally rsync only
+      // sees its connection close (exit 12), so the remote exit code is the answer.
+      void bridgeDone.then(
+        (remoteExit) => {
+          if (opts.guard !== undefined && remoteExit !== null && guardRefusal(remoteExit) !== undefined) run.exitCode = remoteExit;
+          resolve(run);
+        },
+        () => resolve(run),
+      );
     });
   });
 }
 
-async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: TailBuffer, abandon: AbortSignal, stop?: AbortSignal): Promise<void> {
+/** Resolves with the remote command's exit code (null when there was none). */
+async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: TailBuffer, abandon: AbortSignal, stop?: AbortSignal): Promise<number | null> {
   data.on('error', () => {});
   control.on('error', () => {});
   let argv: string[];
   try {
     argv = await readArgv(control);
   } catch {
-    return; // rsync died before starting its remote shell: its own exit code says why
+    return null; // rsync died before starting its remote shell: its own exit code says why
   }
   // argv: [-l user] host command... ; we connect by our own config, so only the command matters.
   let i = 0;
@@ -163,7 +180,7 @@ async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: Ta
     err.push(Buffer.from(`fam-mirror: ${(e as Error).message}\n`));
     data.end();
     control.end('255\n');
-    return;
+    return null;
   }
   let exitCode: number | null = null;
   channel.on('exit', (code: number | null) => {
@@ -182,16 +199,16 @@ async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: Ta
   };
   if (stop?.aborted === true) stopRemote();
   else stop?.addEventListener('abort', stopRemote, { once: true });
-  await new Promise<void>((resolve) => {
+  return await new Promise<number | null>((resolve) => {
     abandon.addEventListener('abort', () => {
       channel.destroy();
-      resolve();
+      resolve(null);
     });
     channel.on('close', () => {
       data.unpipe(channel);
       data.end();
       control.end(`${exitCode ?? 255}\n`);
-      resolve();
+      resolve(exitCode);
     });
   });
 }

@@ -5,6 +5,7 @@
  * once; this transport is one user of it and releases it on close().
  */
 import type { Rename } from '../core/plan.js';
+import { guardCommand, type GuardSpec } from '../core/replica-guard.js';
 import { shellQuote } from '../core/shell-quote.js';
 import { judgeCheck, TARGET_ANSWERS, type TargetAnswer } from '../core/replica-check.js';
 import { MirrorError } from '../errors.js';
@@ -47,9 +48,9 @@ export class SshTransport implements Transport {
     return runRsync(this.#ctx.options.rsyncPath, args, stdin, (command) => this.#conn.exec(command), opts);
   }
 
-  async move(renames: readonly Rename[]): Promise<void> {
+  async move(renames: readonly Rename[], guard?: GuardSpec): Promise<void> {
     if (renames.length === 0) return;
-    await this.#run(buildMoveCommand(this.replica.path, renames));
+    await this.#run((guard === undefined ? '' : guardCommand(guard)) + buildMoveCommand(this.replica.path, renames));
   }
 
   /**

@@ -8,6 +8,7 @@
  * must spell this replica (destination, remote shell, --rsync-path), and hands it to `rsync()`.
  */
 import type { Rename } from '../core/plan.js';
+import type { GuardSpec } from '../core/replica-guard.js';
 import type { RsyncTarget } from '../rsync/args.js';
 import type { NormalizedOptions } from '../options.js';
 import type { Replica, ReplicaCheck } from '../types.js';
@@ -45,9 +46,10 @@ export interface Transport {
   /**
    * Moves renamed directories on the replica (guessed by pairRenames), each only when its target is
    * free and its source a real directory. Saves bytes only: the rsync that follows makes the replica
-   * right, so a move that fails is skipped, never an error.
+   * right, so a move that fails is skipped, never an error. With `guard`, nothing moves unless the
+   * replica guard (core/replica-guard.ts) lets it.
    */
-  move(renames: readonly Rename[]): Promise<void>;
+  move(renames: readonly Rename[], guard?: GuardSpec): Promise<void>;
   /**
    * The start-up check: the replica can be reached (connect, host key, login), rsync runs there (its
    * version), and the target is a writable directory. A missing target whose parent exists is made,

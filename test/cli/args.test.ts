@@ -68,6 +68,20 @@ const rows: Row[] = [
   { name: 'verify capitalised', argv: ['Verify', 'src', './dst'], want: { usage: /did you mean "verify"\?/ } },
   { name: 'two letters swapped in status', argv: ['stauts'], want: { usage: /^unknown command "stauts": did you mean "status"\?/ } },
   { name: 'a letter missing from status', argv: ['stats', '--json'], want: { usage: /did you mean "status"\?/ } },
+  // fence, unfence, release: one local DIR
+  { name: 'fence without DIR', argv: ['fence'], want: { usage: /^fence: missing DIR, the replica root \(fence DIR \[--reason TEXT\]: / } },
+  { name: 'fence --reason without DIR', argv: ['fence', '--reason', 'promoted'], want: { usage: /^fence: missing DIR/ } },
+  { name: 'fence with two DIRs', argv: ['fence', './a', './b'], want: { usage: /^fence takes one DIR, not 2/ } },
+  { name: 'fence of a remote replica', argv: ['fence', 'web1:/srv/www'], want: { usage: /^fence: "web1:\/srv\/www" names a remote replica; run fam-mirror fence on that host/ } },
+  { name: 'unfence without DIR', argv: ['unfence'], want: { usage: /^unfence: missing DIR/ } },
+  { name: 'release without DIR', argv: ['release'], want: { usage: /^release: missing DIR/ } },
+  { name: 'unfence --reason', argv: ['unfence', '--reason', 'x', './r'], want: { usage: /^--reason does not apply to unfence DIR/ } },
+  { name: 'fence --init', argv: ['fence', '--init', './r'], want: { usage: /^--init does not apply to fence DIR/ } },
+  { name: '--reason without fence', argv: ['--reason', 'x', 'src', './dst'], want: { usage: /^--reason applies to fence only \(fam-mirror fence --reason\)$/ } },
+  { name: 'a directory named fence as a bare word', argv: ['fence', 'fence'], want: { usage: /^"fence" is a command and goes first/ } },
+  { name: 'a source named fence after the command', argv: ['src', 'fence'], want: { usage: /^"fence" is a command and goes first/ } },
+  { name: 'a typo of fence', argv: ['fense', './r'], want: { usage: /^unknown command "fense": did you mean "fence"\?/ } },
+  { name: 'a typo of release', argv: ['relase', './r'], want: { usage: /did you mean "release"\?/ } },
   // an option the command cannot honour
   { name: 'verify --init', argv: ['verify', '--init', 'src', './dst'], want: { usage: /^--init does not apply to verify: it compares by checksum and changes nothing$/ } },
   { name: 'verify --dry-run', argv: ['verify', '--dry-run', 'src', './dst'], want: { usage: /^--dry-run does not apply to verify: it never changes anything anyway$/ } },
@@ -179,7 +193,7 @@ const rows: Row[] = [
 function attempt(row: Row): unknown {
   try {
     const run = parseCli(row.argv, host(row.files, row.env));
-    if (row.group && typeof run !== 'string' && run.command !== 'status') new MirrorGroup(run.group);
+    if (row.group && typeof run !== 'string' && 'group' in run) new MirrorGroup(run.group);
     return run;
   } catch (e) {
     return e;
@@ -203,7 +217,7 @@ describe('parseCli: every mistyped command line gets its message', () => {
 
 function mirrorRun(argv: string[], files: Record<string, string> = {}, env: Record<string, string> = {}): MirrorRun {
   const run: Invocation = parseCli(argv, host(files, env));
-  assert.ok(typeof run !== 'string' && run.command !== 'status', 'a mirror or verify run');
+  assert.ok(typeof run !== 'string' && 'group' in run, 'a mirror or verify run');
   return run;
 }
 
@@ -218,6 +232,13 @@ describe('parseCli: what a command line means', () => {
   it('help and version win over everything else', () => {
     assert.equal(parseCli(['verify', '--help'], host()), 'help');
     assert.equal(parseCli(['-v', 'src'], host()), 'version');
+  });
+
+  it('fence, unfence, release: one directory of this machine, resolved; a directory named fence is ./fence', () => {
+    assert.deepEqual(parseCli(['fence', './fence', '--reason', 'promoted by keepalived'], host()), { command: 'fence', dir: `${CWD}/fence`, reason: 'promoted by keepalived' });
+    assert.deepEqual(parseCli(['unfence', '/srv/www/'], host()), { command: 'unfence', dir: '/srv/www', reason: undefined });
+    assert.deepEqual(parseCli(['release', 'www'], host()), { command: 'release', dir: `${CWD}/www`, reason: undefined });
+    assert.equal(mirrorRun(['--take-over', 'src', './fence']).group.takeOver, true);
   });
 
   it('status: its state directory, from XDG_STATE_HOME, HOME or --state-dir', () => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshdHosts, stopAll } from '../helpers/sshd.js';
-import { assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
+import { listRoot, assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -272,7 +272,7 @@ describe('fam-mirror CLI: real runs', () => {
     try {
       await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready', timeoutMs: 60_000 });
       assert.match(r.stdout(), /seeded and watching/);
-      assert.deepEqual(await readdir(dst), ['a.txt']);
+      assert.deepEqual(await listRoot(dst), ['a.txt']);
     } finally {
       r.child.kill('SIGTERM');
     }
@@ -456,7 +456,7 @@ describe('fam-mirror CLI: real runs', () => {
       await waitFor(async () => (await diffTrees(src, three)).length === 0, { what: 'the added replica seeded' });
       await writeFile(join(src, 'b.txt'), 'b\n');
       await waitFor(async () => (await diffTrees(src, three)).length === 0 && (await diffTrees(src, one)).length === 0, { what: 'b.txt on one and three' });
-      assert.deepEqual(await readdir(two), ['a.txt'], 'the removed replica gets nothing more');
+      assert.deepEqual(await listRoot(two), ['a.txt'], 'the removed replica gets nothing more');
     } finally {
       r.child.kill('SIGTERM');
     }

@@ -21,6 +21,7 @@ const EXPECTED: Record<ReconcileTrigger, Row> = {
   'damaged-state': ['that-replica', 'now', 'ERR_STATE_DAMAGED', 'live'],
   'replica-added': ['that-replica', 'now', 'none', 'live'],
   'journal-overflow': ['that-replica', 'now', 'none', 'live'],
+  'target-emptied': ['that-replica', 'now', 'ERR_TARGET_EMPTIED', 'live'],
 };
 
 describe('reconcile triggers', () => {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { MirrorError, type MirrorErrorCode } from '../../src/errors.js';
 import type { Rename } from '../../src/core/plan.js';
+import { GUARD_EXIT, OWNER_PREFIX, guardDecision, type GuardSpec } from '../../src/core/replica-guard.js';
 import type { RsyncTarget } from '../../src/rsync/args.js';
 import type { ReplicaRoot, RsyncRun, RunOptions, Transport, TransportFactory } from '../../src/transport/transport.js';
 import type { Replica, ReplicaCheck } from '../../src/types.js';
@@ -64,6 +65,14 @@ export class FakeTransport implements Transport {
   checks = 0;
   #checkFails: MirrorErrorCode | undefined;
   #checkHeld: Array<() => void> | undefined;
+  /**
+   * The replica guard's facts (src/core/replica-guard.ts), decided by the same rules as the real
+   * transports: a fence marker at the root, and the owner record (written by the first guarded call).
+   * An unmounted file system: set `root` to a mount point (device ≠ parentDevice) before the first
+   * batch, then to device = parentDevice.
+   */
+  fenced = false;
+  ownerRecord: string | undefined;
   #refuse: MirrorErrorCode | undefined;
   #exit: { code: number; problems: string[] } | undefined;
   #delayMs = 0;
@@ -172,6 +181,11 @@ export class FakeTransport implements Transport {
       this.aborted++;
       return { exitCode: 20, stderr: 'rsync error: received SIGINT, SIGTERM, or SIGHUP (code 20)\n', ...(opts.maxLines === undefined ? {} : { lines: [], moreLines: 0 }) };
     }
+    const refused = opts.guard === undefined ? undefined : this.#guard(opts.guard);
+    if (refused !== undefined) {
+      call.exitCode = refused.exitCode;
+      return refused;
+    }
     const out: string[] = [];
     let stderr = '';
     let exitCode = 0;
@@ -199,7 +213,23 @@ export class FakeTransport implements Transport {
     return run;
   }
 
-  async move(renames: readonly Rename[]): Promise<void> {
+  /** A root emptied by a re-image: no entries, no owner record. */
+  empty(): this {
+    this.tree.clear();
+    this.ownerRecord = undefined;
+    return this;
+  }
+
+  #guard(spec: GuardSpec): RsyncRun | undefined {
+    const facts = { rootExists: this.root.exists, parentExists: true, sameDeviceAsParent: this.root.device === this.root.parentDevice, fenced: this.fenced, ownerRecord: this.ownerRecord };
+    const answer = guardDecision(spec, facts);
+    if (answer.kind === 'refuse') return { exitCode: GUARD_EXIT[answer.refusal], stderr: answer.owner === undefined ? '' : `${OWNER_PREFIX}${answer.owner}\n` };
+    if (answer.writeOwner) this.ownerRecord = spec.owner;
+    return undefined;
+  }
+
+  async move(renames: readonly Rename[], guard?: GuardSpec): Promise<void> {
+    if (guard !== undefined && this.#guard(guard) !== undefined) return;
     for (const r of renames) {
       this.moves.push(r);
       if (this.tree.has(r.to) || this.tree.get(r.from)?.type !== 'dir') continue;

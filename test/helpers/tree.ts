@@ -25,6 +25,7 @@ import { chmod, lstat, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { MARKER_FILES } from '../../src/core/replica-guard.js';
 
 export interface TreeEntry {
   path: string;
@@ -79,6 +80,13 @@ function isENOENT(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
+const MARKERS = new Set<string>(MARKER_FILES);
+
+/** The names in a replica root, without its fence marker and owner record. */
+export async function listRoot(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => !MARKERS.has(n));
+}
+
 /** lstat-based walk: symlinks are recorded, never followed. */
 export async function snapshotTree(root: string): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
@@ -94,6 +102,8 @@ export async function snapshotTree(root: string): Promise<TreeEntry[]> {
       if (rel !== '' && isENOENT(err)) continue;
       throw err;
     }
+    // A replica root's fence marker and owner record (src/core/replica-guard.ts) are no part of the tree.
+    if (rel === '') names = names.filter((n) => !MARKERS.has(n));
     const entries = await mapLimit(names, CONCURRENCY, async (name): Promise<TreeEntry | undefined> => {
       const p = rel === '' ? name : `${rel}/${name}`;
       const abs = join(root, p);

@@ -5,7 +5,8 @@ import { BRIDGE_HOST, buildRsyncCall, buildRsyncCalls, buildVerifyCall, encodeEx
 // Excludes reach rsync only through the rule file (a list of 200,000 patterns made argv too big
 // for exec: E2BIG); --from0 must come before --exclude-from, which rsync reads while parsing it.
 const settings: RsyncSettings = { source: '/srv/src', excludeFile: '/tmp/fam-x/excludes', timeoutSec: 30 };
-const base = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30'];
+const markers = ['--filter=- /.fam-mirror-fence', '--filter=- /.fam-mirror-owner'];
+const base = ['-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=30', ...markers];
 /** The incremental recipe has --from0 already (for its path list); a full pass adds it for the rules. */
 const common = [...base, '--exclude-from=/tmp/fam-x/excludes'];
 const commonFull = [...base, '--from0', '--exclude-from=/tmp/fam-x/excludes'];
@@ -55,7 +56,7 @@ describe('buildRsyncCall', () => {
       plan: { kind: 'full' },
       target: { path: '/r' },
       settings: { source: '/srv/src/', excludeFile: undefined, timeoutSec: 5 },
-      args: [...full, '-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', '--', '/srv/src/', '/r/'],
+      args: [...full, '-a', '--force', '--ignore-errors', '--delete', '--modify-window=-1', '--timeout=5', ...markers, '--', '/srv/src/', '/r/'],
       stdin: undefined,
     },
   ];

@@ -28,6 +28,10 @@ describe('classifyExit', () => {
     30: 'retry',
     35: 'retry',
     255: 'retry',
+    81: 'fatal',
+    82: 'fatal',
+    83: 'fatal',
+    84: 'retry',
   };
 
   it('has a row here for every entry of EXIT_VERDICTS', () => {
