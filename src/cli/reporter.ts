@@ -6,6 +6,8 @@
 import { execFile } from 'node:child_process';
 import type { Mirror } from '../mirror.js';
 import type { ReplicaStateEvent } from '../types.js';
+import { MirrorError } from '../errors.js';
+import { codeVerdict } from '../core/error-verdicts.js';
 import { describeCheck, describePlanned, describeRepaired, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
 
 export interface ReportOptions {
@@ -48,6 +50,17 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
   mirror.on('restart-backlog', (e) => term.log(describeRestartBacklog(e)));
   mirror.on('replica-down', alert(opts.onDown, 'replica-down'));
   mirror.on('replica-up', alert(opts.onUp, 'replica-up'));
+  // replica-down fires when an up replica goes down. One already down that now needs a human (fenced,
+  // owned by another master, a changed host key) gets the down alert again, once per code.
+  const failedAs = new Map<string, string>();
+  mirror.on('replica-down', (e) => failedAs.set(e.replica, e.error?.code ?? ''));
+  mirror.on('replica-up', (e) => failedAs.delete(e.replica));
+  mirror.on('problem', (p) => {
+    if (codeVerdict(p.code) !== 'needs-a-human' || failedAs.get(p.replica) === p.code) return;
+    if (mirror.status().find((r) => r.replica === p.replica)?.state !== 'failed') return;
+    failedAs.set(p.replica, p.code);
+    alert(opts.onDown, 'replica-down')({ replica: p.replica, error: new MirrorError(p.code, p.message) });
+  });
   if (!quiet) mirror.on('progress', (e) => term.progress(e));
   mirror.on('synced', (e) => {
     term.done(e.replica);
