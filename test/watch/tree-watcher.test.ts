@@ -293,7 +293,7 @@ describe('changes the watcher folds away', () => {
       for (let i = 0; i < 200; i++) await writeFile(join(src, 'd', `burst-${i}`), `${i}\n`);
       // No flush(): its barrier sweeps, which would hide a watcher that waits for its minute-long
       // periodic sweep while status() says idle.
-      await waitFor(() => (existsSync(join(dst, 'd', 'burst-117')) ? true : false), { timeoutMs: 8000, intervalMs: 50, what: 'the unreported file on the replica' });
+      await waitFor(() => existsSync(join(dst, 'd', 'burst-117')), { timeoutMs: 8000, intervalMs: 50, what: 'the unreported file on the replica' });
       await mirror.flush();
       await assertTreesEqual(src, dst);
     } finally {
