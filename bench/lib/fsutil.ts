@@ -5,7 +5,8 @@
  * place once complete (field-notes.md), so a name without a leading dot is a whole file.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readdir, stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TreeEntry } from '../../test/helpers/tree.js';
@@ -126,4 +127,22 @@ export function compareSnapshots(a: readonly TreeEntry[], b: readonly TreeEntry[
   for (const p of bm.keys()) note(`extra: ${p}`);
   if (more > 0) out.push(`… and ${more} more`);
   return out;
+}
+
+/**
+ * The big-tree scenarios' tree: `top` directories `tNNNN` of `perTop` directories `dNNNN` each, one
+ * small `f.txt` in every one of them (top × (perTop + 1) directories and as many files).
+ */
+export function writeWideTree(source: string, top: number, perTop: number, signal: AbortSignal): void {
+  for (let i = 0; i < top; i++) {
+    const t = join(source, `t${String(i).padStart(4, '0')}`);
+    mkdirSync(t);
+    writeFileSync(join(t, 'f.txt'), `top ${i}\n`);
+    for (let j = 0; j < perTop; j++) {
+      const d = join(t, `d${String(j).padStart(4, '0')}`);
+      mkdirSync(d);
+      writeFileSync(join(d, 'f.txt'), `dir ${i}/${j}\n`);
+    }
+    if (signal.aborted) throw new Error('aborted');
+  }
 }

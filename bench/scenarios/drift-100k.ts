@@ -13,7 +13,7 @@
  *    that is quiet long enough: the pass is killed by the next write, and waits twice as long next
  *    time. The kills and the time from each kill to the end of the killed run are reported.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Mirror, type MirrorOptions, type RepairedEvent } from '../../src/index.js';
 import { defaultTransport } from '../../src/transport/transports.js';
@@ -23,6 +23,7 @@ import { makeTempDir } from '../../test/helpers/tree.js';
 import { loRxBytes } from '../lib/cli.js';
 import { Cleanup } from '../lib/contenders.js';
 import { waitUntil, waitVisible } from '../lib/poll.js';
+import { writeWideTree } from '../lib/fsutil.js';
 import { runTimed } from '../lib/proc.js';
 import { raiseSysctlAtLeast } from '../lib/sysctl.js';
 import type { Metric, Scenario, ScenarioContext, ScenarioResult } from '../lib/types.js';
@@ -128,17 +129,7 @@ async function run(ctx: ScenarioContext, c: Config): Promise<ScenarioResult> {
     const source = await makeTempDir('fam-bench-drift-src-');
     const replica = await makeTempDir('fam-bench-drift-dst-');
     ctx.log(`drift: writing ${dirs} directories with one file each`);
-    for (let i = 0; i < c.top; i++) {
-      const top = join(source, `t${String(i).padStart(4, '0')}`);
-      mkdirSync(top);
-      writeFileSync(join(top, 'f.txt'), `top ${i}\n`);
-      for (let j = 0; j < c.perTop; j++) {
-        const d = join(top, `d${String(j).padStart(4, '0')}`);
-        mkdirSync(d);
-        writeFileSync(join(d, 'f.txt'), `dir ${i}/${j}\n`);
-      }
-      if (ctx.signal.aborted) throw new Error('aborted');
-    }
+    writeWideTree(source, c.top, c.perTop, ctx.signal);
     // A first `rsync -a` leaves directory mtimes that differ within the second (it compares whole
     // seconds); the pass compares them exactly (--modify-window=-1), so level them exactly too.
     for (const extra of [[], ['--modify-window=-1']]) {

@@ -19,7 +19,6 @@
  * fs.inotify.max_user_watches is raised when the tree needs more headroom than it allows, and
  * restored afterwards.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startSshdHosts } from '../../test/helpers/sshd.js';
@@ -27,6 +26,7 @@ import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, famActivity, startFam, startLsyncd, type Contender } from '../lib/contenders.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
+import { writeWideTree } from '../lib/fsutil.js';
 import { runTimed } from '../lib/proc.js';
 import { inotifyWatches, vmHwmKiB } from '../lib/procstat.js';
 import { raiseSysctlAtLeast } from '../lib/sysctl.js';
@@ -96,17 +96,7 @@ async function run(ctx: ScenarioContext, c: Config): Promise<ScenarioResult> {
     const replica = await makeTempDir('fam-bench-big-dst-');
     ctx.log(`startup: writing ${dirs} directories with one file each`);
     let t = performance.now();
-    for (let i = 0; i < c.top; i++) {
-      const top = join(source, `t${String(i).padStart(4, '0')}`);
-      mkdirSync(top);
-      writeFileSync(join(top, 'f.txt'), `top ${i}\n`);
-      for (let j = 0; j < c.perTop; j++) {
-        const d = join(top, `d${String(j).padStart(4, '0')}`);
-        mkdirSync(d);
-        writeFileSync(join(d, 'f.txt'), `dir ${i}/${j}\n`);
-      }
-      if (ctx.signal.aborted) throw new Error('aborted');
-    }
+    writeWideTree(source, c.top, c.perTop, ctx.signal);
     checks.treeWriteMs = Math.round(performance.now() - t);
     t = performance.now();
     const level = await runTimed('rsync', ['-a', `${source}/`, `${replica}/`], READY_DEADLINE_MS);
