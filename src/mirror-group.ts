@@ -57,7 +57,7 @@ export class MirrorGroup {
   async start(): Promise<StartResult> {
     try {
       const results = await Promise.all(this.#mirrors.map((m) => m.start()));
-      return { seeded: results.flatMap((r) => r.seeded), unseeded: results.flatMap((r) => r.unseeded) };
+      return { seeded: results.flatMap((r) => r.seeded), unseeded: results.flatMap((r) => r.unseeded), failed: results.flatMap((r) => r.failed) };
     } catch (e) {
       await this.close().catch(() => {});
       throw e;

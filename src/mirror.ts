@@ -154,7 +154,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       fanout.dispatch(['']);
       return fanout.seedOutcome(await this.flush({ healthyOnly: true }));
     }
-    return { seeded: [], unseeded: [] };
+    return { seeded: [], unseeded: [], failed: [] };
   }
 
   /**

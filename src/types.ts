@@ -178,4 +178,10 @@ export interface StartResult {
   seeded: string[];
   /** Replicas down while seeding: each gets its seed when back. Empty without initMirror. */
   unseeded: string[];
+  /**
+   * Replicas that need a human (a wrong host key or login, no rsync there, a fenced or owned target…),
+   * with the code of their error; they are `failed` in status() while the others run. start() rejects
+   * instead when every replica failed. Empty without initMirror.
+   */
+  failed: Array<{ replica: string; code: MirrorErrorCode }>;
 }

@@ -31,7 +31,7 @@ describe('Mirror.start() says who was seeded', () => {
     const mirror = new Mirror({ source: src, replicas: [local, down.spec], identityFiles: [down.key], initMirror: true, quietMs: 5, retryMinMs: 200 });
     try {
       const result = await mirror.start();
-      assert.deepEqual(result, { seeded: [local], unseeded: [down.id] });
+      assert.deepEqual(result, { seeded: [local], unseeded: [down.id], failed: [] });
       await assertTreesEqual(src, local, 'the seeded replica');
       assert.equal(mirror.status().find((s) => s.replica === down.id)?.state, 'down');
     } finally {
@@ -45,7 +45,7 @@ describe('Mirror.start() says who was seeded', () => {
     await writeFile(join(src, 'a.txt'), 'a\n');
     const mirror = new Mirror({ source: src, replicas: [one, two], initMirror: true, quietMs: 5 });
     try {
-      assert.deepEqual(await mirror.start(), { seeded: [one, two], unseeded: [] });
+      assert.deepEqual(await mirror.start(), { seeded: [one, two], unseeded: [], failed: [] });
     } finally {
       await mirror.close();
     }
@@ -56,7 +56,7 @@ describe('Mirror.start() says who was seeded', () => {
     const one = await makeTempDir('fam-claims-one-');
     const mirror = new Mirror({ source: src, replicas: [one], quietMs: 5 });
     try {
-      assert.deepEqual(await mirror.start(), { seeded: [], unseeded: [] });
+      assert.deepEqual(await mirror.start(), { seeded: [], unseeded: [], failed: [] });
     } finally {
       await mirror.close();
     }

@@ -53,7 +53,7 @@ describe('Mirror on fake replicas: lifecycle', () => {
       await assert.rejects(r.mirror.flush(), code('ERR_NOT_STARTED'));
       assert.throws(() => r.mirror.reconcile(), code('ERR_NOT_STARTED'));
       const started = await r.mirror.start();
-      assert.deepEqual(started, { seeded: [r.specs[0], r.specs[1]], unseeded: [] });
+      assert.deepEqual(started, { seeded: [r.specs[0], r.specs[1]], unseeded: [], failed: [] });
       await assert.rejects(r.mirror.start(), code('ERR_STARTED'));
       for (const i of [0, 1]) {
         assert.equal(r.fake(i).fullPasses().length, 1, 'one seed each');

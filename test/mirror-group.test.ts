@@ -41,7 +41,7 @@ describe('MirrorGroup with local replicas', () => {
     const syncedBy = new Set<string>();
     group.on('synced', (e, mirror: Mirror) => syncedBy.add(`${mirror.options.source} ${e.replica}`));
     try {
-      assert.deepEqual(await group.start(), { seeded: [join(backup, www), join(backup, uploads)], unseeded: [] });
+      assert.deepEqual(await group.start(), { seeded: [join(backup, www), join(backup, uploads)], unseeded: [], failed: [] });
       await writeFile(join(www, 'site/new.html'), 'new\n');
       await writeFile(join(uploads, 'later.jpg'), 'later\n');
       await writeFile(join(uploads, 'later.cache'), 'never sent\n');

@@ -131,11 +131,42 @@ describe('every replica is checked at start (fake replicas)', () => {
     const r = await rig({ initMirror: true });
     r.fake(0).refuseConnect('ERR_SSH_CONNECT');
     try {
-      assert.deepEqual(await r.mirror.start(), { seeded: [r.specs[1]], unseeded: [r.specs[0]] });
+      assert.deepEqual(await r.mirror.start(), { seeded: [r.specs[1]], unseeded: [r.specs[0]], failed: [] });
       assert.equal(r.fake(1).fullPasses().length, 1);
       r.fake(0).heal();
       await r.mirror.flush();
       assert.equal(r.fake(0).fullPasses().length, 1, 'seeded when back');
+    } finally {
+      r.fakes.releaseAll();
+      await r.mirror.close();
+    }
+  });
+
+  it('with initMirror, a replica that needs a human is failed with its code and the other is seeded and runs', async () => {
+    const r = await rig({ initMirror: true });
+    r.fake(0).refuseConnect('ERR_HOST_KEY_UNKNOWN');
+    try {
+      const started = await r.mirror.start();
+      assert.deepEqual(started, { seeded: [r.specs[1]], unseeded: [], failed: [{ replica: r.specs[0], code: 'ERR_HOST_KEY_UNKNOWN' }] });
+      assert.equal(r.state(0), 'failed');
+      assert.ok(r.mirror.status()[0]!.lastError, 'the reason is in status()');
+      await writeFile(join(r.source, 'later.html'), 'after the start\n');
+      const flushed = await r.mirror.flush({ healthyOnly: true });
+      assert.deepEqual(flushed.behind, [r.specs[0]]);
+      assert.ok(r.fake(1).received.has('later.html'), 'the healthy replica follows the changes');
+      assert.equal(r.fake(0).calls.length, 0, 'nothing sent to the failed replica');
+    } finally {
+      r.fakes.releaseAll();
+      await r.mirror.close();
+    }
+  });
+
+  it('with initMirror, start() still rejects when no replica at all could be seeded for a reason that needs a human', async () => {
+    const r = await rig({ initMirror: true });
+    r.fake(0).refuseConnect('ERR_HOST_KEY_UNKNOWN');
+    r.fake(1).refuseConnect('ERR_SSH_AUTH');
+    try {
+      await assert.rejects(r.mirror.start(), (e) => isMirrorError(e, 'ERR_HOST_KEY_UNKNOWN'));
     } finally {
       r.fakes.releaseAll();
       await r.mirror.close();

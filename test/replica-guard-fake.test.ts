@@ -59,8 +59,9 @@ describe('replica guard on fake replicas', () => {
     const r = await rig();
     r.fake(0).ownerRecord = 'other-host:/srv/www';
     try {
-      // A seed refused for a reason that needs a human fails the start, as a bad host key does.
-      await assert.rejects(r.mirror.start(), (e) => isMirrorError(e, 'ERR_REPLICA_OWNED') && /is fed by other-host:\/srv\/www/.test(e.message));
+      // A seed refused for a reason that needs a human fails that replica only: the other is seeded.
+      assert.deepEqual(await r.mirror.start(), { seeded: [r.specs[1]], unseeded: [], failed: [{ replica: r.specs[0], code: 'ERR_REPLICA_OWNED' }] });
+      assert.match(r.mirror.status()[0]!.lastError ?? '', /is fed by other-host:\/srv\/www/);
       assert.ok(r.problems.some((p) => p.replica === r.specs[0] && p.code === 'ERR_REPLICA_OWNED'));
       assert.equal(r.fake(0).tree.size, 0, 'nothing sent to the owned replica');
       assert.equal(r.fake(0).ownerRecord, 'other-host:/srv/www', 'its record untouched');

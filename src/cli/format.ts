@@ -66,12 +66,17 @@ export function seedClaim(options: { initMirror: boolean; dryRun: boolean }, res
   if (!options.initMirror) return '';
   const seeded = results.flatMap((r) => r.seeded);
   const unseeded = results.flatMap((r) => r.unseeded);
-  const total = seeded.length + unseeded.length;
-  const down = `${unseeded.join(', ')} ${unseeded.length === 1 ? 'is' : 'are'} down`;
+  const failed = results.flatMap((r) => r.failed);
+  const total = seeded.length + unseeded.length + failed.length;
+  const down = unseeded.length === 0 ? '' : `${unseeded.join(', ')} ${unseeded.length === 1 ? 'is' : 'are'} down`;
+  const needsHuman = failed.length === 0 ? '' : `${failed.map((f) => `${f.replica} failed (${f.code})`).join(', ')}`;
   if (options.dryRun) {
-    return unseeded.length === 0 ? 'dry run: every replica would be seeded (nothing sent); ' : `dry run: ${seeded.length} of ${total} would be seeded (nothing sent); ${down}; `;
+    if (unseeded.length + failed.length === 0) return 'dry run: every replica would be seeded (nothing sent); ';
+    return `dry run: ${seeded.length} of ${total} would be seeded (nothing sent); ${[down, needsHuman].filter(Boolean).join('; ')}; `;
   }
-  return unseeded.length === 0 ? 'seeded and ' : `${seeded.length} of ${total} seeded; ${down} and will be seeded when back; `;
+  if (unseeded.length + failed.length === 0) return 'seeded and ';
+  const later = [down && `${down} and will be seeded when back`, needsHuman && `${needsHuman}: it needs a human (see the error above) and is seeded once fixed`];
+  return `${seeded.length} of ${total} seeded; ${later.filter(Boolean).join('; ')}; `;
 }
 
 export function describeSynced(e: SyncedEvent): string {

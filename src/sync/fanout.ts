@@ -84,12 +84,22 @@ export class Fanout {
 
   /**
    * What a seed (a full pass, flushed with healthyOnly) did: every replica that can be reached was
-   * seeded; one that is down gets its seed when back, but one that needs a human fails the start.
+   * seeded; one that is down gets its seed when back; one that needs a human is failed with its code
+   * while the others run. Only when every replica failed does the start fail (nothing could be seeded).
    */
   seedOutcome(flushed: FlushResult): StartResult {
-    const failed = this.#lanes.find((lane) => lane.status().state === 'failed');
-    if (failed !== undefined) throw failed.lastError ?? new MirrorError('ERR_RSYNC_FATAL', `Replica ${failed.id} failed while seeding.`);
-    return { seeded: this.#lanes.map((l) => l.id).filter((id) => !flushed.behind.includes(id)), unseeded: flushed.behind };
+    const failedLanes = this.#lanes.filter((lane) => lane.status().state === 'failed');
+    if (failedLanes.length > 0 && failedLanes.length === this.#lanes.length) {
+      const first = failedLanes[0]!;
+      throw first.lastError ?? new MirrorError('ERR_RSYNC_FATAL', `Replica ${first.id} failed while seeding.`);
+    }
+    const failed = failedLanes.map((lane) => ({ replica: lane.id, code: lane.lastError?.code ?? ('ERR_RSYNC_FATAL' as const) }));
+    const failedIds = new Set(failed.map((f) => f.replica));
+    return {
+      seeded: this.#lanes.map((l) => l.id).filter((id) => !flushed.behind.includes(id)),
+      unseeded: flushed.behind.filter((id) => !failedIds.has(id)),
+      failed,
+    };
   }
 
   get lanes(): readonly Lane[] {

@@ -18,7 +18,7 @@ import {
   seedClaim,
   Terminal,
 } from '../../src/cli/format.js';
-import type { ProgressEvent } from '../../src/types.js';
+import type { ProgressEvent, StartResult } from '../../src/types.js';
 import type { StatusDocument } from '../../src/cli/control.js';
 
 describe('humanBytes', () => {
@@ -72,21 +72,49 @@ describe('describeCheck: one line per replica as its start-up check ends', () =>
 });
 
 describe('seedClaim: the ready line says only what start() observed', () => {
-  const rows: Array<{ name: string; initMirror: boolean; dryRun: boolean; seeded: string[]; unseeded: string[]; want: string }> = [
+  type Failed = StartResult['failed'];
+  const rows: Array<{ name: string; initMirror: boolean; dryRun: boolean; seeded: string[]; unseeded: string[]; failed?: Failed; want: string }> = [
     { name: 'no seed asked', initMirror: false, dryRun: false, seeded: [], unseeded: [], want: '' },
     { name: 'all seeded', initMirror: true, dryRun: false, seeded: ['a', 'b'], unseeded: [], want: 'seeded and ' },
     { name: 'one down', initMirror: true, dryRun: false, seeded: ['a', 'b'], unseeded: ['c'], want: '2 of 3 seeded; c is down and will be seeded when back; ' },
     { name: 'two down', initMirror: true, dryRun: false, seeded: ['a'], unseeded: ['b', 'c'], want: '1 of 3 seeded; b, c are down and will be seeded when back; ' },
     { name: 'dry run, all reachable', initMirror: true, dryRun: true, seeded: ['a'], unseeded: [], want: 'dry run: every replica would be seeded (nothing sent); ' },
     { name: 'dry run, one down', initMirror: true, dryRun: true, seeded: ['a'], unseeded: ['b'], want: 'dry run: 1 of 2 would be seeded (nothing sent); b is down; ' },
+    {
+      name: 'one failed',
+      initMirror: true,
+      dryRun: false,
+      seeded: ['a'],
+      unseeded: [],
+      failed: [{ replica: 'c', code: 'ERR_HOST_KEY_UNKNOWN' }],
+      want: '1 of 2 seeded; c failed (ERR_HOST_KEY_UNKNOWN): it needs a human (see the error above) and is seeded once fixed; ',
+    },
+    {
+      name: 'one down, one failed',
+      initMirror: true,
+      dryRun: false,
+      seeded: ['a'],
+      unseeded: ['b'],
+      failed: [{ replica: 'c', code: 'ERR_REPLICA_FENCED' }],
+      want: '1 of 3 seeded; b is down and will be seeded when back; c failed (ERR_REPLICA_FENCED): it needs a human (see the error above) and is seeded once fixed; ',
+    },
+    {
+      name: 'dry run, one failed',
+      initMirror: true,
+      dryRun: true,
+      seeded: ['a'],
+      unseeded: [],
+      failed: [{ replica: 'c', code: 'ERR_SSH_AUTH' }],
+      want: 'dry run: 1 of 2 would be seeded (nothing sent); c failed (ERR_SSH_AUTH); ',
+    },
   ];
-  for (const r of rows) it(r.name, () => assert.equal(seedClaim(r, [{ seeded: r.seeded, unseeded: r.unseeded }]), r.want));
+  for (const r of rows) it(r.name, () => assert.equal(seedClaim(r, [{ seeded: r.seeded, unseeded: r.unseeded, failed: r.failed ?? [] }]), r.want));
 
   it('several roots: their results add up', () => {
     assert.equal(
       seedClaim({ initMirror: true, dryRun: false }, [
-        { seeded: ['a'], unseeded: [] },
-        { seeded: [], unseeded: ['b'] },
+        { seeded: ['a'], unseeded: [], failed: [] },
+        { seeded: [], unseeded: ['b'], failed: [] },
       ]),
       '1 of 2 seeded; b is down and will be seeded when back; ',
     );
