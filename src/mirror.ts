@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { MirrorError } from './errors.js';
 import { checkFactory, runnerFactory } from './sync/runners.js';
+import { guardMemoryFile } from './sync/guard-memory.js';
 import { compileExcludes, literalAnchoredPaths, type PathFilter } from './core/filter.js';
 import { Fanout, type FlushOptions, type FlushResult } from './sync/fanout.js';
 import { Recovery, openJournal } from './sync/recovery.js';
@@ -111,6 +112,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       countSent: (id: string, event: SyncedEvent) => this.#fanout?.countSent(id, event),
       recheck: (paths: string[]) => this.#watcher?.recheck(paths),
       reseed: (id: string, reason: string) => this.#recovery?.reseed(id, reason),
+      ...(journal === undefined ? {} : { guardMemory: (id: string) => guardMemoryFile(journal.dir, id) }),
     };
     const lanes = { makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: withDriftQuiet(o, this.#driftTuning), random: this.#driftTuning.random };
     const fanout = new Fanout({ ...lanes, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });

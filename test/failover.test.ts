@@ -183,4 +183,38 @@ describe('a replica root emptied or unmounted while the mirror runs', () => {
       for (const m of mounted) await run('umount', [m]).catch(() => {});
     }
   });
+
+  it('a tmpfs mount point unmounted while the master was stopped: refused after the restart (the state directory remembers), nothing written', async () => {
+    const src = await makeTempDir('fam-umount2-src-');
+    const local = await makeTempDir('fam-umount2-local-');
+    const stateDir = await makeTempDir('fam-umount2-state-');
+    await fill(src, 5);
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', local]);
+    let mounted = true;
+    try {
+      const first = new Mirror({ source: src, replicas: [local], initMirror: true, stateDir });
+      first.on('error', () => {});
+      try {
+        await first.start();
+        await first.flush();
+      } finally {
+        await first.close();
+      }
+      await run('umount', [local]);
+      mounted = false;
+      await writeFile(join(src, 'while-stopped.txt'), 'must not land in the bare mount point\n');
+      const again = new Mirror({ source: src, replicas: [local], stateDir });
+      again.on('error', () => {});
+      try {
+        await again.start();
+        await writeFile(join(src, 'after-restart.txt'), 'nor this\n');
+        await assert.rejects(again.flush({ timeoutMs: 10_000 }), (e) => isMirrorError(e, 'ERR_TARGET_UNMOUNTED') && e.message.includes(join(stateDir)));
+        assert.deepEqual(await readdir(local), [], 'nothing written into the bare mount point');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      if (mounted) await run('umount', [local]).catch(() => {});
+    }
+  });
 });

@@ -14,12 +14,12 @@ import { cleanupTempDirs, makeTempDir, waitFor } from './helpers/tree.js';
 
 after(cleanupTempDirs);
 
-async function rig(extra: Partial<MirrorOptions> = {}) {
-  const source = await makeTempDir('fam-guard-src-');
+async function rig(extra: Partial<MirrorOptions> = {}, again?: { source: string; specs: string[]; fakes: FakeReplicas }) {
+  const source = again?.source ?? (await makeTempDir('fam-guard-src-'));
   const base = await makeTempDir('fam-guard-replicas-');
-  await writeFile(join(source, 'seed.txt'), 'seed\n');
-  const specs = [join(base, 'r0'), join(base, 'r1')];
-  const fakes = new FakeReplicas();
+  if (again === undefined) await writeFile(join(source, 'seed.txt'), 'seed\n');
+  const specs = again?.specs ?? [join(base, 'r0'), join(base, 'r1')];
+  const fakes = again?.fakes ?? new FakeReplicas();
   const mirror = new Mirror({ source, replicas: specs, initMirror: true, quietMs: 5, maxWaitMs: 50, retryMinMs: 20, retryMaxMs: 200, ...extra }, { transport: fakes.factory });
   const problems: ProblemEvent[] = [];
   const failed: string[] = [];
@@ -125,5 +125,60 @@ describe('replica guard on fake replicas', () => {
     } finally {
       await r.mirror.close();
     }
+  });
+
+  describe('what the guard knows survives a restart of the master (state directory)', () => {
+    it('a replica emptied while the master was stopped is seeded again at its first batch after the restart', async () => {
+      const stateDir = await makeTempDir('fam-guard-state-');
+      const r = await rig({ stateDir });
+      try {
+        await r.mirror.start();
+        for (let i = 0; i < 20; i++) await writeFile(join(r.source, `f${i}`), `${i}\n`);
+        await r.mirror.flush();
+      } finally {
+        await r.mirror.close();
+      }
+      r.fake(0).empty();
+      const again = await rig({ stateDir, initMirror: false }, r);
+      try {
+        await again.mirror.start();
+        await writeFile(join(r.source, 'after-restart.txt'), 'n\n');
+        await again.mirror.flush();
+        for (const name of ['seed.txt', 'f0', 'f19', 'after-restart.txt']) assert.ok(r.fake(0).tree.has(name), `${name} is on the re-imaged replica`);
+        assert.ok(again.problems.some((p) => p.replica === r.specs[0] && p.code === 'ERR_TARGET_EMPTIED'));
+        assert.equal(r.fake(1).fullPasses().length, 1, 'the other replica is not re-seeded');
+      } finally {
+        await again.mirror.close();
+      }
+    });
+
+    it('a mount point unmounted while the master was stopped is refused after the restart, until mounted again', async () => {
+      const stateDir = await makeTempDir('fam-guard-state-');
+      const r = await rig({ stateDir });
+      r.fake(0).root = { exists: true, isDirectory: true, device: 7, parentDevice: 1 };
+      try {
+        await r.mirror.start();
+        await r.mirror.flush();
+      } finally {
+        await r.mirror.close();
+      }
+      r.fake(0).root = { exists: true, isDirectory: true, device: 1, parentDevice: 1 };
+      const before = snapshot(r.fake(0));
+      const again = await rig({ stateDir, initMirror: false }, r);
+      try {
+        await again.mirror.start();
+        await writeFile(join(r.source, 'while-unmounted.txt'), 'u\n');
+        await assert.rejects(again.mirror.flush(), code('ERR_TARGET_UNMOUNTED'));
+        assert.equal(snapshot(r.fake(0)), before, 'nothing written into the bare mount point');
+        assert.ok(r.fake(1).tree.has('while-unmounted.txt'));
+        r.fake(0).root = { exists: true, isDirectory: true, device: 7, parentDevice: 1 };
+        await waitFor(async () => (await again.mirror.flush({ healthyOnly: true })).complete && r.fake(0).tree.has('while-unmounted.txt'), {
+          timeoutMs: 5000,
+          what: 'the remounted replica to catch up',
+        });
+      } finally {
+        await again.mirror.close();
+      }
+    });
   });
 });

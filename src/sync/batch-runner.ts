@@ -19,6 +19,7 @@ import type { NormalizedOptions } from '../options.js';
 import type { PlannedEvent, ProblemEvent, ProgressEvent, SyncedEvent } from '../types.js';
 import { guardRefusal } from '../core/replica-guard.js';
 import { GuardState } from './replica-refusal.js';
+import type { GuardMemory } from './guard-memory.js';
 
 const debug = createDebug('fam-mirror:sync');
 /** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
@@ -51,6 +52,8 @@ export interface BatchRunnerDeps {
    * pass of this replica (core/reconcile-triggers.ts, target-emptied). Without it, the batch retries.
    */
   onReseed?(reason: string): void;
+  /** Where the guard keeps what it learned across restarts (sync/guard-memory.ts); in memory only without it. */
+  guardMemory?: GuardMemory;
 }
 
 export function makeBatchRunner(deps: BatchRunnerDeps): (batch: Batch, opts?: ExecuteOptions) => Promise<BatchOutcome> {
@@ -76,7 +79,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
   const log = debug.extend(replica.id);
   const excluded = deps.excluded ?? compileExcludes(options.exclude);
   const links = deps.links ?? new HardLinks(options.source, excluded);
-  const guardState = new GuardState(transport, options);
+  const guardState = new GuardState(transport, options, deps.guardMemory);
   return async (batch, { signal, background }) => {
     const started = Date.now();
     const limit = background === true ? (deps.backgroundLimit ?? deps.limit) : deps.limit;

@@ -26,7 +26,7 @@ export interface DecodedJournal {
 }
 
 /** A short checksum of `text`: it detects a damaged record, it does not authenticate one. */
-function check(data: Buffer | string): string {
+export function check(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex').slice(0, 16);
 }
 

@@ -14,6 +14,7 @@ import { MirrorError } from '../errors.js';
 import { codeVerdict } from '../core/error-verdicts.js';
 import { makeBatchRunner } from './batch-runner.js';
 import { HardLinks } from './hard-links.js';
+import type { GuardMemory } from './guard-memory.js';
 import type { BatchExecutor, BatchOutcome } from './lane.js';
 
 export interface RunnerWiring {
@@ -29,6 +30,8 @@ export interface RunnerWiring {
   recheck(paths: string[]): void;
   /** A journaled full pass of this replica alone: its root was emptied under it (batch-runner.ts). */
   reseed?(replica: string, reason: string): void;
+  /** The guard memory of a replica in the state directory (sync/guard-memory.ts); none without one. */
+  guardMemory?(replica: string): GuardMemory;
 }
 
 export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecutor {
@@ -56,6 +59,7 @@ export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecu
       onProgress: (event) => w.events.emit('progress', event),
       onSentUnnamed: (paths) => w.recheck(paths),
       ...(w.reseed === undefined ? {} : { onReseed: (reason: string) => w.reseed!(replica.id, reason) }),
+      ...(w.guardMemory === undefined ? {} : { guardMemory: w.guardMemory(replica.id) }),
     });
   };
 }
