@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { MirrorError } from '../errors.js';
 import { guardCommand, guardRefusal, type GuardSpec } from '../core/replica-guard.js';
+import type { ExitStatus } from './exit-status.js';
 
 export const BRIDGE_SCRIPT = fileURLToPath(new URL('./bridge.sh', import.meta.url));
 
@@ -21,9 +22,8 @@ export type RemoteExec = (command: string) => Promise<RemoteChannel>;
 
 export interface RemoteChannel extends Duplex {
   stderr: NodeJS.ReadableStream;
-  on(event: 'exit', listener: (code: number | null, signal?: string) => void): this;
-  // biome-ignore lint/suspicious/noExplicitAny: the signature of Duplex.on, which this overload must match
-  on(event: string, listener: (...args: any[]) => void): this;
+  /** Recorded from the moment the channel opened (exit-status.ts): read it at 'close'. */
+  readonly exitStatus: ExitStatus;
 }
 
 export interface RsyncRun {
@@ -182,10 +182,6 @@ async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: Ta
     control.end('255\n');
     return null;
   }
-  let exitCode: number | null = null;
-  channel.on('exit', (code: number | null) => {
-    exitCode = code;
-  });
   channel.stderr.on('data', (d: Buffer) => err.push(d));
   data.pipe(channel);
   channel.pipe(data);
@@ -207,6 +203,7 @@ async function bridge(data: Duplex, control: Duplex, remote: RemoteExec, err: Ta
     channel.on('close', () => {
       data.unpipe(channel);
       data.end();
+      const exitCode = channel.exitStatus.code ?? null;
       control.end(`${exitCode ?? 255}\n`);
       resolve(exitCode);
     });

@@ -118,14 +118,12 @@ export class SshTransport implements Transport {
   async #run(command: string): Promise<{ stdout: string; code: number | null }> {
     const channel: RemoteChannel = await this.#conn.exec(command);
     let stdout = '';
-    let code: number | null = null;
     channel.on('data', (d: Buffer) => {
       if (stdout.length < ANSWER_KEEP) stdout += d.toString('utf8');
     });
     channel.stderr.on('data', () => {});
-    channel.on('exit', (c: number | null) => (code = c));
     await new Promise<void>((resolve) => channel.on('close', () => resolve()));
-    return { stdout, code };
+    return { stdout, code: channel.exitStatus.code ?? null };
   }
 }
 

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel } from 'ssh2';
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
+import { recordExit, type ExecChannel } from './exit-status.js';
 import { checkHostKey, fingerprintSha256, hostToken, keyTypeOf, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
 
 // ssh2 is CommonJS and Node's ESM loader cannot see all of its named exports.
@@ -64,9 +65,10 @@ export class SshConnection {
   }
 
   /** Runs `command` on an exec channel, connecting (once) first when needed. */
-  async exec(command: string): Promise<ClientChannel> {
+  /** Runs `command` on a new exec channel; its exit status is recorded from the start (exit-status.ts). */
+  async exec(command: string): Promise<ExecChannel> {
     const client = await this.#connected();
-    return await new Promise<ClientChannel>((resolve, reject) => {
+    return await new Promise<ExecChannel>((resolve, reject) => {
       const timer = setTimeout(() => {
         // ssh2 has no timeout on channel open: a silent peer would hold the batch forever.
         client.destroy();
@@ -75,7 +77,7 @@ export class SshConnection {
       client.exec(command, (err, channel) => {
         clearTimeout(timer);
         if (err) reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: could not open a channel: ${err.message}`, { host: this.#settings.host, cause: err }));
-        else resolve(channel);
+        else resolve(recordExit(channel));
       });
     });
   }
