@@ -9,7 +9,7 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel } from 'ssh2';
+import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod } from 'ssh2';
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import { recordExit, type ExecChannel } from './exit-status.js';
