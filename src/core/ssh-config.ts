@@ -108,7 +108,7 @@ export function resolveSshRoute(req: SshHostRequest, entries: readonly SshConfig
     const jump = picked.get('proxyjump')?.[0];
     if (followJumps && jump !== undefined && jump.value.toLowerCase() !== 'none') {
       const hops = parseJumps(jump);
-      hops.forEach((hop, i) => jumps.push(walk(hop, i === 0)));
+      for (const [i, hop] of hops.entries()) jumps.push(walk(hop, i === 0));
     }
     return endpoint;
   };
@@ -130,7 +130,10 @@ export function hostMatches(patterns: readonly string[], name: string): boolean 
 }
 
 function globMatches(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 'i').test(name);
 }
 
@@ -169,7 +172,12 @@ function endpointOf(req: SshHostRequest, picked: Map<string, SshConfigEntry[]>, 
   const identityFiles = [...(given.identityFiles ?? []), ...fromFile];
   const files = (key: string) => {
     const e = first(key);
-    return e === undefined ? undefined : e.value.split(/\s+/).filter((f) => f !== '' && f.toLowerCase() !== 'none').map((f) => path(e, f));
+    return e === undefined
+      ? undefined
+      : e.value
+          .split(/\s+/)
+          .filter((f) => f !== '' && f.toLowerCase() !== 'none')
+          .map((f) => path(e, f));
   };
   const known = given.knownHostsFiles ?? [...(files('userknownhostsfile') ?? d.knownHostsFiles.slice(0, 1)), ...(files('globalknownhostsfile') ?? d.knownHostsFiles.slice(1))];
   const strict = first('stricthostkeychecking');

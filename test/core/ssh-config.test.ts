@@ -57,7 +57,21 @@ describe('ssh config: Host patterns', () => {
 });
 
 describe('ssh config: resolution', () => {
-  const file = ['Host web2', '  HostName 10.0.0.2', '  User deploy', '  Port 2222', '  IdentityFile ~/.ssh/web_%h_%r', 'Host web*', '  User other', '  Port 2', '  IdentityFile %d/.ssh/all', 'Host *', '  ConnectTimeout 7', '  ServerAliveInterval 4', '  ServerAliveCountMax 5'].join('\n');
+  const file = [
+    'Host web2',
+    '  HostName 10.0.0.2',
+    '  User deploy',
+    '  Port 2222',
+    '  IdentityFile ~/.ssh/web_%h_%r',
+    'Host web*',
+    '  User other',
+    '  Port 2',
+    '  IdentityFile %d/.ssh/all',
+    'Host *',
+    '  ConnectTimeout 7',
+    '  ServerAliveInterval 4',
+    '  ServerAliveCountMax 5',
+  ].join('\n');
 
   it('first value wins; IdentityFile values add up, with ~ and %d/%h/%r', () => {
     const t = route({ alias: 'web2' }, file).target;
@@ -84,7 +98,12 @@ describe('ssh config: resolution', () => {
   it('HostName with %h, HostKeyAlias, IdentitiesOnly, StrictHostKeyChecking spellings', () => {
     const t = route({ alias: 'web2' }, 'Host *\n  HostName %h.example.org\n  HostKeyAlias web2-key\n  IdentitiesOnly yes\n  StrictHostKeyChecking accept-new').target;
     assert.deepEqual([t.hostName, t.hostKeyAlias, t.identitiesOnly, t.strictHostKeyChecking], ['web2.example.org', 'web2-key', true, 'accept-new']);
-    for (const [v, want] of [['ask', 'yes'], ['off', 'no'], ['no', 'no'], ['yes', 'yes']] as const) {
+    for (const [v, want] of [
+      ['ask', 'yes'],
+      ['off', 'no'],
+      ['no', 'no'],
+      ['yes', 'yes'],
+    ] as const) {
       assert.equal(route({ alias: 'h' }, `StrictHostKeyChecking ${v}`).target.strictHostKeyChecking, want);
     }
   });
@@ -103,7 +122,20 @@ describe('ssh config: resolution', () => {
 });
 
 describe('ssh config: ProxyJump', () => {
-  const file = ['Host web2', '  HostName 10.0.0.2', '  ProxyJump ops@bastion:2200,inner', 'Host bastion', '  HostName 192.0.2.1', '  ProxyJump outer', 'Host inner', '  User in', '  Port 23', '  ProxyJump ignored-for-later-hops', 'Host outer', '  HostName 192.0.2.9'].join('\n');
+  const file = [
+    'Host web2',
+    '  HostName 10.0.0.2',
+    '  ProxyJump ops@bastion:2200,inner',
+    'Host bastion',
+    '  HostName 192.0.2.1',
+    '  ProxyJump outer',
+    'Host inner',
+    '  User in',
+    '  Port 23',
+    '  ProxyJump ignored-for-later-hops',
+    'Host outer',
+    '  HostName 192.0.2.9',
+  ].join('\n');
 
   it('hops in order, each with its own config; only the first hop follows its own ProxyJump', () => {
     const r = route({ alias: 'web2' }, file);
@@ -142,6 +174,11 @@ describe('ssh config: bad values name the file and line', () => {
     ['HostName -evil', /not a usable name/],
   ];
   for (const [text, want] of rows) {
-    it(JSON.stringify(text), () => assert.throws(() => route({ alias: 'h' }, text), (e) => isMirrorError(e, 'ERR_SSH_CONFIG') && want.test(e.message)));
+    it(JSON.stringify(text), () =>
+      assert.throws(
+        () => route({ alias: 'h' }, text),
+        (e) => isMirrorError(e, 'ERR_SSH_CONFIG') && want.test(e.message),
+      ),
+    );
   }
 });
