@@ -18,7 +18,8 @@ const MAX_INCLUDE_DEPTH = 8;
 /** The entries of `files`, in order (the first file's first: first value wins). */
 export async function loadSshConfig(files: readonly string[], homeDir: string): Promise<SshConfigEntry[]> {
   const out: SshConfigEntry[] = [];
-  for (const file of files) await readOne(file, { kind: 'all' }, out, file.startsWith(join(homeDir, '.ssh')) ? join(homeDir, '.ssh') : '/etc/ssh', homeDir, 0);
+  // As with `ssh -F FILE`, any file but the system one takes relative Includes from ~/.ssh.
+  for (const file of files) await readOne(file, { kind: 'all' }, out, file.startsWith('/etc/ssh/') ? '/etc/ssh' : join(homeDir, '.ssh'), homeDir, 0);
   return out;
 }
 
@@ -98,7 +99,12 @@ function count(s: string): number {
 async function expandGlob(path: string): Promise<string[]> {
   const name = basename(path);
   if (!/[*?]/.test(name)) return [path];
-  const re = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${name
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   const names = await readdir(dirname(path)).catch(() => [] as string[]);
   return names
     .filter((n) => re.test(n) && !n.startsWith('.'))
