@@ -21,6 +21,7 @@ export type MirrorErrorCode =
   | 'ERR_SSH_AUTH'
   | 'ERR_SSH_CONNECT'
   | 'ERR_SSH_NO_IDENTITY'
+  | 'ERR_SSH_CONFIG'
   | 'ERR_RSYNC_MISSING'
   | 'ERR_RSYNC'
   | 'ERR_RSYNC_FATAL'

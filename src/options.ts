@@ -38,6 +38,8 @@ export interface MirrorOptions {
    * (insecure; every connection warns).
    */
   strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
+  /** OpenSSH client config files, first value wins; the spec and options given beat them. `[]`: none. Default: ~/.ssh/config, /etc/ssh/ssh_config. */
+  sshConfigFiles?: string[];
   /**
    * Directory for the durable state (journal, per-replica watermarks, tree snapshot), created 0700.
    * Default: none, each replica's backlog lives in memory only (the CLI defaults to $XDG_STATE_HOME/fam-mirror).
@@ -97,6 +99,7 @@ export interface NormalizedOptions {
   readonly agent: string | undefined;
   readonly knownHostsFiles: readonly string[];
   readonly strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
+  readonly sshConfigFiles: readonly string[];
   readonly stateDir: string | undefined;
   readonly journalLimitBytes: number;
   readonly dryRun: boolean;
@@ -114,7 +117,13 @@ export interface NormalizedOptions {
   readonly rsyncPath: string;
   readonly remoteRsyncPath: string;
   readonly userName: string;
+  /** For the ssh config files: the home directory (`~`, `%d`), the ssh options given (they beat the files). */
+  readonly ssh: { readonly homeDir: string; readonly given: readonly SshGivenKey[] };
 }
+
+/** The options that, when given, beat an ssh config file's value (core/ssh-config.ts). */
+export type SshGivenKey = 'identityFiles' | 'knownHostsFiles' | 'strictHostKeyChecking' | 'connectTimeoutMs';
+const SSH_GIVEN_KEYS: readonly SshGivenKey[] = ['identityFiles', 'knownHostsFiles', 'strictHostKeyChecking', 'connectTimeoutMs'];
 
 export interface Environment {
   cwd: string;
@@ -151,6 +160,7 @@ export function normalizeOptions(raw: MirrorOptions, env: Environment): Normaliz
       if (key in done) out[key] = done[key];
     } else out[key] = normalizeValue(raw, key, value, home, env.cwd);
   }
+  out.ssh = Object.freeze({ homeDir: home, given: Object.freeze(SSH_GIVEN_KEYS.filter((k) => raw[k] !== undefined)) });
   if ((out.retryMinMs as number) > (out.retryMaxMs as number)) bad('retryMinMs', `(${String(out.retryMinMs)}) must not exceed retryMaxMs (${String(out.retryMaxMs)})`);
   return Object.freeze(out) as unknown as NormalizedOptions;
 }
@@ -177,7 +187,8 @@ function normalizeValue(raw: object, key: string, value: Exclude<OptionValue, { 
 
 /** The options whose normalized values differ between `a` and `b` (a reload names them). Pure. */
 export function changedOptions(a: NormalizedOptions, b: NormalizedOptions): Array<keyof NormalizedOptions> {
-  const keys = Object.keys(a) as Array<keyof NormalizedOptions>;
+  // `ssh` is derived from the options themselves: a change there shows as theirs.
+  const keys = (Object.keys(a) as Array<keyof NormalizedOptions>).filter((key) => key !== 'ssh');
   return keys.filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
 }
 

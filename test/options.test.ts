@@ -24,6 +24,7 @@ describe('normalizeOptions: defaults', () => {
       agent: undefined,
       knownHostsFiles: ['/home/u/.ssh/known_hosts', '/etc/ssh/ssh_known_hosts'],
       strictHostKeyChecking: 'yes',
+      sshConfigFiles: ['/home/u/.ssh/config', '/etc/ssh/ssh_config'],
       stateDir: undefined,
       journalLimitBytes: 64 * 1024 * 1024,
       dryRun: false,
@@ -41,6 +42,7 @@ describe('normalizeOptions: defaults', () => {
       rsyncPath: 'rsync',
       remoteRsyncPath: 'rsync',
       userName: 'u',
+      ssh: { homeDir: '/home/u', given: [] },
     });
   });
 

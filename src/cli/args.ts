@@ -106,6 +106,11 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   for (const row of flagRows()) {
     const given = v[row.cli.flag];
     if (row.key === undefined || given === undefined || row.key === 'initMirror' || row.key === 'exclude') continue;
+    // `--ssh-config none` reads no ssh config file (as `ssh -F none`).
+    if (row.key === 'sshConfigFiles' && Array.isArray(given) && given.includes('none')) {
+      options.sshConfigFiles = given.filter((f) => f !== 'none').map((f) => resolve(cwd, f));
+      continue;
+    }
     (options as unknown as Record<string, unknown>)[row.key] = flagValue(row, given, cwd);
   }
   const excludeFiles = (many('exclude-from') ?? []).flatMap((f) => readList(resolve(cwd, f), 'exclude file', files));

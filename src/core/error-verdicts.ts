@@ -32,6 +32,8 @@ export const CODE_VERDICTS = {
   ERR_HOST_KEY_REVOKED: 'needs-a-human',
   ERR_SSH_AUTH: 'needs-a-human',
   ERR_SSH_NO_IDENTITY: 'needs-a-human',
+  // An ssh config file that cannot be read or says something unusable (file:line in the message).
+  ERR_SSH_CONFIG: 'needs-a-human',
   // A warning the user opted into (an unchecked host key): the connection goes on.
   ERR_HOST_KEY_UNCHECKED: 'retry',
   // The host is away or slow: reconnects with backoff.

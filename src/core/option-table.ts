@@ -123,6 +123,13 @@ export const LIBRARY_OPTIONS = {
     doc: "as OpenSSH's option; see Security",
     reload: 'restart',
   },
+  sshConfigFiles: {
+    value: { type: 'paths', default: ['~/.ssh/config', '/etc/ssh/ssh_config'] },
+    cli: { flag: 'ssh-config', arg: 'FILE', repeatable: true },
+    help: 'OpenSSH client config file, repeatable, first value wins (default: ~/.ssh/config, /etc/ssh/ssh_config; "none" reads none): Host aliases, HostName, User, Port, IdentityFile, ProxyJump, … (README: ssh config)',
+    doc: 'OpenSSH client config files, first value wins; the replica spec and the options given beat them; `none` on the command line (`[]` in the library) reads none. What is honoured: see ssh config below',
+    reload: 'restart',
+  },
   stateDir: {
     value: { type: 'path' },
     cli: { flag: 'state-dir', arg: 'DIR', commands: ['mirror', 'verify', 'status'] },

@@ -13,6 +13,7 @@ import type { RsyncTarget } from '../rsync/args.js';
 import type { ReplicaCheck, SshReplica } from '../types.js';
 import { buildMoveCommand } from './replica-moves.js';
 import { bridgeRsh, runRsync, type RemoteChannel, type RsyncRun, type RunOptions } from './run-rsync.js';
+import { routeSettings } from './ssh-route.js';
 import { SshConnection } from './ssh.js';
 import type { ReplicaRoot, Transport, TransportContext } from './transport.js';
 
@@ -145,18 +146,23 @@ export function checkCommand(remoteRsync: string, path: string, create: boolean)
 
 function newConnection(replica: SshReplica, user: string, ctx: TransportContext, key: string): SshConnection {
   const o = ctx.options;
-  return new SshConnection({
-    host: replica.host,
-    port: replica.port,
-    user,
-    identityFiles: o.identityFiles,
-    passphrase: o.passphrase,
-    agent: o.agent,
-    knownHostsFiles: o.knownHostsFiles,
-    hostKeyPolicy: o.strictHostKeyChecking,
-    onWarning: (message) => ctx.onWarning(key, message),
-    connectTimeoutMs: o.connectTimeoutMs,
-    keepaliveIntervalMs: Math.max(500, Math.min(5000, Math.floor((o.timeoutSec * 1000) / 3))),
-    keepaliveCountMax: 3,
-  });
+  const route = { options: o, pool: ctx.pool, onWarning: (message: string) => ctx.onWarning(key, message) };
+  // These settings name the connection until the first login; routeSettings says what it logs in with.
+  return new SshConnection(
+    {
+      host: replica.host,
+      port: replica.port,
+      user,
+      identityFiles: o.identityFiles,
+      passphrase: o.passphrase,
+      agent: o.agent,
+      knownHostsFiles: o.knownHostsFiles,
+      hostKeyPolicy: o.strictHostKeyChecking,
+      onWarning: route.onWarning,
+      connectTimeoutMs: o.connectTimeoutMs,
+      keepaliveIntervalMs: Math.max(500, Math.min(5000, Math.floor((o.timeoutSec * 1000) / 3))),
+      keepaliveCountMax: 3,
+    },
+    routeSettings(replica, route),
+  );
 }

@@ -9,7 +9,8 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel } from 'ssh2';
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import { recordExit, type ExecChannel } from './exit-status.js';
@@ -33,12 +34,22 @@ export interface SshSettings {
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
+  /** OpenSSH's HostKeyAlias: the name looked up in (and added to) known_hosts instead of host:port. */
+  hostKeyAlias?: string | undefined;
+  /** ProxyJump: the stream to this host, forwarded by the previous hop (its errors name that hop). */
+  sock?: (() => Promise<Duplex>) | undefined;
+  /** Called once by close(): releases what the settings hold (the hops' connections). */
+  onClose?: (() => Promise<void>) | undefined;
 }
+
+/** Settings read afresh before each login (the ssh config files may have changed). */
+export type SettingsSource = () => Promise<SshSettings>;
 
 export type HostKeyPolicy = 'yes' | 'accept-new' | 'no';
 
 export class SshConnection {
-  readonly #settings: SshSettings;
+  #settings: SshSettings;
+  readonly #source: SettingsSource | undefined;
   readonly #label: string;
   readonly #log: createDebug.Debugger;
   #client: Client | undefined;
@@ -49,8 +60,10 @@ export class SshConnection {
   /** Successful logins so far: tests and status read it to prove the connection is reused. */
   logins = 0;
 
-  constructor(settings: SshSettings) {
+  /** `settings` name the connection; `source`, when given, says what to log in with each time. */
+  constructor(settings: SshSettings, source?: SettingsSource) {
     this.#settings = settings;
+    this.#source = source;
     this.#label = `${settings.user}@${settings.host}:${settings.port}`;
     this.#log = debug.extend(this.#label);
   }
@@ -64,19 +77,27 @@ export class SshConnection {
     await this.#connected();
   }
 
-  /** Runs `command` on an exec channel, connecting (once) first when needed. */
-  /** Runs `command` on a new exec channel; its exit status is recorded from the start (exit-status.ts). */
-  async exec(command: string): Promise<ExecChannel> {
+  /** Runs `command` on an exec channel, connecting (once) first when needed; its exit status is recorded from the start (exit-status.ts). */
+  exec(command: string): Promise<ExecChannel> {
+    return this.#open('a channel', (client, cb) => client.exec(command, cb));
+  }
+
+  /** A direct-tcpip channel to `host:port` from this host (a ProxyJump hop for the next one). */
+  forwardOut(host: string, port: number): Promise<ClientChannel> {
+    return this.#open(`a forward to ${host}:${port}`, (client, cb) => client.forwardOut('127.0.0.1', 0, host, port, cb));
+  }
+
+  async #open(what: string, open: (client: Client, cb: (err: Error | undefined, channel: ClientChannel) => void) => void): Promise<ExecChannel> {
     const client = await this.#connected();
     return await new Promise<ExecChannel>((resolve, reject) => {
       const timer = setTimeout(() => {
         // ssh2 has no timeout on channel open: a silent peer would hold the batch forever.
         client.destroy();
-        reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: no answer to a channel open within ${this.#settings.connectTimeoutMs} ms; reconnecting.`, { host: this.#settings.host }));
+        reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: no answer to ${what} within ${this.#settings.connectTimeoutMs} ms; reconnecting.`, { host: this.#settings.host }));
       }, this.#settings.connectTimeoutMs);
-      client.exec(command, (err, channel) => {
+      open(client, (err, channel) => {
         clearTimeout(timer);
-        if (err) reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: could not open a channel: ${err.message}`, { host: this.#settings.host, cause: err }));
+        if (err) reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: could not open ${what}: ${err.message}`, { host: this.#settings.host, cause: err }));
         else resolve(recordExit(channel));
       });
     });
@@ -85,15 +106,17 @@ export class SshConnection {
   async close(): Promise<void> {
     this.#closed = true;
     const client = this.#client ?? (await this.#connecting?.catch(() => undefined));
-    if (client === undefined) return;
-    await new Promise<void>((resolve) => {
-      client.once('close', () => resolve());
-      client.end();
-      setTimeout(() => {
-        client.destroy();
-        resolve();
-      }, 2000).unref();
-    });
+    if (client !== undefined) {
+      await new Promise<void>((resolve) => {
+        client.once('close', () => resolve());
+        client.end();
+        setTimeout(() => {
+          client.destroy();
+          resolve();
+        }, 2000).unref();
+      });
+    }
+    await this.#settings.onClose?.(); // the hops this connection came through, after it
   }
 
   #connected(): Promise<Client> {
@@ -106,7 +129,13 @@ export class SshConnection {
   }
 
   async #connect(): Promise<Client> {
+    if (this.#source !== undefined) {
+      const next = await this.#source();
+      if (next.identityFiles.join('\0') !== this.#settings.identityFiles.join('\0')) this.#keys = undefined;
+      this.#settings = next;
+    }
     const s = this.#settings;
+    const sock = await s.sock?.();
     const known = await loadKnownHosts([...s.knownHostsFiles]);
     const auth = await this.#authMethods();
     const client = new SshClient();
@@ -137,6 +166,7 @@ export class SshConnection {
       client.connect({
         host: s.host,
         port: s.port,
+        ...(sock === undefined ? {} : { sock }),
         username: s.user,
         readyTimeout: s.connectTimeoutMs,
         keepaliveInterval: s.keepaliveIntervalMs,
@@ -144,7 +174,7 @@ export class SshConnection {
         authHandler: auth,
         hostVerifier: (key: Buffer, accept: (ok: boolean) => void) => {
           presented = key;
-          verdict = checkHostKey(known, s.host, s.port, key);
+          verdict = checkHostKey(known, s.hostKeyAlias ?? s.host, s.hostKeyAlias === undefined ? s.port : 22, key);
           this.#decideHostKey(verdict, key).then(
             (ok) => {
               refused = !ok;
@@ -168,19 +198,18 @@ export class SshConnection {
    */
   async #decideHostKey(verdict: HostKeyVerdict, key: Buffer): Promise<boolean> {
     const s = this.#settings;
+    const token = s.hostKeyAlias ?? hostToken(s.host, s.port);
     if (verdict.ok) return true;
     if (s.hostKeyPolicy === 'no') {
-      s.onWarning?.(
-        `Host key of ${hostToken(s.host, s.port)} (${fingerprintSha256(key)}) was NOT verified (${verdict.reason}): strictHostKeyChecking is "no", so anyone on the network path can impersonate this host.`,
-      );
+      s.onWarning?.(`Host key of ${token} (${fingerprintSha256(key)}) was NOT verified (${verdict.reason}): strictHostKeyChecking is "no", so anyone on the network path can impersonate this host.`);
       return true;
     }
     if (s.hostKeyPolicy === 'accept-new' && verdict.reason === 'unknown') {
       const file = s.knownHostsFiles[0];
       if (file === undefined) return false;
       await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-      await appendFile(file, `${hostToken(s.host, s.port)} ${keyTypeOf(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
-      s.onWarning?.(`Host ${hostToken(s.host, s.port)} seen for the first time: its key ${fingerprintSha256(key)} was added to ${file} (strictHostKeyChecking accept-new).`);
+      await appendFile(file, `${token} ${keyTypeOf(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
+      s.onWarning?.(`Host ${token} seen for the first time: its key ${fingerprintSha256(key)} was added to ${file} (strictHostKeyChecking accept-new).`);
       return true;
     }
     return false;
@@ -192,7 +221,7 @@ export class SshConnection {
     if (verdict !== undefined && !verdict.ok && key !== undefined) {
       const fp = fingerprintSha256(key);
       const files = s.knownHostsFiles.join(', ');
-      const token = hostToken(host, s.port);
+      const token = s.hostKeyAlias ?? hostToken(host, s.port);
       if (verdict.reason === 'unknown') {
         return new MirrorError(
           'ERR_HOST_KEY_UNKNOWN',

@@ -291,6 +291,12 @@ describe('parseCli: what a command line means', () => {
     });
   });
 
+  it('--ssh-config: repeatable files, resolved; none reads none; absent leaves the library default', () => {
+    assert.deepEqual(mirrorRun(['--ssh-config', 'ssh.conf', '--ssh-config', '/etc/x', 'src', 'web2']).group.sshConfigFiles, ['/w/ssh.conf', '/etc/x']);
+    assert.deepEqual(mirrorRun(['--ssh-config', 'none', 'src', 'web2']).group.sshConfigFiles, []);
+    assert.equal(mirrorRun(['src', 'web2']).group.sshConfigFiles, undefined);
+  });
+
   it('INIT_MIRROR seeds a mirror, never a verify', () => {
     assert.equal(mirrorRun(['src', './dst'], {}, { INIT_MIRROR: 'yes' }).group.initMirror, true);
     assert.equal(mirrorRun(['src', './dst'], {}, { INIT_MIRROR: '0' }).group.initMirror, undefined);

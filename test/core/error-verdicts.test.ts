@@ -24,6 +24,7 @@ const EXPECTED: Record<MirrorErrorCode, CodeVerdict> = {
   ERR_SSH_AUTH: 'needs-a-human',
   ERR_SSH_CONNECT: 'retry',
   ERR_SSH_NO_IDENTITY: 'needs-a-human',
+  ERR_SSH_CONFIG: 'needs-a-human',
   ERR_RSYNC_MISSING: 'needs-a-human',
   ERR_RSYNC: 'retry',
   ERR_RSYNC_FATAL: 'needs-a-human',

@@ -287,6 +287,8 @@ class HostImpl implements SshdHost {
   private paused: number[] = [];
   private finalLogins: number | undefined;
   private hostPubKey = '';
+  /** Lines put before the standard ones (sshd takes the first value of a keyword). */
+  extraConfig: readonly string[] = [];
 
   constructor(
     readonly dir: string,
@@ -313,6 +315,7 @@ class HostImpl implements SshdHost {
   private config(port: number): string {
     const d = (name: string): string => quoteConf(path.join(this.dir, name));
     return [
+      ...this.extraConfig,
       `ListenAddress 127.0.0.1:${port}`,
       `HostKey ${quoteConf(this.hostKey)}`,
       `PidFile ${d('sshd.pid')}`,
@@ -500,7 +503,7 @@ class HostImpl implements SshdHost {
 
 // ---------------------------------------------------------------- public API
 
-async function createHost(opts: { clientKey?: { identityFile: string }; group?: Group }): Promise<HostImpl> {
+async function createHost(opts: { clientKey?: { identityFile: string }; group?: Group; extraConfig?: readonly string[] }): Promise<HostImpl> {
   installProcessHandlers();
   await ensurePrivsepDir();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fam-sshd-'));
@@ -516,6 +519,7 @@ async function createHost(opts: { clientKey?: { identityFile: string }; group?: 
   }
   const h = new HostImpl(dir, path.resolve(identityFile));
   h.group = opts.group;
+  h.extraConfig = opts.extraConfig ?? [];
   opts.group?.members.add(h);
   live.add(h);
   try {
@@ -529,9 +533,12 @@ async function createHost(opts: { clientKey?: { identityFile: string }; group?: 
   return h;
 }
 
-/** One host. Without `clientKey`, a fresh client key pair is made in the host's dir. */
-export async function startSshd(opts?: { clientKey?: { identityFile: string } }): Promise<SshdHost> {
-  return createHost({ clientKey: opts?.clientKey });
+/**
+ * One host. Without `clientKey`, a fresh client key pair is made in the host's dir. `extraConfig`:
+ * sshd_config lines that win over the standard ones (e.g. `LogLevel DEBUG1` to see forwards in the log).
+ */
+export async function startSshd(opts?: { clientKey?: { identityFile: string }; extraConfig?: readonly string[] }): Promise<SshdHost> {
+  return createHost({ clientKey: opts?.clientKey, extraConfig: opts?.extraConfig });
 }
 
 /**
