@@ -12,6 +12,7 @@ import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
 import { excludeRuleProblem } from './rsync/args.js';
 import { LIBRARY_OPTIONS, type OptionValue } from './core/option-table.js';
+import { suggest } from './core/suggest.js';
 import type { Replica } from './types.js';
 import { realPathOfExisting } from './watch/real-path.js';
 
@@ -137,7 +138,9 @@ const KNOWN_KEYS = new Set<string>(Object.keys(LIBRARY_OPTIONS));
 export function normalizeOptions(raw: MirrorOptions, env: Environment): NormalizedOptions {
   if (raw === null || typeof raw !== 'object') bad('options', 'must be an object');
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_KEYS.has(key)) bad(key, 'is not a known option (check its spelling)');
+    if (KNOWN_KEYS.has(key)) continue;
+    const near = suggest(key, [...KNOWN_KEYS]);
+    bad(key, `is not a known option (${near === undefined ? 'check its spelling' : `did you mean "${near}"?`})`);
   }
   const home = optString(raw, 'homeDir') ?? env.homeDir;
   const userName = optString(raw, 'userName') ?? env.userName;

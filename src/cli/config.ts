@@ -6,6 +6,8 @@
 import { MirrorError } from '../errors.js';
 import type { MirrorOptions } from '../options.js';
 import { parseListText } from '../core/watch-list.js';
+import { LIBRARY_OPTIONS } from '../core/option-table.js';
+import { suggest } from '../core/suggest.js';
 
 /** How the command line reaches files: readText throws the file system's error (with its `code`). */
 export interface Files {
@@ -40,6 +42,17 @@ export function parseConfig(text: string, path: string): Partial<MirrorOptions> 
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new MirrorError('ERR_CONFIG', `The config file ${path} must hold a JSON object of options, e.g. {"source": "/var/www", "replicas": ["web2"]}.`, { path });
+  }
+  // Checked here, not only by the library, so the message can name the file the key is in.
+  const known = Object.keys(LIBRARY_OPTIONS);
+  for (const key of Object.keys(parsed)) {
+    if (known.includes(key)) continue;
+    const near = suggest(key.replace(/[-_](\w)/g, (_m, c: string) => c.toUpperCase()), known);
+    throw new MirrorError(
+      'ERR_CONFIG',
+      `The config file ${path} has an unknown key "${key}"${near === undefined ? '' : `: did you mean "${near}"?`} (keys are the library option names of README's options table)`,
+      { path },
+    );
   }
   return parsed as Partial<MirrorOptions>;
 }
