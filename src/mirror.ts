@@ -18,9 +18,9 @@ import { changedOptions, hostEnvironment, normalizeOptions, type MirrorOptions, 
 import { realClock } from './clock.js';
 import { ConnectionPool } from './transport/pool.js';
 import { defaultTransport, Transports } from './transport/transports.js';
-import { verifyAll, type VerifyResult } from './rsync/verify.js';
+import { verifyAll } from './rsync/verify.js';
 import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
-import type { MirrorEvents, Replica, ReplicaStatus, StartResult, SyncedEvent } from './types.js';
+import type { MirrorEvents, Replica, ReplicaStatus, StartResult, SyncedEvent, VerifyResult } from './types.js';
 import { TreeWatcher, type TreeWatcherOptions } from './watch/tree-watcher.js';
 import { withDriftQuiet, type DriftTuning } from './sync/drift.js';
 import type { MirrorShared } from './mirror-shared.js';
@@ -50,7 +50,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #excludedFilter: PathFilter | undefined;
   #excludeFile: ExcludeFile | undefined;
 
-  /** `shared`: what several mirrors share (an ssh connection pool) and what tests inject (src/mirror-shared.ts). */
+  constructor(options: MirrorOptions);
+  /**
+   * `shared`: what several mirrors share (an ssh connection pool) and what tests inject
+   * (src/mirror-shared.ts). Internal: kept out of the published types (stripInternal), whose types
+   * it would drag in (ssh2's among them).
+   * @internal
+   */
+  constructor(options: MirrorOptions, shared: MirrorShared);
   constructor(options: MirrorOptions, shared: MirrorShared = {}) {
     super();
     const pool = shared.pool ?? new ConnectionPool();
@@ -263,11 +270,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#recovery?.close(snapshotSaved);
     this.#phase = 'closed';
   }
-  /** Successful ssh logins per host connection (tests prove reuse with it). */
-  loginCounts(): Record<string, number> {
-    return this.#transports.loginCounts();
-  }
-
   /**
    * Compares every replica with the source by checksum (an rsync dry run: nothing is changed) and
    * lists the differences. Needs no start(); on a running mirror it reuses its connections.

@@ -172,6 +172,16 @@ export interface RestartBacklogEvent extends RestartBacklog {
   cleared: boolean;
 }
 
+/** One replica compared with the source by Mirror.verify(). */
+export interface VerifyResult {
+  replica: string;
+  identical: boolean;
+  /** rsync itemize lines, e.g. `>fc.t...... www/index.html` or `*deleting   stale.txt`; at most 1,000. */
+  differences: string[];
+  /** Differences beyond those listed. */
+  more: number;
+}
+
 /** What start() did: with initMirror, whose seed is confirmed and who is still without one. */
 export interface StartResult {
   /** Replicas whose seed (a full pass) completed; empty without initMirror. */
