@@ -14,7 +14,7 @@ import { flagRows, MARKER_COMMANDS, type Command, type CommandLine, type MarkerC
 import { parseWatchList, type WatchRoot } from '../core/watch-list.js';
 import { suggest } from '../core/suggest.js';
 import { parseMetricsAddress } from './control.js';
-import { loadConfig, readList, readListText, type Files } from './config.js';
+import { loadConfig, readList, readListText, readPassphrase, type Files } from './config.js';
 
 export class UsageError extends Error {}
 
@@ -104,7 +104,7 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   if (command === 'mirror' && (v.init === true || isTruthy(env.INIT_MIRROR))) options.initMirror = true;
   for (const row of flagRows()) {
     const given = v[row.cli.flag];
-    if (row.key === undefined || given === undefined || row.key === 'initMirror' || row.key === 'exclude') continue;
+    if (row.key === undefined || given === undefined || row.key === 'initMirror' || row.key === 'exclude' || row.key === 'passphrase') continue;
     (options as unknown as Record<string, unknown>)[row.key] = flagValue(row, given, cwd);
   }
   const excludeFiles = (many('exclude-from') ?? []).flatMap((f) => readList(resolve(cwd, f), 'exclude file', files));
@@ -117,6 +117,7 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
       if (!p.startsWith('/')) throw new UsageError(`--never-from: "${p}" is not an absolute path`);
       return p.replace(/\/+$/, '');
     });
+  if (one('passphrase-file') !== undefined) options.passphrase = readPassphrase(resolve(cwd, one('passphrase-file')!), files);
   if (one('state-dir') === undefined) options.stateDir ??= defaultStateDir(host);
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   if (one('metrics') !== undefined) parseMetricsAddress(one('metrics')!);

@@ -25,6 +25,8 @@ function host(files: Record<string, string> = {}, env: Record<string, string> = 
         return text;
       },
       exists: (path: string) => path in files,
+      // A file with "loose" in its name is 0644; every other one 0600.
+      mode: (path: string) => (path.includes('loose') ? 0o100644 : 0o100600),
     },
   };
 }
@@ -193,6 +195,21 @@ const rows: Row[] = [
   },
   { name: 'a relative never-replicate path', argv: ['--never-from', 'never.txt', 'src', './dst'], files: { '/w/never.txt': 'db\n' }, want: { usage: /^--never-from: "db" is not an absolute path$/ } },
   { name: 'an exclude file that is not there', argv: ['--exclude-from', 'ex.txt', 'src', './dst'], want: { code: 'ERR_CONFIG', message: /^Cannot read the exclude file \/w\/ex\.txt: ENOENT\.$/ } },
+  // --passphrase-file: a secret, so a file others can read is refused, and the passphrase never appears
+  { name: 'a passphrase file that is not there', argv: ['--passphrase-file', 'pw', 'src', './dst'], want: { code: 'ERR_CONFIG', message: /^Cannot read the passphrase file \/w\/pw: ENOENT\.$/ } },
+  {
+    name: 'a passphrase file others can read',
+    argv: ['--passphrase-file', 'pw-loose', 'src', './dst'],
+    files: { '/w/pw-loose': 'sekrit\n' },
+    want: { code: 'ERR_CONFIG', message: /^The passphrase file \/w\/pw-loose is readable by others \(mode 0644\): make it private \(chmod 600 \/w\/pw-loose\), as ssh requires of a private key\.$/ },
+  },
+  {
+    name: 'an empty passphrase file',
+    argv: ['--passphrase-file', 'pw', 'src', './dst'],
+    files: { '/w/pw': '\nsekrit\n' },
+    want: { code: 'ERR_CONFIG', message: /^The passphrase file \/w\/pw has an empty first line: put the passphrase on it\.$/ },
+  },
+  { name: '--passphrase-file with status', argv: ['status', '--passphrase-file', 'pw'], want: { usage: /^--passphrase-file does not apply to status/ } },
   // replica specs, checked by the library
   {
     name: 'a remote spec without its colon',
@@ -237,6 +254,14 @@ function mirrorRun(argv: string[], files: Record<string, string> = {}, env: Reco
 }
 
 describe('parseCli: what a command line means', () => {
+  it('--passphrase-file: its first line is the passphrase (CRLF too), in no message', () => {
+    assert.equal(mirrorRun(['--passphrase-file', 'pw', 'src', './dst'], { '/w/pw': 'correct horse\r\nsecond line\n' }).group.passphrase, 'correct horse');
+    assert.equal(mirrorRun(['--passphrase-file', '/k/pw', 'src', './dst'], { '/k/pw': 'no newline' }).group.passphrase, 'no newline');
+    assert.equal(mirrorRun(['src', './dst']).group.passphrase, undefined);
+    const loose = attempt({ name: '', argv: ['--passphrase-file', 'loose', 'src', './dst'], files: { '/w/loose': 'sekrit\n' }, want: { usage: /./ } });
+    assert.ok(isMirrorError(loose, 'ERR_CONFIG') && !loose.message.includes('sekrit'));
+  });
+
   it('a directory named like a command, written ./verify, is a source', () => {
     const run = mirrorRun(['./verify', './dst']);
     assert.equal(run.command, 'mirror');

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile, mkdir, symlink, chmod } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +81,13 @@ describe('fam-mirror CLI: usage and bad input', () => {
     { name: 'source missing', args: (t) => [join(t, 'nope'), '/tmp/fam-never'], code: 1, stderr: /does not exist.*\(ERR_SOURCE_MISSING\)/ },
     { name: 'source is a file', args: (t) => [join(t, 'file'), '/tmp/fam-never'], code: 1, stderr: /is not a directory.*\(ERR_SOURCE_NOT_DIR\)/ },
     { name: 'source is /', args: () => ['/', '/tmp/fam-never'], code: 1, stderr: /\(ERR_SOURCE_IS_ROOT\)/ },
-    { name: 'malformed replica', args: (t) => [t, '-oProxyCommand=touch /tmp/pwned'], code: 2, stderr: /Unknown option|ERR_REPLICA_SPEC/ },
+    { name: 'malformed replica', args: (t) => [t, '-oProxyCommand=touch /tmp/pwned'], code: 2, stderr: /unknown option -oProxyCommand/ },
+    {
+      name: 'passphrase file readable by others',
+      args: (t) => ['--passphrase-file', join(t, 'pw'), join(t, 'src'), '/tmp/fam-never'],
+      code: 1,
+      stderr: /The passphrase file .*\/pw is readable by others \(mode 0644\): make it private \(chmod 600 .*\/pw\).*\(ERR_CONFIG\)/,
+    },
     { name: 'relative remote path', args: (t) => [t, 'web2:www'], code: 1, stderr: /not absolute.*\(ERR_REPLICA_SPEC\)/ },
     { name: 'replica inside the source', args: (t) => [t, join(t, 'inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
     { name: 'duplicate replica', args: (t) => [t, '/tmp/fam-dup', '/tmp/fam-dup/'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
@@ -109,6 +115,8 @@ describe('fam-mirror CLI: usage and bad input', () => {
       const tmp = await makeTempDir('fam-cli-bad-');
       await writeFile(join(tmp, 'file'), 'x');
       await writeFile(join(tmp, 'typo.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], exlude: ['*.tmp'] }));
+      await writeFile(join(tmp, 'pw'), 'sekrit\n', { mode: 0o644 });
+      await chmod(join(tmp, 'pw'), 0o644);
       await writeFile(join(tmp, 'type.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], concurrency: 'lots' }));
       await mkdir(join(tmp, 'src/sub'), { recursive: true });
       await writeFile(join(tmp, 'src/sub/only-here.txt'), 'precious\n');
@@ -119,6 +127,7 @@ describe('fam-mirror CLI: usage and bad input', () => {
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
       assert.doesNotMatch(`${r.stdout}${r.stderr}`, /watching/, 'no "watching" before the start succeeded');
+      assert.doesNotMatch(`${r.stdout}${r.stderr}`, /sekrit/, 'no passphrase in any message');
     });
   }
 });
