@@ -13,6 +13,7 @@ import type { MirrorGroupOptions } from '../mirror-group.js';
 import { flagRows, MARKER_COMMANDS, type Command, type CommandLine, type MarkerCommand, type OptionValue } from '../core/option-table.js';
 import { parseWatchList, type WatchRoot } from '../core/watch-list.js';
 import { suggest } from '../core/suggest.js';
+import { commandWords } from '../core/command-table.js';
 import { parseMetricsAddress } from './control.js';
 import { loadConfig, readList, readListText, readPassphrase, type Files } from './config.js';
 
@@ -189,7 +190,7 @@ function readWatchList(file: string | undefined, cwd: string, files: Files): Wat
   return watched;
 }
 
-const COMMANDS = ['verify', 'status', ...MARKER_COMMANDS] as const;
+const COMMANDS: readonly string[] = commandWords();
 const DIRECTORY_HINT = '\n(a directory named verify or status is given as ./verify or ./status)';
 const MARKER_USAGE: Record<MarkerCommand, string> = {
   fence: 'fence DIR [--reason TEXT]: marks the replica DIR so that no master writes it',

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshdHosts, stopAll } from '../helpers/sshd.js';
+import { usage } from '../../src/cli/usage.js';
 import { listRoot, assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -56,6 +57,10 @@ describe('fam-mirror CLI: usage and bad input', () => {
   it('--help prints usage and exits 0', async () => {
     const r = await runToEnd(['--help']);
     assert.equal(r.code, 0);
+    // The spawned CLI prints the text built from the tables (compared with README and the man page in test/core/option-table.test.ts).
+    assert.equal(r.stdout, `${usage()}\n`);
+    for (const flag of ['--watch-list', '--exclude-from', '--never-from', '--passphrase-file', '--json', '--reason', '--config', '--quiet']) assert.ok(r.stdout.includes(flag), flag);
+    for (const command of ['verify', 'status', 'fence', 'unfence', 'release']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'), command);
     assert.match(r.stdout, /Usage: fam-mirror \[options\] SRC REPLICA/);
     assert.match(r.stdout, /INIT_MIRROR=1/);
   });
