@@ -23,5 +23,7 @@ export type {
   ParsedReplicaSpec,
   LaneState,
   VerifyResult,
+  WarningEvent,
+  MirrorWarningCode,
 } from './types.js';
 export { formatMetrics } from './core/metrics.js';

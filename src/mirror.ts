@@ -14,6 +14,7 @@ import { Fanout, type FlushOptions, type FlushResult } from './sync/fanout.js';
 import { Recovery, openJournal } from './sync/recovery.js';
 import { DEFAULT_RECONCILE_TIMING, ReconcileScheduler } from './sync/reconcile-scheduler.js';
 import { checkTools, preflightWatches } from './sync/preflight.js';
+import { MOUNT_INFO, startupWarnings } from './sync/startup-warnings.js';
 import { changedOptions, hostEnvironment, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './clock.js';
 import { ConnectionPool } from './transport/pool.js';
@@ -43,6 +44,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #watcher: TreeWatcher | undefined;
   readonly #watchTuning: Omit<TreeWatcherOptions, 'ignore'>;
   readonly #driftTuning: DriftTuning;
+  readonly #mountInfoFile: string;
   /** Settles when start() has (for close() and a flush() called during the start). */
   #started: Promise<StartResult> | undefined;
   #closing: Promise<void> | undefined;
@@ -51,18 +53,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #excludeFile: ExcludeFile | undefined;
 
   constructor(options: MirrorOptions);
-  /**
-   * `shared`: what several mirrors share (an ssh connection pool) and what tests inject
-   * (src/mirror-shared.ts). Internal: kept out of the published types (stripInternal), whose types
-   * it would drag in (ssh2's among them).
-   * @internal
-   */
+  /** @internal `shared`: what mirrors share and tests inject (src/mirror-shared.ts); not published (it names ssh2's types). */
   constructor(options: MirrorOptions, shared: MirrorShared);
   constructor(options: MirrorOptions, shared: MirrorShared = {}) {
     super();
     const pool = shared.pool ?? new ConnectionPool();
     this.#watchTuning = { ...shared.watchTuning, backend: shared.watchBackend };
     this.#driftTuning = shared.driftTuning ?? {};
+    this.#mountInfoFile = shared.mountInfoFile ?? MOUNT_INFO;
     this.#raw = { ...options };
     this.#options = normalizeOptions(options, hostEnvironment());
     this.#transports = new Transports(shared.transport ?? defaultTransport, () => ({
@@ -101,6 +99,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   async #start(): Promise<StartResult> {
     const o = this.options;
     await checkTools(o);
+    // Before this run writes any state: what an earlier run (or an admin) left loose is named.
+    for (const warning of await startupWarnings(o, this.#mountInfoFile)) this.emit('warning', warning);
     this.#stillStarting();
     const limit = pLimit(o.concurrency);
     // A dry run confirms nothing, so it must not move any replica's durable watermark.

@@ -6,14 +6,15 @@
 import type { LaneState, MirrorEvents } from '../types.js';
 
 export const EVENT_DOCS = {
-  'replica-checked':
-    '`{ replica, attempt, check?, error? }`: a replica\'s start-up check (connection, rsync there, target directory) ended; `check` is `{ rsyncVersion, path, created }`',
+  'replica-checked': "`{ replica, attempt, check?, error? }`: a replica's start-up check (connection, rsync there, target directory) ended; `check` is `{ rsyncVersion, path, created }`",
   'restart-backlog': '`{ replica, changes, oldestSeq, upToSeq, oldestAt?, cleared }`: what a replica lacks from before a restart (listed at start), and `cleared` once it has it',
   progress: '`{ replica, bytes, percent, rate, eta, filesDone?, filesTotal?, filesSent }`: a full pass (seed, reconcile) under way, as rsync reports it',
   synced: '`{ replica, paths, deleted, full, durationMs, files, bytes, changed?, sample? }`: a batch reached a replica (never said in a dry run)',
   repaired: '`{ replica, reason, repaired, sample }`: a drift pass ran to its end; `reason` `drift-startup` or `drift-periodic`, `repaired` entries changed (0: none)',
   planned: '`{ replica, args, paths, items }`: with `dryRun`, a batch as it would run (rsync argv, listed paths or `full`, what rsync would change); nothing was sent',
   problem: '`{ replica, code, message, path?, exitCode? }`: a path a replica could not be given, or a warning about a connection; the replica goes on',
+  warning:
+    "`{ code, message, replica?, path? }`: at start, something allowed but likely wrong: `WARN_TARGET_CREATED` (a replica target did not exist and was created without `initMirror`: is this the right path?), `WARN_STATE_READABLE` (state others can read), `WARN_SOURCE_NETWORK_FS` (inotify misses the writes of other clients of the source's file system)",
   error: 'a `MirrorError` that concerns the whole mirror (a watcher failure); emitted only when listened to',
   'replica-down': '`{ replica, error? }`: a replica became unreachable (retried with backoff) or failed (needs a human: `error.code` says why)',
   'replica-up': '`{ replica }`: a replica that was down or failed answers again (it catches up)',

@@ -75,7 +75,12 @@ describe('fam-mirror CLI: usage and bad input', () => {
   const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv; cwd?: (tmp: string) => string }> = [
     { name: 'config file missing', args: (t) => ['--config', join(t, 'nope.json')], code: 1, stderr: /Cannot read the config file .*nope\.json: ENOENT.*\(ERR_CONFIG\)/ },
     { name: 'config file not JSON', args: (t) => ['--config', join(t, 'file')], code: 1, stderr: /not valid JSON.*\(ERR_CONFIG\)/ },
-    { name: 'config file with an unknown key', args: (t) => ['--config', join(t, 'typo.json')], code: 1, stderr: /The config file .*typo\.json has an unknown key "exlude": did you mean "exclude"\?.*\(ERR_CONFIG\)/ },
+    {
+      name: 'config file with an unknown key',
+      args: (t) => ['--config', join(t, 'typo.json')],
+      code: 1,
+      stderr: /The config file .*typo\.json has an unknown key "exlude": did you mean "exclude"\?.*\(ERR_CONFIG\)/,
+    },
     { name: 'config file with a wrong type', args: (t) => ['--config', join(t, 'type.json')], code: 1, stderr: /Option "concurrency" must be a whole number.*\(ERR_OPTIONS\)/ },
     { name: 'rsync missing locally', args: (t) => [t, '/tmp/fam-never'], code: 1, stderr: /rsync was not found.*\(ERR_RSYNC_MISSING\)/, env: { PATH: '/nonexistent' } },
     { name: 'unknown flag', args: () => ['--frobnicate', '/tmp', '/tmp/x'], code: 2, stderr: /unknown option --frobnicate \(fam-mirror --help lists them all\)[\s\S]*fam-mirror --help/ },
@@ -207,6 +212,23 @@ describe('fam-mirror CLI: subcommands are always subcommands', () => {
 });
 
 describe('fam-mirror CLI: real runs', () => {
+  it('a replica target that does not exist, without --init: a coded warning in the log, and the mirror runs', async () => {
+    const cwd = await makeTempDir('fam-cli-warn-');
+    await mkdir(join(cwd, 'src'));
+    const r = start(['./src', './dts', '--state-dir', join(cwd, 'state')], { cwd });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()) && /WARN_TARGET_CREATED/.test(r.stdout()), { what: 'the warning' });
+      assert.match(
+        r.stdout(),
+        /WARNING: Replica .*\/dts: the target directory .*\/dts did not exist and was created; without --init \(initMirror\) it gets only the changes from now on: is this the right path\? \(WARN_TARGET_CREATED\)/,
+      );
+      assert.doesNotMatch(r.stdout(), /WARN_STATE_READABLE/, 'the state the CLI creates is private');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
   it('takes source and replicas from --config, and an unreachable host does not stop the others', async () => {
     const tmp = await makeTempDir('fam-cli-config-');
     const src = join(tmp, 'src');
@@ -492,7 +514,9 @@ describe('fam-mirror CLI: real runs', () => {
       // A typo in a key, and two dropped: refused as a whole, so two keeps being mirrored.
       await writeFile(config, JSON.stringify({ source: src, replicas: [one], exlude: ['*.tmp'] }));
       r.child.kill('SIGHUP');
-      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: The config file .*fam\.json has an unknown key "exlude".*\(ERR_CONFIG\)/.test(r.stdout()), { what: 'the bad config refused' });
+      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: The config file .*fam\.json has an unknown key "exlude".*\(ERR_CONFIG\)/.test(r.stdout()), {
+        what: 'the bad config refused',
+      });
       await writeFile(join(src, 'after-bad-reload.txt'), 'b\n');
       await waitFor(async () => (await diffTrees(src, two)).length === 0, { what: 'two still mirrored after the refused reload' });
       // exclude cannot change live (the watcher filters events with it): named, and the old value kept.
