@@ -49,7 +49,10 @@ export function parseConfig(text: string, path: string): Partial<MirrorOptions> 
   const known = Object.keys(LIBRARY_OPTIONS);
   for (const key of Object.keys(parsed)) {
     if (known.includes(key)) continue;
-    const near = suggest(key.replace(/[-_](\w)/g, (_m, c: string) => c.toUpperCase()), known);
+    const near = suggest(
+      key.replace(/[-_](\w)/g, (_m, c: string) => c.toUpperCase()),
+      known,
+    );
     throw new MirrorError(
       'ERR_CONFIG',
       `The config file ${path} has an unknown key "${key}"${near === undefined ? '' : `: did you mean "${near}"?`} (keys are the library option names of README's options table)`,

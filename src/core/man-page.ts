@@ -33,7 +33,10 @@ export function manPage(version: string): string {
   out.push(
     'fam-mirror watches the directory tree SRC with inotify, coalesces the changes and sends them to every REPLICA with rsync, over one persistent ssh connection per host (a local directory gets plain local rsync).',
   );
-  out.push('.PP', 'REPLICA is one of: \\fIHOST\\fR (the same path as SRC on HOST), \\fIHOST\\fR:/path, \\fIUSER\\fR@\\fIHOST\\fR:/path, ssh://\\fIUSER\\fR@\\fIHOST\\fR:\\fIPORT\\fR/path, or a local directory: /path, ./path, ../path.');
+  out.push(
+    '.PP',
+    'REPLICA is one of: \\fIHOST\\fR (the same path as SRC on HOST), \\fIHOST\\fR:/path, \\fIUSER\\fR@\\fIHOST\\fR:/path, ssh://\\fIUSER\\fR@\\fIHOST\\fR:\\fIPORT\\fR/path, or a local directory: /path, ./path, ../path.',
+  );
   out.push('.SH COMMANDS');
   for (const row of COMMAND_ROWS) out.push('.TP', row.word === undefined ? '(no command)' : `.B ${row.word}`, roff(row.doc));
   out.push('.SH OPTIONS');
@@ -56,7 +59,15 @@ export function manPage(version: string): string {
   out.push('.SH SIGNALS');
   out.push('SIGINT and SIGTERM let batches in flight finish, close the connections and exit 0. SIGHUP re\\-reads the config file and the lists and applies the replica list.');
   out.push('.SH EXIT STATUS', '0: done (verify: every replica identical); 1: failed (verify: a difference, or a replica not reachable); 2: usage error.');
-  out.push('.SH FILES', '.TP', '/etc/fam\\-mirror.json', 'the default config file.', '.TP', '~/.local/state/fam\\-mirror', 'the default state directory (0700): journal, watermarks, tree snapshot, status socket.');
+  out.push(
+    '.SH FILES',
+    '.TP',
+    '/etc/fam\\-mirror.json',
+    'the default config file.',
+    '.TP',
+    '~/.local/state/fam\\-mirror',
+    'the default state directory (0700): journal, watermarks, tree snapshot, status socket.',
+  );
   out.push('.SH SEE ALSO', '.BR rsync (1),', '.BR ssh (1),', '.BR inotify (7)');
   return `${out.join('\n')}\n`;
 }

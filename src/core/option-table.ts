@@ -111,7 +111,7 @@ export const LIBRARY_OPTIONS = {
     value: { type: 'string' },
     cli: { flag: 'passphrase-file', arg: 'FILE' },
     help: 'the passphrase of encrypted identity files: the first line of FILE, which must be private (chmod 600); for services',
-    doc: "for encrypted identity files; never logged. The CLI reads it from the first line of `--passphrase-file FILE`, which it refuses when group or others may read or write it (as ssh refuses such a private key), so it appears in no command line or environment",
+    doc: 'for encrypted identity files; never logged. The CLI reads it from the first line of `--passphrase-file FILE`, which it refuses when group or others may read or write it (as ssh refuses such a private key), so it appears in no command line or environment',
     defaultDoc: 'none',
     reload: 'restart',
   },

@@ -34,7 +34,10 @@ describe('option table', () => {
   it('a README without the markers is reported, not overwritten', () => {
     const { text, missing } = withGeneratedBlocks('# fam-mirror\n');
     assert.equal(text, '# fam-mirror\n');
-    assert.deepEqual(missing, README_BLOCKS.map((b) => b.name));
+    assert.deepEqual(
+      missing,
+      README_BLOCKS.map((b) => b.name),
+    );
     assert.equal(blockMarkers(README_BLOCKS[1]!)[1], '<!-- options:end -->');
   });
 
@@ -47,7 +50,11 @@ describe('option table', () => {
     const tableFlags = new Set(flagRows().map((r) => r.cli.flag));
     const optionsBlock = readme.slice(readme.indexOf(blockMarkers(README_BLOCKS[1]!)[0]), readme.indexOf(blockMarkers(README_BLOCKS[1]!)[1]));
     const helpOptions = help.slice(help.indexOf('Options:'));
-    assert.deepEqual([...flagsIn(usageRows())].filter((f) => !tableFlags.has(f)), [], 'no flag in --help that the table lacks');
+    assert.deepEqual(
+      [...flagsIn(usageRows())].filter((f) => !tableFlags.has(f)),
+      [],
+      'no flag in --help that the table lacks',
+    );
     for (const flag of tableFlags) {
       assert.ok(flagsIn(helpOptions).has(flag), `--${flag} in --help`);
       assert.ok(optionsBlock.includes(`\`--${flag}`), `--${flag} in README`);
