@@ -137,11 +137,15 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
  */
 function unknownOption(argv: readonly string[]): string | undefined {
   const known = flagRows().map((row) => row.cli.flag);
+  const takesValue = new Set(flagRows().flatMap((row) => (row.cli.arg === undefined ? [] : [row.cli.flag])));
   const shorts = new Set(flagRows().flatMap((row) => (row.cli.short === undefined ? [] : [row.cli.short])));
-  for (const arg of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
     if (arg === '--') return undefined;
     if (arg.startsWith('--')) {
       const name = arg.slice(2).split('=')[0]!;
+      // `--exclude -foo`: the next word is the value (parseArgs says what is wrong with it).
+      if (takesValue.has(name) && !arg.includes('=')) i++;
       if (known.includes(name)) continue;
       const near = suggest(name, known);
       return `unknown option --${name}${near === undefined ? ALL_FLAGS : `: did you mean --${near}?`}`;

@@ -98,6 +98,11 @@ const rows: Row[] = [
   { name: 'a misspelt flag with =', argv: ['--concurency=2', 'src', './dst'], want: { usage: /^unknown option --concurency: did you mean --concurrency\?$/ } },
   { name: 'a flag like no other', argv: ['--colour', 'src', './dst'], want: { usage: /^unknown option --colour \(fam-mirror --help lists them all\)$/ } },
   { name: 'a flag with one dash', argv: ['-init', 'src', './dst'], want: { usage: /^unknown option -init: a long option takes two dashes: did you mean --init\?$/ } },
+  {
+    name: 'a value starting with a dash',
+    argv: ['--exclude', '-foo', 'src', './dst'],
+    want: { usage: /^Option '--exclude' argument is ambiguous[\s\S]*'--exclude=-XYZ'/ },
+  },
   { name: 'an unknown short flag', argv: ['-x', 'src', './dst'], want: { usage: /^unknown option -x \(fam-mirror --help lists them all\)$/ } },
   { name: 'a flag without its value', argv: ['src', './dst', '--state-dir'], want: { usage: /^Option '--state-dir <value>' argument missing$/ } },
   { name: 'a boolean flag given a value', argv: ['--init=yes', 'src', './dst'], want: { usage: /^Option '--init' does not take an argument/ } },
