@@ -1,10 +1,29 @@
 export { Mirror, type FlushOptions, type FlushResult, type StartResult } from './mirror.js';
 export { MirrorGroup, type MirrorGroupOptions, type GroupReconfigureResult } from './mirror-group.js';
 export { parseWatchList, type WatchRoot } from './core/watch-list.js';
-export { MirrorError, isMirrorError, type MirrorErrorCode } from './errors.js';
+export { MirrorError, isMirrorError, type MirrorErrorCode, type MirrorErrorDetails } from './errors.js';
 export { parseReplicaSpec } from './replica-spec.js';
-export type { MirrorOptions } from './options.js';
-export type { MirrorEvents, PlannedEvent, ProgressEvent, SyncedEvent, RepairedEvent, ProblemEvent, ReplicaStateEvent, ReplicaStatus, Replica, LaneState } from './types.js';
-export type { VerifyResult } from './rsync/verify.js';
+export type { MirrorOptions, NormalizedOptions } from './options.js';
+export type {
+  MirrorEvents,
+  PlannedEvent,
+  ProgressEvent,
+  SyncedEvent,
+  RepairedEvent,
+  ProblemEvent,
+  ReplicaStateEvent,
+  ReplicaCheckedEvent,
+  ReplicaCheck,
+  RestartBacklogEvent,
+  RestartBacklog,
+  ReplicaStatus,
+  Replica,
+  LocalReplica,
+  SshReplica,
+  ParsedReplicaSpec,
+  LaneState,
+  VerifyResult,
+  WarningEvent,
+  MirrorWarningCode,
+} from './types.js';
 export { formatMetrics } from './core/metrics.js';
-export { ConnectionPool } from './transport/pool.js';

@@ -10,8 +10,7 @@ import { MirrorError } from './errors.js';
 import type { MirrorOptions } from './options.js';
 import { rootOptions, type WatchRoot } from './core/watch-list.js';
 import { ConnectionPool } from './transport/pool.js';
-import type { MirrorEvents, ReplicaStatus } from './types.js';
-import type { VerifyResult } from './rsync/verify.js';
+import type { MirrorEvents, ReplicaStatus, VerifyResult } from './types.js';
 
 export interface MirrorGroupOptions extends Omit<MirrorOptions, 'source'> {
   /** The watched roots: a directory, or `{ source, exclude }` with excludes of that root only. */
@@ -33,8 +32,11 @@ export class MirrorGroup {
   /**
    * Validates the options of every root as `new Mirror()` does (a MirrorError names what is wrong)
    * and creates one Mirror per root; nothing starts before start(). `shared.pool` may be shared
-   * further, with other groups or mirrors.
+   * further, with other groups or mirrors (internal: kept out of the published types).
    */
+  constructor(options: MirrorGroupOptions);
+  /** @internal */
+  constructor(options: MirrorGroupOptions, shared: { pool?: ConnectionPool });
   constructor(options: MirrorGroupOptions, shared: { pool?: ConnectionPool } = {}) {
     const pool = shared.pool ?? new ConnectionPool();
     this.#mirrors = Object.freeze(perRoot(options).map((o) => new Mirror(o, { pool })));

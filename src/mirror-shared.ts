@@ -17,4 +17,6 @@ export interface MirrorShared {
   transport?: TransportFactory;
   /** The drift passes' quiet period and jitter (sync/drift.ts). */
   driftTuning?: DriftTuning;
+  /** Where the mounts are read from (default /proc/self/mountinfo; tests put the source on "nfs"). */
+  mountInfoFile?: string;
 }

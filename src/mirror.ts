@@ -15,13 +15,14 @@ import { Fanout, type FlushOptions, type FlushResult } from './sync/fanout.js';
 import { Recovery, openJournal } from './sync/recovery.js';
 import { DEFAULT_RECONCILE_TIMING, ReconcileScheduler } from './sync/reconcile-scheduler.js';
 import { checkTools, preflightWatches } from './sync/preflight.js';
+import { MOUNT_INFO, startupWarnings } from './sync/startup-warnings.js';
 import { changedOptions, hostEnvironment, normalizeOptions, type MirrorOptions, type NormalizedOptions } from './options.js';
 import { realClock } from './clock.js';
 import { ConnectionPool } from './transport/pool.js';
 import { defaultTransport, Transports } from './transport/transports.js';
-import { verifyAll, type VerifyResult } from './rsync/verify.js';
+import { verifyAll } from './rsync/verify.js';
 import { writeExcludeFile, type ExcludeFile } from './rsync/exclude-file.js';
-import type { MirrorEvents, Replica, ReplicaStatus, StartResult, SyncedEvent } from './types.js';
+import type { MirrorEvents, Replica, ReplicaStatus, StartResult, SyncedEvent, VerifyResult } from './types.js';
 import { TreeWatcher, type TreeWatcherOptions } from './watch/tree-watcher.js';
 import { withDriftQuiet, type DriftTuning } from './sync/drift.js';
 import type { MirrorShared } from './mirror-shared.js';
@@ -44,6 +45,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #watcher: TreeWatcher | undefined;
   readonly #watchTuning: Omit<TreeWatcherOptions, 'ignore'>;
   readonly #driftTuning: DriftTuning;
+  readonly #mountInfoFile: string;
   /** Settles when start() has (for close() and a flush() called during the start). */
   #started: Promise<StartResult> | undefined;
   #closing: Promise<void> | undefined;
@@ -51,12 +53,15 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #excludedFilter: PathFilter | undefined;
   #excludeFile: ExcludeFile | undefined;
 
-  /** `shared`: what several mirrors share (an ssh connection pool) and what tests inject (src/mirror-shared.ts). */
+  constructor(options: MirrorOptions);
+  /** @internal `shared`: what mirrors share and tests inject (src/mirror-shared.ts); not published (it names ssh2's types). */
+  constructor(options: MirrorOptions, shared: MirrorShared);
   constructor(options: MirrorOptions, shared: MirrorShared = {}) {
     super();
     const pool = shared.pool ?? new ConnectionPool();
     this.#watchTuning = { ...shared.watchTuning, backend: shared.watchBackend };
     this.#driftTuning = shared.driftTuning ?? {};
+    this.#mountInfoFile = shared.mountInfoFile ?? MOUNT_INFO;
     this.#raw = { ...options };
     this.#options = normalizeOptions(options, hostEnvironment());
     this.#transports = new Transports(shared.transport ?? defaultTransport, () => ({
@@ -95,6 +100,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   async #start(): Promise<StartResult> {
     const o = this.options;
     await checkTools(o);
+    // Before this run writes any state: what an earlier run (or an admin) left loose is named.
+    for (const warning of await startupWarnings(o, this.#mountInfoFile)) this.emit('warning', warning);
     this.#stillStarting();
     const limit = pLimit(o.concurrency);
     // A dry run confirms nothing, so it must not move any replica's durable watermark.
@@ -265,11 +272,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#recovery?.close(snapshotSaved);
     this.#phase = 'closed';
   }
-  /** Successful ssh logins per host connection (tests prove reuse with it). */
-  loginCounts(): Record<string, number> {
-    return this.#transports.loginCounts();
-  }
-
   /**
    * Compares every replica with the source by checksum (an rsync dry run: nothing is changed) and
    * lists the differences. Needs no start(); on a running mirror it reuses its connections.
@@ -278,12 +280,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     answerFor('verify', this.#phase);
     const o = this.options;
     await checkTools(o);
-    const settings = { source: o.source, timeoutSec: o.timeoutSec };
-    return await verifyAll(
-      o.replicas.map((r) => this.#transports.for(r)),
-      settings,
-      { exclude: o.exclude, file: this.#excludeFile },
-    );
+    const transports = o.replicas.map((r) => this.#transports.for(r));
+    return await verifyAll(transports, { source: o.source, timeoutSec: o.timeoutSec }, { exclude: o.exclude, file: this.#excludeFile });
   }
 
   /** Excludes cannot change on a running mirror (reconfigure() names them as needing a restart). */

@@ -10,8 +10,9 @@ import { homedir, userInfo } from 'node:os';
 import { posix as path } from 'node:path';
 import { MirrorError } from './errors.js';
 import { parseReplicaSpec, sshReplicaId } from './replica-spec.js';
-import { excludeRuleProblem } from './rsync/args.js';
+import { bad, optBoolean, optChoice, optExcludes, optInteger, optString, optStrings } from './option-values.js';
 import { LIBRARY_OPTIONS, type OptionValue } from './core/option-table.js';
+import { suggest } from './core/suggest.js';
 import type { Replica } from './types.js';
 import { realPathOfExisting } from './watch/real-path.js';
 
@@ -146,7 +147,9 @@ const KNOWN_KEYS = new Set<string>(Object.keys(LIBRARY_OPTIONS));
 export function normalizeOptions(raw: MirrorOptions, env: Environment): NormalizedOptions {
   if (raw === null || typeof raw !== 'object') bad('options', 'must be an object');
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_KEYS.has(key)) bad(key, 'is not a known option (check its spelling)');
+    if (KNOWN_KEYS.has(key)) continue;
+    const near = suggest(key, [...KNOWN_KEYS]);
+    bad(key, `is not a known option (${near === undefined ? 'check its spelling' : `did you mean "${near}"?`})`);
   }
   const home = optString(raw, 'homeDir') ?? env.homeDir;
   const userName = optString(raw, 'userName') ?? env.userName;
@@ -242,57 +245,4 @@ function checkNoLoop(spec: string, target: string, realSource: string, source: s
       { path: target },
     );
   }
-}
-
-function optString(raw: object, key: string): string | undefined {
-  const v = (raw as Record<string, unknown>)[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') bad(key, 'must be a non-empty string');
-  return v;
-}
-
-function optStrings(raw: object, key: string): string[] | undefined {
-  const v = (raw as Record<string, unknown>)[key];
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === '')) {
-    bad(key, 'must be a list of non-empty strings');
-  }
-  return [...(v as string[])];
-}
-
-/** rsync patterns, each of which must survive the rule file rsync reads them from (rsync/args.ts). */
-function optExcludes(raw: object): string[] {
-  const patterns = optStrings(raw, 'exclude') ?? [];
-  for (const [i, p] of patterns.entries()) {
-    const problem = excludeRuleProblem(p);
-    if (problem !== undefined) bad('exclude', `pattern ${i + 1} (${JSON.stringify(p.length > 60 ? `${p.slice(0, 60)}…` : p)}) ${problem}: rsync cannot read it`);
-  }
-  return patterns;
-}
-
-function optChoice<T extends string>(raw: object, key: string, choices: readonly T[]): T | undefined {
-  const v = (raw as Record<string, unknown>)[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) bad(key, `must be one of ${choices.join(', ')}`);
-  return v as T;
-}
-
-function optBoolean(raw: object, key: string): boolean | undefined {
-  const v = (raw as Record<string, unknown>)[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') bad(key, 'must be true or false');
-  return v;
-}
-
-function optInteger(raw: object, key: string, min: number, max: number): number | undefined {
-  const v = (raw as Record<string, unknown>)[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    bad(key, `must be a whole number from ${min} to ${max}`);
-  }
-  return v;
-}
-
-function bad(key: string, why: string): never {
-  throw new MirrorError('ERR_OPTIONS', `Option "${key}" ${why}.`);
 }

@@ -111,6 +111,21 @@ export interface RepairedEvent {
   sample: string[];
 }
 
+/**
+ * Something at start-up that is allowed but likely wrong; the mirror runs on. WARN_TARGET_CREATED: a
+ * replica's target did not exist and was created without initMirror (it gets only the changes from
+ * now on); WARN_STATE_READABLE: state others on this machine can read; WARN_SOURCE_NETWORK_FS: the
+ * source is on a network file system, whose other clients' writes inotify does not see.
+ */
+export type MirrorWarningCode = 'WARN_TARGET_CREATED' | 'WARN_STATE_READABLE' | 'WARN_SOURCE_NETWORK_FS';
+
+export interface WarningEvent {
+  code: MirrorWarningCode;
+  message: string;
+  replica?: string;
+  path?: string;
+}
+
 export interface MirrorEvents {
   'replica-checked': [ReplicaCheckedEvent];
   'restart-backlog': [RestartBacklogEvent];
@@ -119,6 +134,7 @@ export interface MirrorEvents {
   repaired: [RepairedEvent];
   planned: [PlannedEvent];
   problem: [ProblemEvent];
+  warning: [WarningEvent];
   error: [MirrorError];
   'replica-down': [ReplicaStateEvent];
   'replica-up': [ReplicaStateEvent];
@@ -170,6 +186,16 @@ export interface RestartBacklog {
 export interface RestartBacklogEvent extends RestartBacklog {
   replica: string;
   cleared: boolean;
+}
+
+/** One replica compared with the source by Mirror.verify(). */
+export interface VerifyResult {
+  replica: string;
+  identical: boolean;
+  /** rsync itemize lines, e.g. `>fc.t...... www/index.html` or `*deleting   stale.txt`; at most 1,000. */
+  differences: string[];
+  /** Differences beyond those listed. */
+  more: number;
 }
 
 /** What start() did: with initMirror, whose seed is confirmed and who is still without one. */

@@ -117,6 +117,7 @@ describe('normalizeOptions: errors', () => {
   // `mention` is a string the message must contain, so the user sees what to fix.
   const rows: Array<{ name: string; raw: Record<string, unknown>; code: MirrorErrorCode; mention: string }> = [
     { name: 'unknown key', raw: { sorce: '/x' }, code: 'ERR_OPTIONS', mention: '"sorce"' },
+    { name: 'unknown key near a known one', raw: { replica: ['/y'] }, code: 'ERR_OPTIONS', mention: 'is not a known option (did you mean "replicas"?)' },
     { name: 'not an object', raw: null as unknown as Record<string, unknown>, code: 'ERR_OPTIONS', mention: 'options' },
     { name: 'source missing', raw: { source: undefined }, code: 'ERR_OPTIONS', mention: '"source"' },
     { name: 'source not a string', raw: { source: 42 }, code: 'ERR_OPTIONS', mention: '"source"' },

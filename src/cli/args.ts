@@ -12,8 +12,10 @@ import type { MirrorOptions } from '../options.js';
 import type { MirrorGroupOptions } from '../mirror-group.js';
 import { flagRows, MARKER_COMMANDS, type Command, type CommandLine, type MarkerCommand, type OptionValue } from '../core/option-table.js';
 import { parseWatchList, type WatchRoot } from '../core/watch-list.js';
+import { suggest } from '../core/suggest.js';
+import { commandWords } from '../core/command-table.js';
 import { parseMetricsAddress } from './control.js';
-import { loadConfig, readList, readListText, type Files } from './config.js';
+import { loadConfig, readList, readListText, readPassphrase, type Files } from './config.js';
 
 export class UsageError extends Error {}
 
@@ -63,7 +65,7 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: PARSE_OPTIONS });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(unknownOption(argv) ?? (e as Error).message);
   }
   const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const one = (flag: string) => v[flag] as string | undefined;
@@ -84,8 +86,6 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
     return { command: 'status', stateDir: resolve(cwd, one('state-dir') ?? defaultStateDir(host)), json: v.json === true };
   }
   const config = loadConfig(one('config') === undefined ? undefined : resolve(cwd, one('config')!), files);
-  // A MirrorGroup's own keys are not a Mirror's: in the config file they are as unknown as any typo.
-  for (const key of ['roots', 'never']) if (key in config) throw new MirrorError('ERR_OPTIONS', `Option "${key}" is not a known option (check its spelling).`);
   const watched = readWatchList(one('watch-list'), cwd, files);
   // With a watch list every positional is a replica.
   const [source, ...replicas] = watched === undefined ? positionals : [watched[0]!.source, ...positionals];
@@ -105,7 +105,7 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   if (command === 'mirror' && (v.init === true || isTruthy(env.INIT_MIRROR))) options.initMirror = true;
   for (const row of flagRows()) {
     const given = v[row.cli.flag];
-    if (row.key === undefined || given === undefined || row.key === 'initMirror' || row.key === 'exclude') continue;
+    if (row.key === undefined || given === undefined || row.key === 'initMirror' || row.key === 'exclude' || row.key === 'passphrase') continue;
     // `--ssh-config none` reads no ssh config file (as `ssh -F none`).
     if (row.key === 'sshConfigFiles' && Array.isArray(given) && given.includes('none')) {
       options.sshConfigFiles = given.filter((f) => f !== 'none').map((f) => resolve(cwd, f));
@@ -123,6 +123,7 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
       if (!p.startsWith('/')) throw new UsageError(`--never-from: "${p}" is not an absolute path`);
       return p.replace(/\/+$/, '');
     });
+  if (one('passphrase-file') !== undefined) options.passphrase = readPassphrase(resolve(cwd, one('passphrase-file')!), files);
   if (one('state-dir') === undefined) options.stateDir ??= defaultStateDir(host);
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   if (one('metrics') !== undefined) parseMetricsAddress(one('metrics')!);
@@ -133,6 +134,38 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   const roots: WatchRoot[] = watched ?? [{ source: resolve(cwd, options.source), exclude: [] }];
   return { command, group: { ...shared, roots, never }, quiet: v.quiet === true, metrics: one('metrics'), onDown: one('on-replica-down'), onUp: one('on-replica-up') };
 }
+
+/**
+ * Our message for the first option parseArgs does not know, with the nearest flag when one is near
+ * (node's own message talks about positional arguments, which misleads); undefined when every
+ * option is known (the error was another one).
+ */
+function unknownOption(argv: readonly string[]): string | undefined {
+  const known = flagRows().map((row) => row.cli.flag);
+  const takesValue = new Set(flagRows().flatMap((row) => (row.cli.arg === undefined ? [] : [row.cli.flag])));
+  const shorts = new Set(flagRows().flatMap((row) => (row.cli.short === undefined ? [] : [row.cli.short])));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return undefined;
+    if (arg.startsWith('--')) {
+      const name = arg.slice(2).split('=')[0]!;
+      // `--exclude -foo`: the next word is the value (parseArgs says what is wrong with it).
+      if (takesValue.has(name) && !arg.includes('=')) i++;
+      if (known.includes(name)) continue;
+      const near = suggest(name, known);
+      return `unknown option --${name}${near === undefined ? ALL_FLAGS : `: did you mean --${near}?`}`;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      const letters = arg.slice(1);
+      if ([...letters].every((c) => shorts.has(c))) continue;
+      const near = letters.length > 1 ? suggest(letters, known) : undefined;
+      return `unknown option ${arg}${near === undefined ? ALL_FLAGS : `: a long option takes two dashes: did you mean --${near}?`}`;
+    }
+  }
+  return undefined;
+}
+
+const ALL_FLAGS = ' (fam-mirror --help lists them all)';
 
 /** A library option given as a flag, checked as its row of the option table says. */
 function flagValue(row: { cli: CommandLine & { flag: string }; value?: OptionValue }, given: string | string[] | boolean, cwd: string): unknown {
@@ -166,7 +199,7 @@ function readWatchList(file: string | undefined, cwd: string, files: Files): Wat
   return watched;
 }
 
-const COMMANDS = ['verify', 'status', ...MARKER_COMMANDS] as const;
+const COMMANDS: readonly string[] = commandWords();
 const DIRECTORY_HINT = '\n(a directory named verify or status is given as ./verify or ./status)';
 const MARKER_USAGE: Record<MarkerCommand, string> = {
   fence: 'fence DIR [--reason TEXT]: marks the replica DIR so that no master writes it',

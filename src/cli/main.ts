@@ -3,7 +3,7 @@
  * MirrorGroup, and owns what belongs to a process: signals (SIGINT/SIGTERM stop, SIGHUP reloads),
  * the status socket and metrics server, and the exit code (0 done, 1 failed, 2 usage error).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { report } from './reporter.js';
 import { markerCommand } from './markers.js';
 import { usage } from './usage.js';
 
-const files = { readText: (path: string) => readFileSync(path, 'utf8'), exists: existsSync };
+const files = { readText: (path: string) => readFileSync(path, 'utf8'), exists: existsSync, mode: (path: string) => statSync(path).mode };
 
 function host(): CliHost {
   return { env: process.env, cwd: process.cwd(), homeDir: homedir(), files };

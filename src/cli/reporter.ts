@@ -80,5 +80,6 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
     else if (e.code === 'ERR_STATE_DAMAGED') term.log(`WARNING: ${e.message}`);
     else if (e.code === 'ERR_STATE_UNCLEAN' && !quiet) term.log(e.message);
   });
+  mirror.on('warning', (w) => term.log(`WARNING: ${w.message} (${w.code})`));
   mirror.on('error', (err) => term.log(`error: ${err.message} (${err.code})`));
 }

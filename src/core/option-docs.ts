@@ -1,11 +1,11 @@
 /**
  * The option table (core/option-table.ts) as text: the option rows of `--help` and the options table
- * of README.md (written between the markers below by `npm run docs:options`). Pure.
+ * of README.md, and the other generated blocks of README.md (written between their markers by
+ * `npm run docs:options`). Pure.
  */
 import { flagRows, optionRows, type OptionValue } from './option-table.js';
-
-export const README_BEGIN = '<!-- options:begin (generated from src/core/option-table.ts by npm run docs:options; edit there) -->';
-export const README_END = '<!-- options:end -->';
+import { COMMAND_ROWS } from './command-table.js';
+import { eventsMarkdown } from './api-docs.js';
 
 const HELP_COLUMN = 25;
 
@@ -24,6 +24,59 @@ export function usageRows(width = 100): string {
   return lines.join('\n');
 }
 
+/** The usage lines: what follows `fam-mirror`, every command's synopsis in table order. */
+export function synopsisLines(): string[] {
+  return COMMAND_ROWS.flatMap((row) => [...row.synopsis]);
+}
+
+/** The `Commands:` rows of `--help`: each command word (or `(none)` for the default) and its doc. */
+export function commandRows(width = 100): string {
+  const lines: string[] = [];
+  for (const row of COMMAND_ROWS) {
+    const text = wrap(plain(row.doc), width - HELP_COLUMN);
+    lines.push(`${`  ${row.word ?? '(no command)'}`.padEnd(HELP_COLUMN)}${text.shift()}`);
+    for (const rest of text) lines.push(`${' '.repeat(HELP_COLUMN)}${rest}`);
+  }
+  return lines.join('\n');
+}
+
+/** README.md's commands block: the usage lines and a table of what each command does. */
+export function commandsMarkdown(): string {
+  const lines = ['```', ...synopsisLines().map((line) => `fam-mirror ${line}`), '```', '', '| command | what it does |', '| --- | --- |'];
+  for (const row of COMMAND_ROWS) lines.push(`| ${row.word === undefined ? '(none)' : `\`${row.word}\``} | ${cell(row.doc)} |`);
+  return lines.join('\n');
+}
+
+/** Markdown code spans as plain text (for --help). */
+export function plain(text: string): string {
+  return text.replace(/`([^`]*)`/g, '$1');
+}
+
+/** The blocks of README.md written by `npm run docs:options`, each between its two marker comments. */
+export const README_BLOCKS: ReadonlyArray<{ name: string; source: string; body: () => string }> = [
+  { name: 'commands', source: 'src/core/command-table.ts', body: commandsMarkdown },
+  { name: 'options', source: 'src/core/option-table.ts', body: optionsMarkdown },
+  { name: 'events', source: 'src/core/api-docs.ts', body: eventsMarkdown },
+];
+
+export function blockMarkers(block: { name: string; source: string }): [string, string] {
+  return [`<!-- ${block.name}:begin (generated from ${block.source} by npm run docs:options; edit there) -->`, `<!-- ${block.name}:end -->`];
+}
+
+/** README.md with every generated block replaced by its current text; the names of blocks whose markers are missing. */
+export function withGeneratedBlocks(readme: string): { text: string; missing: string[] } {
+  let text = readme;
+  const missing: string[] = [];
+  for (const block of README_BLOCKS) {
+    const [begin, end] = blockMarkers(block);
+    const i = text.indexOf(begin);
+    const j = text.indexOf(end);
+    if (i < 0 || j < i) missing.push(block.name);
+    else text = `${text.slice(0, i)}${begin}\n${block.body()}\n${text.slice(j)}`;
+  }
+  return { text, missing };
+}
+
 /** README.md's options table (Markdown), without the markers. */
 export function optionsMarkdown(): string {
   const lines = ['| option (CLI) | library option | default | meaning | on SIGHUP |', '| --- | --- | --- | --- | --- |'];
@@ -39,14 +92,6 @@ export function optionsMarkdown(): string {
     lines.push(`| ${[given, key, row.defaultDoc ?? fallback, row.doc, reload].map(cell).join(' | ')} |`);
   }
   return lines.join('\n');
-}
-
-/** README.md with its options table replaced by the current one; undefined when a marker is missing. */
-export function withOptionsTable(readme: string): string | undefined {
-  const begin = readme.indexOf(README_BEGIN);
-  const end = readme.indexOf(README_END);
-  if (begin < 0 || end < begin) return undefined;
-  return `${readme.slice(0, begin)}${README_BEGIN}\n${optionsMarkdown()}\n${readme.slice(end)}`;
 }
 
 function defaultText(value: OptionValue): string {

@@ -107,7 +107,14 @@ export const LIBRARY_OPTIONS = {
     doc: 'ssh private key, repeatable; default as OpenSSH',
     reload: 'restart',
   },
-  passphrase: { value: { type: 'string' }, doc: 'for encrypted identity files; never logged', defaultDoc: 'none', reload: 'restart' },
+  passphrase: {
+    value: { type: 'string' },
+    cli: { flag: 'passphrase-file', arg: 'FILE' },
+    help: 'the passphrase of encrypted identity files: the first line of FILE, which must be private (chmod 600); for services',
+    doc: 'for encrypted identity files; never logged. The CLI reads it from the first line of `--passphrase-file FILE`, which it refuses when group or others may read or write it (as ssh refuses such a private key), so it appears in no command line or environment',
+    defaultDoc: 'none',
+    reload: 'restart',
+  },
   agent: { value: { type: 'string' }, cli: { env: 'SSH_AUTH_SOCK' }, doc: 'ssh-agent socket, tried first', defaultDoc: 'none (the CLI: `$SSH_AUTH_SOCK`)', reload: 'restart' },
   knownHostsFiles: {
     value: { type: 'paths', default: ['~/.ssh/known_hosts', '/etc/ssh/ssh_known_hosts'] },

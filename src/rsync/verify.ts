@@ -8,14 +8,10 @@ import { buildVerifyCall, type RsyncSettings } from './args.js';
 import type { Transport } from '../transport/transport.js';
 import { writeExcludeFile, type ExcludeFile } from './exclude-file.js';
 
-export interface VerifyResult {
-  replica: string;
-  identical: boolean;
-  /** rsync itemize lines, e.g. `>fc.t...... www/index.html` or `*deleting   stale.txt`; at most 1,000. */
-  differences: string[];
-  /** Differences beyond those listed. */
-  more: number;
-}
+// Declared with the public types, so the published VerifyResult does not pull in the transport's.
+import type { VerifyResult } from '../types.js';
+
+export type { VerifyResult };
 
 const MAX_LISTED = 1000;
 

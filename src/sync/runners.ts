@@ -77,6 +77,11 @@ export function checkFactory(w: Pick<RunnerWiring, 'options' | 'transportFor' | 
       try {
         const check = await w.transportFor(replica).check({ create: !w.options().dryRun });
         w.events.emit('replica-checked', { replica: replica.id, attempt, check });
+        // A seed fills a new target; without one, a mistyped path would get only the changes from now on.
+        if (check.created && !w.options().initMirror) {
+          const message = `Replica ${replica.id}: the target directory ${check.path} did not exist and was created; without --init (initMirror) it gets only the changes from now on: is this the right path?`;
+          w.events.emit('warning', { code: 'WARN_TARGET_CREATED', replica: replica.id, path: check.path, message });
+        }
         return { verdict: 'ok' };
       } catch (e) {
         const error = e instanceof MirrorError ? e : new MirrorError('ERR_SSH_CONNECT', `Replica ${replica.id}: ${(e as Error).message}`, { cause: e });

@@ -162,6 +162,8 @@ export class SshConnection {
       client.on('close', () => {
         if (this.#client === client) this.#client = undefined;
         this.#log('connection closed');
+        // A peer that drops the handshake after its banner gets 'close' and no 'error' from ssh2: settle anyway (a no-op once settled).
+        reject(new MirrorError('ERR_SSH_CONNECT', `${this.#label}: the connection closed during the handshake (sshd's MaxStartups or a firewall, or no ssh server there?).`, { host: s.host }));
       });
       client.connect({
         host: s.host,

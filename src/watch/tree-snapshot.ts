@@ -3,7 +3,7 @@
  * subscription's tree (no crawl) and always spelled with the real root, which the next start diffs
  * (snapshot-file.ts moves a snapshot between spellings of the root).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import type { WatchBackend } from './root-subscriber.js';
 import { rebaseSnapshot } from './snapshot-file.js';
 
@@ -15,6 +15,8 @@ import { rebaseSnapshot } from './snapshot-file.js';
 export async function saveTreeSnapshot(backend: WatchBackend, live: string, root: string, file: string, barrier: () => Promise<void>): Promise<void> {
   const tmp = `${file}.tmp`;
   await backend.writeSnapshot(live, tmp, { backend: 'inotify' });
+  // It names every path of the tree; @parcel/watcher creates it with the umask's mode (0644).
+  await chmod(tmp, 0o600);
   if (live !== root) await writeFile(tmp, rebaseSnapshot(await readFile(tmp), live, root));
   await barrier();
   await rename(tmp, file);

@@ -25,6 +25,8 @@ function host(files: Record<string, string> = {}, env: Record<string, string> = 
         return text;
       },
       exists: (path: string) => path in files,
+      // A file with "loose" in its name is 0644; every other one 0600.
+      mode: (path: string) => (path.includes('loose') ? 0o100644 : 0o100600),
     },
   };
 }
@@ -91,8 +93,17 @@ const rows: Row[] = [
   { name: 'status --exclude', argv: ['status', '--exclude', '*.tmp'], want: { usage: /^--exclude does not apply to status/ } },
   { name: '--json without status', argv: ['--json', 'src', './dst'], want: { usage: /^--json applies to status only \(fam-mirror status --json\)$/ } },
   // a typo in a flag, or a flag without its value, or a value it cannot take
-  { name: 'a misspelt flag', argv: ['--exlude', '*.tmp', 'src', './dst'], want: { usage: /^Unknown option '--exlude'/ } },
-  { name: 'a flag with one dash', argv: ['-init', 'src', './dst'], want: { usage: /^Unknown option '-i'/ } },
+  { name: 'a misspelt flag', argv: ['--exlude', '*.tmp', 'src', './dst'], want: { usage: /^unknown option --exlude: did you mean --exclude\?$/ } },
+  { name: 'a misspelt flag with a value', argv: ['--wach-list', 'x', './dst'], want: { usage: /^unknown option --wach-list: did you mean --watch-list\?$/ } },
+  { name: 'a misspelt flag with =', argv: ['--concurency=2', 'src', './dst'], want: { usage: /^unknown option --concurency: did you mean --concurrency\?$/ } },
+  { name: 'a flag like no other', argv: ['--colour', 'src', './dst'], want: { usage: /^unknown option --colour \(fam-mirror --help lists them all\)$/ } },
+  { name: 'a flag with one dash', argv: ['-init', 'src', './dst'], want: { usage: /^unknown option -init: a long option takes two dashes: did you mean --init\?$/ } },
+  {
+    name: 'a value starting with a dash',
+    argv: ['--exclude', '-foo', 'src', './dst'],
+    want: { usage: /^Option '--exclude' argument is ambiguous[\s\S]*'--exclude=-XYZ'/ },
+  },
+  { name: 'an unknown short flag', argv: ['-x', 'src', './dst'], want: { usage: /^unknown option -x \(fam-mirror --help lists them all\)$/ } },
   { name: 'a flag without its value', argv: ['src', './dst', '--state-dir'], want: { usage: /^Option '--state-dir <value>' argument missing$/ } },
   { name: 'a boolean flag given a value', argv: ['--init=yes', 'src', './dst'], want: { usage: /^Option '--init' does not take an argument/ } },
   { name: '--concurrency in words', argv: ['--concurrency', 'lots', 'src', './dst'], want: { usage: /^--concurrency takes a whole number ≥ 1, not "lots"$/ } },
@@ -128,14 +139,25 @@ const rows: Row[] = [
     name: 'a typo in a config key',
     argv: ['--config', 'c.json'],
     files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "exlude": ["*.tmp"]}' },
-    group: true,
-    want: { code: 'ERR_OPTIONS', message: /^Option "exlude" is not a known option \(check its spelling\)\.$/ },
+    want: { code: 'ERR_CONFIG', message: /^The config file \/w\/c\.json has an unknown key "exlude": did you mean "exclude"\? \(keys are the library option names of README's options table\)$/ },
+  },
+  {
+    name: 'a key like no other in the config file',
+    argv: ['--config', 'c.json'],
+    files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "colour": true}' },
+    want: { code: 'ERR_CONFIG', message: /^The config file \/w\/c\.json has an unknown key "colour" \(keys are the library option names/ },
+  },
+  {
+    name: 'a CLI flag name as a config key',
+    argv: [],
+    files: { '/etc/fam-mirror.json': '{"source": "/x", "replicas": ["/y"], "state-dir": "/s"}' },
+    want: { code: 'ERR_CONFIG', message: /^The config file \/etc\/fam-mirror\.json has an unknown key "state-dir": did you mean "stateDir"\?/ },
   },
   {
     name: 'a MirrorGroup key in the config file',
     argv: ['--config', 'c.json'],
     files: { '/w/c.json': '{"source": "/x", "replicas": ["/y"], "never": ["/x/db"]}' },
-    want: { code: 'ERR_OPTIONS', message: /^Option "never" is not a known option \(check its spelling\)\.$/ },
+    want: { code: 'ERR_CONFIG', message: /^The config file \/w\/c\.json has an unknown key "never"/ },
   },
   {
     name: 'a config value of the wrong type',
@@ -178,6 +200,21 @@ const rows: Row[] = [
   },
   { name: 'a relative never-replicate path', argv: ['--never-from', 'never.txt', 'src', './dst'], files: { '/w/never.txt': 'db\n' }, want: { usage: /^--never-from: "db" is not an absolute path$/ } },
   { name: 'an exclude file that is not there', argv: ['--exclude-from', 'ex.txt', 'src', './dst'], want: { code: 'ERR_CONFIG', message: /^Cannot read the exclude file \/w\/ex\.txt: ENOENT\.$/ } },
+  // --passphrase-file: a secret, so a file others can read is refused, and the passphrase never appears
+  { name: 'a passphrase file that is not there', argv: ['--passphrase-file', 'pw', 'src', './dst'], want: { code: 'ERR_CONFIG', message: /^Cannot read the passphrase file \/w\/pw: ENOENT\.$/ } },
+  {
+    name: 'a passphrase file others can read',
+    argv: ['--passphrase-file', 'pw-loose', 'src', './dst'],
+    files: { '/w/pw-loose': 'sekrit\n' },
+    want: { code: 'ERR_CONFIG', message: /^The passphrase file \/w\/pw-loose is readable by others \(mode 0644\): make it private \(chmod 600 \/w\/pw-loose\), as ssh requires of a private key\.$/ },
+  },
+  {
+    name: 'an empty passphrase file',
+    argv: ['--passphrase-file', 'pw', 'src', './dst'],
+    files: { '/w/pw': '\nsekrit\n' },
+    want: { code: 'ERR_CONFIG', message: /^The passphrase file \/w\/pw has an empty first line: put the passphrase on it\.$/ },
+  },
+  { name: '--passphrase-file with status', argv: ['status', '--passphrase-file', 'pw'], want: { usage: /^--passphrase-file does not apply to status/ } },
   // replica specs, checked by the library
   {
     name: 'a remote spec without its colon',
@@ -222,6 +259,14 @@ function mirrorRun(argv: string[], files: Record<string, string> = {}, env: Reco
 }
 
 describe('parseCli: what a command line means', () => {
+  it('--passphrase-file: its first line is the passphrase (CRLF too), in no message', () => {
+    assert.equal(mirrorRun(['--passphrase-file', 'pw', 'src', './dst'], { '/w/pw': 'correct horse\r\nsecond line\n' }).group.passphrase, 'correct horse');
+    assert.equal(mirrorRun(['--passphrase-file', '/k/pw', 'src', './dst'], { '/k/pw': 'no newline' }).group.passphrase, 'no newline');
+    assert.equal(mirrorRun(['src', './dst']).group.passphrase, undefined);
+    const loose = attempt({ name: '', argv: ['--passphrase-file', 'loose', 'src', './dst'], files: { '/w/loose': 'sekrit\n' }, want: { usage: /./ } });
+    assert.ok(isMirrorError(loose, 'ERR_CONFIG') && !loose.message.includes('sekrit'));
+  });
+
   it('a directory named like a command, written ./verify, is a source', () => {
     const run = mirrorRun(['./verify', './dst']);
     assert.equal(run.command, 'mirror');

@@ -7,12 +7,13 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile, mkdir, symlink, chmod } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshdHosts, stopAll } from '../helpers/sshd.js';
+import { usage } from '../../src/cli/usage.js';
 import { listRoot, assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -56,6 +57,10 @@ describe('fam-mirror CLI: usage and bad input', () => {
   it('--help prints usage and exits 0', async () => {
     const r = await runToEnd(['--help']);
     assert.equal(r.code, 0);
+    // The spawned CLI prints the text built from the tables (compared with README and the man page in test/core/option-table.test.ts).
+    assert.equal(r.stdout, `${usage()}\n`);
+    for (const flag of ['--watch-list', '--exclude-from', '--never-from', '--passphrase-file', '--json', '--reason', '--config', '--quiet']) assert.ok(r.stdout.includes(flag), flag);
+    for (const command of ['verify', 'status', 'fence', 'unfence', 'release']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'), command);
     assert.match(r.stdout, /Usage: fam-mirror \[options\] SRC REPLICA/);
     assert.match(r.stdout, /INIT_MIRROR=1/);
   });
@@ -70,17 +75,29 @@ describe('fam-mirror CLI: usage and bad input', () => {
   const cases: Array<{ name: string; args: (tmp: string) => string[]; code: number; stderr: RegExp; env?: NodeJS.ProcessEnv; cwd?: (tmp: string) => string }> = [
     { name: 'config file missing', args: (t) => ['--config', join(t, 'nope.json')], code: 1, stderr: /Cannot read the config file .*nope\.json: ENOENT.*\(ERR_CONFIG\)/ },
     { name: 'config file not JSON', args: (t) => ['--config', join(t, 'file')], code: 1, stderr: /not valid JSON.*\(ERR_CONFIG\)/ },
-    { name: 'config file with an unknown key', args: (t) => ['--config', join(t, 'typo.json')], code: 1, stderr: /Option "exlude" is not a known option.*\(ERR_OPTIONS\)/ },
+    {
+      name: 'config file with an unknown key',
+      args: (t) => ['--config', join(t, 'typo.json')],
+      code: 1,
+      stderr: /The config file .*typo\.json has an unknown key "exlude": did you mean "exclude"\?.*\(ERR_CONFIG\)/,
+    },
     { name: 'config file with a wrong type', args: (t) => ['--config', join(t, 'type.json')], code: 1, stderr: /Option "concurrency" must be a whole number.*\(ERR_OPTIONS\)/ },
     { name: 'rsync missing locally', args: (t) => [t, '/tmp/fam-never'], code: 1, stderr: /rsync was not found.*\(ERR_RSYNC_MISSING\)/, env: { PATH: '/nonexistent' } },
-    { name: 'unknown flag', args: () => ['--frobnicate', '/tmp', '/tmp/x'], code: 2, stderr: /Unknown option '--frobnicate'[\s\S]*fam-mirror --help/ },
+    { name: 'unknown flag', args: () => ['--frobnicate', '/tmp', '/tmp/x'], code: 2, stderr: /unknown option --frobnicate \(fam-mirror --help lists them all\)[\s\S]*fam-mirror --help/ },
+    { name: 'misspelt flag', args: () => ['--wach-list', 'x', '/tmp/x'], code: 2, stderr: /^fam-mirror: unknown option --wach-list: did you mean --watch-list\?\n/ },
     { name: 'no arguments', args: () => [], code: 2, stderr: /missing SRC, the directory tree to mirror \(or --watch-list FILE\)/ },
     { name: 'no replica', args: (t) => [t], code: 2, stderr: /missing REPLICA/ },
     { name: 'bad --concurrency', args: (t) => ['--concurrency', 'lots', t, '/tmp/x'], code: 2, stderr: /--concurrency takes a whole number/ },
     { name: 'source missing', args: (t) => [join(t, 'nope'), '/tmp/fam-never'], code: 1, stderr: /does not exist.*\(ERR_SOURCE_MISSING\)/ },
     { name: 'source is a file', args: (t) => [join(t, 'file'), '/tmp/fam-never'], code: 1, stderr: /is not a directory.*\(ERR_SOURCE_NOT_DIR\)/ },
     { name: 'source is /', args: () => ['/', '/tmp/fam-never'], code: 1, stderr: /\(ERR_SOURCE_IS_ROOT\)/ },
-    { name: 'malformed replica', args: (t) => [t, '-oProxyCommand=touch /tmp/pwned'], code: 2, stderr: /Unknown option|ERR_REPLICA_SPEC/ },
+    { name: 'malformed replica', args: (t) => [t, '-oProxyCommand=touch /tmp/pwned'], code: 2, stderr: /unknown option -oProxyCommand/ },
+    {
+      name: 'passphrase file readable by others',
+      args: (t) => ['--passphrase-file', join(t, 'pw'), join(t, 'src'), '/tmp/fam-never'],
+      code: 1,
+      stderr: /The passphrase file .*\/pw is readable by others \(mode 0644\): make it private \(chmod 600 .*\/pw\).*\(ERR_CONFIG\)/,
+    },
     { name: 'relative remote path', args: (t) => [t, 'web2:www'], code: 1, stderr: /not absolute.*\(ERR_REPLICA_SPEC\)/ },
     { name: 'replica inside the source', args: (t) => [t, join(t, 'inner')], code: 1, stderr: /\(ERR_REPLICA_LOOP\)/ },
     { name: 'duplicate replica', args: (t) => [t, '/tmp/fam-dup', '/tmp/fam-dup/'], code: 1, stderr: /\(ERR_REPLICA_DUPLICATE\)/ },
@@ -108,6 +125,8 @@ describe('fam-mirror CLI: usage and bad input', () => {
       const tmp = await makeTempDir('fam-cli-bad-');
       await writeFile(join(tmp, 'file'), 'x');
       await writeFile(join(tmp, 'typo.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], exlude: ['*.tmp'] }));
+      await writeFile(join(tmp, 'pw'), 'sekrit\n', { mode: 0o644 });
+      await chmod(join(tmp, 'pw'), 0o644);
       await writeFile(join(tmp, 'type.json'), JSON.stringify({ source: tmp, replicas: ['/tmp/fam-never'], concurrency: 'lots' }));
       await mkdir(join(tmp, 'src/sub'), { recursive: true });
       await writeFile(join(tmp, 'src/sub/only-here.txt'), 'precious\n');
@@ -118,6 +137,7 @@ describe('fam-mirror CLI: usage and bad input', () => {
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
       assert.doesNotMatch(`${r.stdout}${r.stderr}`, /watching/, 'no "watching" before the start succeeded');
+      assert.doesNotMatch(`${r.stdout}${r.stderr}`, /sekrit/, 'no passphrase in any message');
     });
   }
 });
@@ -192,6 +212,23 @@ describe('fam-mirror CLI: subcommands are always subcommands', () => {
 });
 
 describe('fam-mirror CLI: real runs', () => {
+  it('a replica target that does not exist, without --init: a coded warning in the log, and the mirror runs', async () => {
+    const cwd = await makeTempDir('fam-cli-warn-');
+    await mkdir(join(cwd, 'src'));
+    const r = start(['./src', './dts', '--state-dir', join(cwd, 'state')], { cwd });
+    try {
+      await waitFor(() => /watching \(ready in/.test(r.stdout()) && /WARN_TARGET_CREATED/.test(r.stdout()), { what: 'the warning' });
+      assert.match(
+        r.stdout(),
+        /WARNING: Replica .*\/dts: the target directory .*\/dts did not exist and was created; without --init \(initMirror\) it gets only the changes from now on: is this the right path\? \(WARN_TARGET_CREATED\)/,
+      );
+      assert.doesNotMatch(r.stdout(), /WARN_STATE_READABLE/, 'the state the CLI creates is private');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
   it('takes source and replicas from --config, and an unreachable host does not stop the others', async () => {
     const tmp = await makeTempDir('fam-cli-config-');
     const src = join(tmp, 'src');
@@ -477,7 +514,9 @@ describe('fam-mirror CLI: real runs', () => {
       // A typo in a key, and two dropped: refused as a whole, so two keeps being mirrored.
       await writeFile(config, JSON.stringify({ source: src, replicas: [one], exlude: ['*.tmp'] }));
       r.child.kill('SIGHUP');
-      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: Option "exlude" is not a known option.*\(ERR_OPTIONS\)/.test(r.stdout()), { what: 'the bad config refused' });
+      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: The config file .*fam\.json has an unknown key "exlude".*\(ERR_CONFIG\)/.test(r.stdout()), {
+        what: 'the bad config refused',
+      });
       await writeFile(join(src, 'after-bad-reload.txt'), 'b\n');
       await waitFor(async () => (await diffTrees(src, two)).length === 0, { what: 'two still mirrored after the refused reload' });
       // exclude cannot change live (the watcher filters events with it): named, and the old value kept.

@@ -7,22 +7,96 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LIBRARY_OPTIONS, flagRows, optionRows } from '../../src/core/option-table.js';
-import { README_BEGIN, README_END, optionsMarkdown, usageRows, withOptionsTable, wrap } from '../../src/core/option-docs.js';
+import { LIBRARY_OPTIONS, MARKER_COMMANDS, flagRows, optionRows } from '../../src/core/option-table.js';
+import { README_BLOCKS, blockMarkers, commandRows, optionsMarkdown, usageRows, withGeneratedBlocks, wrap } from '../../src/core/option-docs.js';
+import { COMMAND_ROWS, commandWords } from '../../src/core/command-table.js';
+import { EVENT_DOCS, STATE_DOCS } from '../../src/core/api-docs.js';
+import { manPage, roff } from '../../src/core/man-page.js';
+import { usage } from '../../src/cli/usage.js';
 import { normalizeOptions } from '../../src/options.js';
 
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+const MAN = fileURLToPath(new URL('../../man/fam-mirror.1', import.meta.url));
 
 describe('option table', () => {
-  it('README.md holds the current options table (npm run docs:options writes it)', () => {
+  it('README.md holds the current generated blocks: commands, options table, events and states (npm run docs:options writes them)', () => {
     const readme = readFileSync(README, 'utf8');
-    assert.ok(readme.includes(README_BEGIN) && readme.includes(README_END), 'README.md has the markers');
-    assert.equal(withOptionsTable(readme), readme, 'README.md is out of date: run npm run docs:options');
+    const { text, missing } = withGeneratedBlocks(readme);
+    assert.deepEqual(missing, [], 'README.md has the markers of every block');
+    assert.equal(text, readme, 'README.md is out of date: run npm run docs:options');
+  });
+
+  it('man/fam-mirror.1 is current (npm run docs:options writes it), for the package version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(readFileSync(MAN, 'utf8'), manPage(pkg.version), 'man/fam-mirror.1 is out of date: run npm run docs:options');
   });
 
   it('a README without the markers is reported, not overwritten', () => {
-    assert.equal(withOptionsTable('# fam-mirror\n'), undefined);
+    const { text, missing } = withGeneratedBlocks('# fam-mirror\n');
+    assert.equal(text, '# fam-mirror\n');
+    assert.deepEqual(
+      missing,
+      README_BLOCKS.map((b) => b.name),
+    );
+    assert.equal(blockMarkers(README_BLOCKS[1]!)[1], '<!-- options:end -->');
   });
+
+  it('--help, the README and the man page name the same flags and commands, every one of the tables', () => {
+    const help = usage();
+    const readme = readFileSync(README, 'utf8');
+    const man = manPage('0');
+    // The flags a --help text lists: those that start a row (a description may mention rsync's).
+    const flagsIn = (text: string) => new Set([...text.matchAll(/^ {2}(?:-\w, )?--([a-z][a-z-]*[a-z])/gm)].map((m) => m[1]!));
+    const tableFlags = new Set(flagRows().map((r) => r.cli.flag));
+    const optionsBlock = readme.slice(readme.indexOf(blockMarkers(README_BLOCKS[1]!)[0]), readme.indexOf(blockMarkers(README_BLOCKS[1]!)[1]));
+    const helpOptions = help.slice(help.indexOf('Options:'));
+    assert.deepEqual(
+      [...flagsIn(usageRows())].filter((f) => !tableFlags.has(f)),
+      [],
+      'no flag in --help that the table lacks',
+    );
+    for (const flag of tableFlags) {
+      assert.ok(flagsIn(helpOptions).has(flag), `--${flag} in --help`);
+      assert.ok(optionsBlock.includes(`\`--${flag}`), `--${flag} in README`);
+      assert.ok(man.includes(`\\fB\\-\\-${flag.replace(/-/g, '\\-')}\\fR`), `--${flag} in the man page`);
+    }
+    for (const row of COMMAND_ROWS) {
+      for (const line of row.synopsis) {
+        assert.ok(help.includes(`fam-mirror ${line}`), `${line} in --help`);
+        assert.ok(readme.includes(`fam-mirror ${line}`), `${line} in README`);
+      }
+      if (row.word !== undefined) {
+        assert.match(commandRows(), new RegExp(`^  ${row.word} `, 'm'), `${row.word} in --help's Commands`);
+        assert.ok(readme.includes(`| \`${row.word}\` |`), `${row.word} in README's commands table`);
+        assert.ok(man.includes(`.B ${row.word}\n`), `${row.word} in the man page`);
+      }
+    }
+  });
+
+  it('the command table names every command once, and its words are what the parser takes', () => {
+    assert.deepEqual(
+      COMMAND_ROWS.map((r) => r.name),
+      ['mirror', 'verify', 'status', ...MARKER_COMMANDS],
+    );
+    assert.deepEqual(commandWords(), ['verify', 'status', ...MARKER_COMMANDS]);
+  });
+
+  it('the README documents every event and every replica state (EVENT_DOCS/STATE_DOCS satisfy src/types.ts)', () => {
+    const readme = readFileSync(README, 'utf8');
+    for (const name of Object.keys(EVENT_DOCS)) assert.ok(readme.includes(`| \`${name}\` |`), `event ${name}`);
+    for (const name of Object.keys(STATE_DOCS)) assert.ok(readme.includes(`| \`${name}\` |`), `state ${name}`);
+    for (const name of ['progress', 'planned', 'catching-up', 'checking']) assert.ok(readme.includes(`| \`${name}\` |`), name);
+  });
+
+  const roffs: Array<[string, string]> = [
+    ['plain', 'plain'],
+    ['a `--flag` here', 'a \\fB\\-\\-flag\\fR here'],
+    ['a *file* named', 'a \\fIfile\\fR named'],
+    ['back\\slash', 'back\\eslash'],
+    ['.starts with a dot', '\\&.starts with a dot'],
+    ["'quote first", "\\&'quote first"],
+  ];
+  for (const [text, want] of roffs) it(`roff(${JSON.stringify(text)})`, () => assert.equal(roff(text), want));
 
   it('every flag and short flag is given once', () => {
     const flags = flagRows().map((r) => r.cli.flag);
