@@ -69,11 +69,17 @@ export interface ProgressEvent {
   replica: string;
   /** Bytes of the tree handled so far (sent or found up to date). */
   bytes: number;
+  /** rsync's percent of the file list known so far: it can drop while listComplete is false. */
   percent: number;
+  /** rsync's rendering of the rate (its kB/MB are powers of 1024), and the same in bytes per second. */
   rate: string;
+  bytesPerSec: number;
+  /** rsync's estimate of the time left (h:mm:ss), of the list known so far. */
   eta: string;
   filesDone?: number;
   filesTotal?: number;
+  /** rsync has its whole file list: percent, eta and filesTotal no longer move backwards. */
+  listComplete: boolean;
   /** Files whose data was sent so far. */
   filesSent: number;
 }

@@ -21,7 +21,7 @@ import { guardRefusal } from '../core/replica-guard.js';
 import { GuardState } from './replica-refusal.js';
 
 const debug = createDebug('fam-mirror:sync');
-/** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
+/** At most this often a 'progress' event per replica (the last, every file checked, always goes out). */
 const PROGRESS_EVERY_MS = 250;
 /** At most this many created-by-recursion paths are handed on per batch. */
 const MAX_UNNAMED = 10_000;
@@ -109,6 +109,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     const tally = emptyTally();
     const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
     let lastProgressAt = 0;
+    let lastSent = false;
     const listed = plan.kind === 'paths' ? new Set(plan.paths) : undefined;
     const unnamed: string[] = [];
     // rsync's own changes (its progress records interleave with them): the drift pass reports the first.
@@ -124,7 +125,11 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
         return tallyItem(tally, line);
       }
       const now = Date.now();
-      if (now - lastProgressAt < PROGRESS_EVERY_MS && progress.percent < 100) return;
+      // rsync prints 100 % for every file checked after the last byte went: only the record that
+      // checks the last file of a complete list is let through early, once.
+      const last = progress.listComplete && progress.filesDone === progress.filesTotal;
+      if (now - lastProgressAt < PROGRESS_EVERY_MS && !(last && !lastSent)) return;
+      lastSent ||= last;
       lastProgressAt = now;
       deps.onProgress({ replica: replica.id, ...progress, filesSent: tally.files });
     };
