@@ -62,6 +62,10 @@ export interface PlannedEvent {
   paths: string[] | 'full';
   /** What rsync reports it would change (itemized; at most 200 lines). */
   items: string[];
+  /** Of all rsync's itemized lines (not only those kept): entries it would change, files it would send, entries it would delete. */
+  changes: number;
+  files: number;
+  deletions: number;
 }
 
 /** A full pass (seed, reconcile) under way on one replica, as rsync reports it. */

@@ -5,7 +5,7 @@
  */
 import type { StartResult } from '../mirror.js';
 import type { GroupReconfigureResult } from '../mirror-group.js';
-import type { PlannedEvent, ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
+import type { ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
 import { codeVerdict } from '../core/error-verdicts.js';
 import type { VerifyResult } from '../rsync/verify.js';
 import type { StatusDocument } from './control.js';
@@ -65,13 +65,6 @@ export function describeRepaired(e: RepairedEvent): string {
   if (e.repaired === 0) return `drift pass (${why}) on ${e.replica}: nothing to repair`;
   const more = e.repaired > e.sample.length ? ', …' : '';
   return `drift pass (${why}) on ${e.replica} repaired ${e.repaired} path${e.repaired === 1 ? '' : 's'}: ${e.sample.map((p) => JSON.stringify(p)).join(', ')}${more}`;
-}
-
-/** A dry run's batch: the log line, then its listed paths and rsync's itemized changes, one a line. */
-export function describePlanned(e: PlannedEvent): { line: string; details: string } {
-  const what = e.paths === 'full' ? 'a full pass' : `${e.paths.length} path${e.paths.length === 1 ? '' : 's'}`;
-  const paths = e.paths === 'full' ? [] : e.paths.map((p) => `  path ${JSON.stringify(p)}\n`);
-  return { line: `dry run: ${e.replica} would get ${what}: rsync ${e.args.join(' ')}`, details: [...paths, ...e.items.map((item) => `  ${item}\n`)].join('') };
 }
 
 export function describeVerify(results: VerifyResult[]): string {

@@ -141,13 +141,24 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     let partial: RsyncRun | undefined;
     for (const call of buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
+      const before = { ...tally };
       // Aborted while it waited for its turn: it does not start at all (exit 20, as rsync's on a signal).
       run = await limit(() => (signal?.aborted === true ? Promise.resolve({ exitCode: 20, stderr: '' }) : transport.rsync(args, call.stdin, { maxLines: keep, onLine, signal, guard })));
       if (signal?.aborted === true) return { verdict: 'retry', aborted: true };
       if (guardRefusal(run.exitCode) !== undefined) break;
       sample.push(...(run.lines ?? []));
       if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
-        deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
+        // rsync's progress records share stdout with its itemized lines: they are not changes.
+        const items = (run.lines ?? []).filter((line) => parseProgress(line) === undefined);
+        deps.onPlanned({
+          replica: replica.id,
+          args: call.args,
+          paths: call.paths,
+          items,
+          changes: tally.changed - before.changed,
+          files: tally.files - before.files,
+          deletions: tally.deleted - before.deleted,
+        });
       }
       const named = classifyExit(run.exitCode) === 'partial' ? problemPaths(run.stderr, options.source, replica.path) : undefined;
       if (named !== undefined) {

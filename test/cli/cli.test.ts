@@ -424,13 +424,14 @@ describe('fam-mirror CLI: real runs', () => {
     try {
       await waitFor(() => /dry run: every replica would be seeded \(nothing sent\); watching \(ready in/.test(r.stdout()), { what: 'dry seed' });
       await writeFile(join(src, 'later.txt'), 'l\n');
-      await waitFor(() => /would get 1 path: rsync /.test(r.stdout()), { what: 'the planned batch' });
+      await waitFor(() => /, 1 listed path: would send 1 file/.test(r.stdout()), { what: 'the planned batch' });
     } finally {
       r.child.kill('SIGTERM');
     }
     assert.equal(await r.exit, 0, r.stderr());
-    assert.match(r.stdout(), /dry run: .*dst would get a full pass: rsync .*--delete/);
-    assert.match(r.stdout(), /\*deleting +0 extra\.txt/);
+    assert.match(r.stdout(), /dry run: .*dst, a full pass: would send 1 file, would delete 1 entry/);
+    assert.match(r.stdout(), /would delete "extra\.txt"/);
+    assert.match(r.stdout(), /by hand: rsync .*--delete/);
     assert.match(r.stdout(), /path "later\.txt"/);
     // Nothing was sent, so nothing is said to be: no "synced" line, no "seeded".
     assert.doesNotMatch(r.stdout(), /Z synced |seeded and|seeding first/);

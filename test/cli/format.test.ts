@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { MirrorError } from '../../src/errors.js';
 import {
   describeCheck,
-  describePlanned,
   describeRepaired,
   describeReload,
   describeRestartBacklog,
@@ -87,14 +86,6 @@ describe('batch, plan, verify and reload lines', () => {
     { e: { reason: 'drift-startup', repaired: 12, sample: ['x', 'new\nline'] }, want: 'drift pass (start-up) on web2 repaired 12 paths: "x", "new\\nline", …' },
   ];
   for (const r of repaired) it(r.want, () => assert.equal(describeRepaired({ replica: 'web2', ...r.e }), r.want));
-
-  it("a planned batch: its paths quoted (a file name is data), then rsync's items", () => {
-    assert.deepEqual(describePlanned({ replica: 'r', paths: ['a b', 'new\nline'], args: ['-a', '--from0'], items: ['>f+++++++++ 3 a b'] } as never), {
-      line: 'dry run: r would get 2 paths: rsync -a --from0',
-      details: '  path "a b"\n  path "new\\nline"\n  >f+++++++++ 3 a b\n',
-    });
-    assert.deepEqual(describePlanned({ replica: 'r', paths: 'full', args: ['-a'], items: [] } as never), { line: 'dry run: r would get a full pass: rsync -a', details: '' });
-  });
 
   it('verify: identical, differences, and how many more', () => {
     const out = describeVerify([

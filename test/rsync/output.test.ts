@@ -88,8 +88,14 @@ describe('parseProgress', () => {
       '   1234567  45%   10.00MB/s    0:01:02 (xfr#12, ir-chk=1000/1300)',
       { bytes: 1234567, percent: 45, rate: '10.00MB/s', bytesPerSec: 10 * 1024 * 1024, eta: '0:01:02', filesDone: 300, filesTotal: 1300, listComplete: false },
     ],
-    ['   1234567  45%  512.50kB/s    0:01:02 (xfr#12, to-chk=10/1300)', { bytes: 1234567, percent: 45, rate: '512.50kB/s', bytesPerSec: 524800, eta: '0:01:02', filesDone: 1290, filesTotal: 1300, listComplete: true }],
-    ['   1234567  45%    1.50GB/s    0:01:02 (xfr#12, to-chk=10/1300)', { bytes: 1234567, percent: 45, rate: '1.50GB/s', bytesPerSec: 1.5 * 1024 ** 3, eta: '0:01:02', filesDone: 1290, filesTotal: 1300, listComplete: true }],
+    [
+      '   1234567  45%  512.50kB/s    0:01:02 (xfr#12, to-chk=10/1300)',
+      { bytes: 1234567, percent: 45, rate: '512.50kB/s', bytesPerSec: 524800, eta: '0:01:02', filesDone: 1290, filesTotal: 1300, listComplete: true },
+    ],
+    [
+      '   1234567  45%    1.50GB/s    0:01:02 (xfr#12, to-chk=10/1300)',
+      { bytes: 1234567, percent: 45, rate: '1.50GB/s', bytesPerSec: 1.5 * 1024 ** 3, eta: '0:01:02', filesDone: 1290, filesTotal: 1300, listComplete: true },
+    ],
     ['>f+++++++++ 20043 f1', undefined],
     ['*deleting   0 100% done', undefined],
     ['', undefined],
