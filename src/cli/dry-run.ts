@@ -19,7 +19,8 @@ export function describeItem(line: string): string {
   const m = /^(\S+)\s+\d+ (.*)$/s.exec(line);
   if (m === null) return line;
   const [code, rest] = [m[1]!, m[2]!];
-  const link = / -> /.exec(rest);
+  // %L: " -> target" for a symlink, " => target" for a hard link.
+  const link = / [-=]> /.exec(rest);
   const name = JSON.stringify(link === null ? rest : rest.slice(0, link.index));
   const target = link === null ? '' : ` -> ${JSON.stringify(rest.slice(link.index + 4))}`;
   if (code.startsWith('*deleting')) return `would delete ${name}`;
@@ -68,5 +69,5 @@ export function handCommand(e: PlannedEvent, options: NormalizedOptions, homeDir
       strictHostKeyChecking: options.strictHostKeyChecking,
     };
   }
-  return shellLine(handArgv(options.rsyncPath, e.args, ssh));
+  return shellLine(handArgv(options.rsyncPath, e.args, ssh, options.exclude));
 }

@@ -22,11 +22,16 @@ export interface HandSsh {
   strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
 }
 
-/** The argv (rsync first) of the hand command; `ssh` undefined for a local replica. */
-export function handArgv(rsyncPath: string, args: readonly string[], ssh: HandSsh | undefined): string[] {
+/**
+ * The argv (rsync first) of the hand command; `ssh` undefined for a local replica. The mirror's
+ * exclude rule file is removed when it stops: the hand command names its patterns with --exclude,
+ * which means what a line of that file means (args.ts, encodeExcludeRules).
+ */
+export function handArgv(rsyncPath: string, args: readonly string[], ssh: HandSsh | undefined, excludes: readonly string[] = []): string[] {
   const out = [rsyncPath];
   for (const [i, arg] of args.entries()) {
-    if (arg.startsWith('--rsh=')) {
+    if (arg.startsWith('--exclude-from=')) out.push(...excludes.map((p) => `--exclude=${p}`));
+    else if (arg.startsWith('--rsh=')) {
       if (ssh !== undefined) out.push('-e', sshCommand(ssh));
     } else if (ssh !== undefined && i === args.length - 1 && arg.startsWith(`${BRIDGE_HOST}:`)) {
       const host = ssh.host.includes(':') ? `[${ssh.host}]` : ssh.host;
@@ -53,9 +58,9 @@ export function rshWord(word: string): string {
 
 /**
  * The shell line of an argv: a word that is plain stays bare, any other word and every path
- * (source, destination, key, rule file) is shell-quoted.
+ * (source, destination, key) is shell-quoted.
  */
 export function shellLine(argv: readonly string[]): string {
   const afterDashes = argv.indexOf('--');
-  return argv.map((w, i) => (/^[A-Za-z0-9_%+=:,.-]+$/.test(w) && !(afterDashes >= 0 && i > afterDashes) && !/^--exclude-from=/.test(w) ? w : shellQuote(w))).join(' ');
+  return argv.map((w, i) => (/^[A-Za-z0-9_%+=:,.-]+$/.test(w) && !(afterDashes >= 0 && i > afterDashes) ? w : shellQuote(w))).join(' ');
 }

@@ -6,7 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -65,14 +65,17 @@ describe('fam-mirror --dry-run', () => {
     const tmp = await makeTempDir('fam-cli-dry-local-');
     const src = join(tmp, 'src');
     await seedTree(src);
-    const out = await dryRun([src, './replica'], tmp, join(tmp, 'xdg'));
+    await writeFile(join(src, 'scratch.tmp'), 'excluded\n');
+    const out = await dryRun(['--exclude', '*.tmp', src, './replica'], tmp, join(tmp, 'xdg'));
     assertHonest(out);
     assert.match(out, new RegExp(`dry run: ${join(tmp, 'replica')}, a full pass: would send 2 files, would delete 0 entries`));
     assert.match(out, / {2}would create the replica directory /);
     assert.equal(existsSync(join(tmp, 'replica')), false, 'the replica was not made');
     assert.equal(existsSync(join(tmp, 'xdg')), false, 'no state written');
     const cmd = await runByHand(out);
-    assert.match(cmd, /^rsync .* -- '[^']+\/src\/' '[^']+\/replica\/'$/);
+    assert.match(cmd, /^rsync .* '--exclude=\*\.tmp' -- '[^']+\/src\/' '[^']+\/replica\/'$/);
+    assert.equal(existsSync(join(tmp, 'replica', 'scratch.tmp')), false, 'the exclude holds by hand too');
+    await rm(join(src, 'scratch.tmp'));
     await assertTreesEqual(src, join(tmp, 'replica'), 'the hand command seeds the replica');
   });
 

@@ -14,7 +14,7 @@ describe('describeItem: rsync says what it would do, in words', () => {
     ['<f+++++++++ 0 x', 'would send "x" (new)'],
     ['cd+++++++++ 0 sub/', 'would create directory "sub/"'],
     ['cL+++++++++ 0 link -> ../target', 'would create symlink "link" -> "../target"'],
-    ['hf+++++++++ 0 b => a', 'would hard-link "b => a"'],
+    ['hf+++++++++ 0 b => a', 'would hard-link "b" to "a"'],
     ['.d..t...... 0 ./', 'would update the attributes of "./"'],
     ['.f...p..... 0 run.sh', 'would update the attributes of "run.sh"'],
     ["cd+++++++++ 0 it's\\#012new/", 'would create directory "it\'s\\\\#012new/"'],

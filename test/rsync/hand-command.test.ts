@@ -60,6 +60,21 @@ describe('handArgv: the bridge becomes OpenSSH', () => {
   }
 });
 
+describe('handArgv: the exclude rule file (removed when the mirror stops) becomes --exclude options', () => {
+  const withRules = buildRsyncCall(full, { path: '/backup/www' }, { ...settings, excludeFile: '/tmp/fam-x/rules' }).args;
+  it('one --exclude per pattern where the rule file was, with what each pattern says', () => {
+    const out = handArgv('rsync', withRules, undefined, ['*.tmp', '#cache', 'a\nb']);
+    assert.ok(!out.some((w) => w.startsWith('--exclude-from=')), 'no rule file');
+    const at = out.indexOf('--exclude=*.tmp');
+    assert.deepEqual(out.slice(at, at + 3), ['--exclude=*.tmp', '--exclude=#cache', '--exclude=a\nb']);
+  });
+  it('no pattern given: nothing in its place', () =>
+    assert.deepEqual(
+      handArgv('rsync', withRules, undefined).filter((w) => w.startsWith('--exclude')),
+      [],
+    ));
+});
+
 describe('rshWord and shellLine', () => {
   const words: Array<[string, string]> = [
     ['ssh', 'ssh'],
@@ -71,8 +86,8 @@ describe('rshWord and shellLine', () => {
   for (const [w, want] of words) it(`rsh word ${JSON.stringify(w)}`, () => assert.equal(rshWord(w), want));
   it('plain options bare; paths, spaces and quotes shell-quoted', () => {
     assert.equal(
-      shellLine(['rsync', '-a', '--timeout=30', '--out-format=%i %n', '--exclude-from=/tmp/x', '-e', 'ssh -p 2', '--', '/srv/www/', "h:/it's/"]),
-      `rsync -a --timeout=30 '--out-format=%i %n' '--exclude-from=/tmp/x' -e 'ssh -p 2' -- '/srv/www/' 'h:/it'\\''s/'`,
+      shellLine(['rsync', '-a', '--timeout=30', '--out-format=%i %n', '--exclude=*.tmp', '-e', 'ssh -p 2', '--', '/srv/www/', "h:/it's/"]),
+      `rsync -a --timeout=30 '--out-format=%i %n' '--exclude=*.tmp' -e 'ssh -p 2' -- '/srv/www/' 'h:/it'\\''s/'`,
     );
   });
 });
