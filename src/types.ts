@@ -82,8 +82,8 @@ export interface ProgressEvent {
   eta: string;
   filesDone?: number;
   filesTotal?: number;
-  /** rsync has its whole file list: percent, eta and filesTotal no longer move backwards. */
-  listComplete: boolean;
+  /** rsync has its whole file list: percent, eta and filesTotal no longer move backwards. Absent when the record does not say. */
+  listComplete?: boolean;
   /** Files whose data was sent so far. */
   filesSent: number;
 }

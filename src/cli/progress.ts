@@ -30,6 +30,11 @@ export interface ProgressView {
   /** undefined while rsync's file list still grows. */
   percent: number | undefined;
   bytes: number;
+  /** rsync said its list is complete (to-chk); a record printed mid-file says nothing and keeps it. */
+  complete: boolean;
+  /** The last file counts rsync gave (a record printed mid-file has none). */
+  filesDone?: number;
+  filesTotal?: number;
 }
 
 /**
@@ -37,19 +42,25 @@ export interface ProgressView {
  * grow, so fewer bytes than before means a new pass (the last one failed before its end).
  */
 export function nextView(prev: ProgressView | undefined, e: ProgressEvent): ProgressView {
-  const fresh = prev === undefined || e.bytes < prev.bytes;
-  const before = fresh ? undefined : prev.percent;
-  if (!e.listComplete) return { percent: before, bytes: e.bytes };
-  return { percent: Math.max(before ?? 0, Math.min(100, e.percent)), bytes: e.bytes };
+  const last = prev === undefined || e.bytes < prev.bytes ? undefined : prev;
+  const complete = e.listComplete ?? last?.complete ?? false;
+  const view: ProgressView = { percent: last?.percent, bytes: e.bytes, complete };
+  const files = e.filesTotal === undefined ? last : e;
+  if (files?.filesTotal !== undefined) {
+    view.filesDone = files.filesDone;
+    view.filesTotal = files.filesTotal;
+  }
+  if (complete) view.percent = Math.max(last?.percent ?? 0, Math.min(100, e.percent));
+  return view;
 }
 
 export function describeProgress(e: ProgressEvent, view: ProgressView): string {
   const rate = humanRate(e.bytesPerSec);
   if (view.percent === undefined) {
-    const checked = e.filesDone === undefined ? '' : `${e.filesDone} files checked, `;
+    const checked = view.filesDone === undefined ? '' : `${view.filesDone} files checked, `;
     return `${checked}listing more, ${humanBytes(e.bytes)}, ${rate}`;
   }
-  const files = e.filesTotal === undefined ? '' : ` ${e.filesDone}/${e.filesTotal} files,`;
+  const files = view.filesTotal === undefined ? '' : ` ${view.filesDone}/${view.filesTotal} files,`;
   return `${view.percent}%${files} ${humanBytes(e.bytes)}, ${rate}, ETA ${e.eta}`;
 }
 

@@ -132,8 +132,9 @@ export interface ProgressRecord {
   /**
    * rsync has its whole file list (`to-chk`): percent and filesTotal are final. With incremental
    * recursion (`ir-chk`, rsync's man page, --recursive) the list grows while files are sent.
+   * Absent when the record does not say (one printed while a file is under way).
    */
-  listComplete: boolean;
+  listComplete?: boolean;
 }
 
 /** rsync's progress rate units: powers of 1024 whatever the letters say (progress.c). */
@@ -149,8 +150,8 @@ export function parseProgress(record: string): ProgressRecord | undefined {
     rate: m[3]!,
     bytesPerSec: Math.round(Number(m[4]) * RATE_UNITS[m[5]!]!),
     eta: m[6]!,
-    listComplete: m[7] === 'to',
   };
+  if (m[7] !== undefined) out.listComplete = m[7] === 'to';
   if (m[8] !== undefined && m[9] !== undefined) {
     out.filesTotal = Number(m[9]);
     out.filesDone = out.filesTotal - Number(m[8]);

@@ -127,7 +127,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
       const now = Date.now();
       // rsync prints 100 % for every file checked after the last byte went: only the record that
       // checks the last file of a complete list is let through early, once.
-      const last = progress.listComplete && progress.filesDone === progress.filesTotal;
+      const last = progress.listComplete === true && progress.filesDone === progress.filesTotal;
       if (now - lastProgressAt < PROGRESS_EVERY_MS && !(last && !lastSent)) return;
       lastSent ||= last;
       lastProgressAt = now;

@@ -38,49 +38,94 @@ describe('one unit system: powers of 1024, /s for rates', () => {
 });
 
 describe('nextView: the percent shown never goes back', () => {
-  const rows: Array<{ name: string; prev: ProgressView | undefined; e: Partial<ProgressEvent>; want: ProgressView }> = [
-    { name: 'first record, list complete', prev: undefined, e: { percent: 10, bytes: 100 }, want: { percent: 10, bytes: 100 } },
-    { name: 'first record, list still growing: no percent', prev: undefined, e: { percent: 80, bytes: 100, listComplete: false }, want: { percent: undefined, bytes: 100 } },
-    { name: 'growing list after growing list', prev: { percent: undefined, bytes: 100 }, e: { percent: 3, bytes: 200, listComplete: false }, want: { percent: undefined, bytes: 200 } },
-    { name: 'the list becomes complete', prev: { percent: undefined, bytes: 200 }, e: { percent: 40, bytes: 300 }, want: { percent: 40, bytes: 300 } },
-    { name: 'rsync says less: the shown percent stays', prev: { percent: 40, bytes: 300 }, e: { percent: 38, bytes: 310 }, want: { percent: 40, bytes: 310 } },
-    { name: 'rsync says more', prev: { percent: 40, bytes: 310 }, e: { percent: 41, bytes: 320 }, want: { percent: 41, bytes: 320 } },
-    { name: 'an incomplete record after a percent keeps it', prev: { percent: 41, bytes: 320 }, e: { percent: 2, bytes: 330, listComplete: false }, want: { percent: 41, bytes: 330 } },
-    { name: 'fewer bytes: a new pass starts from its own percent', prev: { percent: 90, bytes: 5000 }, e: { percent: 5, bytes: 10 }, want: { percent: 5, bytes: 10 } },
-    { name: 'fewer bytes, growing list: unknown again', prev: { percent: 90, bytes: 5000 }, e: { percent: 50, bytes: 10, listComplete: false }, want: { percent: undefined, bytes: 10 } },
-    { name: 'never above 100', prev: undefined, e: { percent: 101, bytes: 1 }, want: { percent: 100, bytes: 1 } },
+  type V = ProgressView;
+  const none = { filesDone: undefined, filesTotal: undefined };
+  const f = (filesDone: number, filesTotal: number) => ({ filesDone, filesTotal });
+  const rows: Array<{ name: string; prev: V | undefined; e: Partial<ProgressEvent>; want: V }> = [
+    { name: 'first record, list complete', prev: undefined, e: { percent: 10, bytes: 100 }, want: { percent: 10, bytes: 100, complete: true, ...f(5, 10) } },
+    {
+      name: 'first record, list still growing: no percent',
+      prev: undefined,
+      e: { percent: 80, bytes: 100, listComplete: false },
+      want: { percent: undefined, bytes: 100, complete: false, ...f(5, 10) },
+    },
+    {
+      name: 'first record says nothing (no counts): unknown',
+      prev: undefined,
+      e: { percent: 0, bytes: 100, listComplete: undefined, ...none },
+      want: { percent: undefined, bytes: 100, complete: false },
+    },
+    {
+      name: 'growing list after growing list',
+      prev: { percent: undefined, bytes: 100, complete: false },
+      e: { percent: 3, bytes: 200, listComplete: false, ...f(30, 90) },
+      want: { percent: undefined, bytes: 200, complete: false, ...f(30, 90) },
+    },
+    {
+      name: 'a mid-file record while the list grows: still unknown, the counts kept',
+      prev: { percent: undefined, bytes: 200, complete: false, ...f(30, 90) },
+      e: { percent: 90, bytes: 250, listComplete: undefined, ...none },
+      want: { percent: undefined, bytes: 250, complete: false, ...f(30, 90) },
+    },
+    { name: 'the list becomes complete', prev: { percent: undefined, bytes: 250, complete: false }, e: { percent: 40, bytes: 300 }, want: { percent: 40, bytes: 300, complete: true, ...f(5, 10) } },
+    {
+      name: 'rsync says less: the shown percent stays',
+      prev: { percent: 40, bytes: 300, complete: true },
+      e: { percent: 38, bytes: 310 },
+      want: { percent: 40, bytes: 310, complete: true, ...f(5, 10) },
+    },
+    { name: 'rsync says more', prev: { percent: 40, bytes: 310, complete: true }, e: { percent: 41, bytes: 320 }, want: { percent: 41, bytes: 320, complete: true, ...f(5, 10) } },
+    {
+      name: 'a mid-file record after the list is complete: its percent counts, the counts kept',
+      prev: { percent: 41, bytes: 320, complete: true, ...f(7, 10) },
+      e: { percent: 60, bytes: 330, listComplete: undefined, ...none },
+      want: { percent: 60, bytes: 330, complete: true, ...f(7, 10) },
+    },
+    {
+      name: 'fewer bytes: a new pass starts from its own percent',
+      prev: { percent: 90, bytes: 5000, complete: true },
+      e: { percent: 5, bytes: 10 },
+      want: { percent: 5, bytes: 10, complete: true, ...f(5, 10) },
+    },
+    {
+      name: 'fewer bytes, a record that says nothing: unknown again',
+      prev: { percent: 90, bytes: 5000, complete: true, ...f(9, 10) },
+      e: { percent: 50, bytes: 10, listComplete: undefined, ...none },
+      want: { percent: undefined, bytes: 10, complete: false },
+    },
+    { name: 'never above 100', prev: undefined, e: { percent: 101, bytes: 1 }, want: { percent: 100, bytes: 1, complete: true, ...f(5, 10) } },
   ];
   for (const r of rows) it(r.name, () => assert.deepEqual(nextView(r.prev, ev(r.e)), r.want));
 });
 
 describe('describeProgress', () => {
-  const rows: Array<{ name: string; e: Partial<ProgressEvent>; view: ProgressView; want: string }> = [
-    { name: 'complete list, with files', e: {}, view: { percent: 50, bytes: 2048 }, want: '50% 5/10 files, 2.0 KiB, 1.0 MiB/s, ETA 0:00:03' },
-    { name: 'complete list, no file count yet', e: { filesDone: undefined, filesTotal: undefined }, view: { percent: 0, bytes: 2048 }, want: '0% 2.0 KiB, 1.0 MiB/s, ETA 0:00:03' },
+  const rows: Array<{ name: string; view: ProgressView; want: string }> = [
+    { name: 'complete list, with files', view: { percent: 50, bytes: 2048, complete: true, filesDone: 5, filesTotal: 10 }, want: '50% 5/10 files, 2.0 KiB, 1.0 MiB/s, ETA 0:00:03' },
+    { name: 'complete list, no file count yet', view: { percent: 0, bytes: 2048, complete: true }, want: '0% 2.0 KiB, 1.0 MiB/s, ETA 0:00:03' },
     {
       name: 'growing list: files checked and rate, no percent, no ETA',
-      e: { listComplete: false },
-      view: { percent: undefined, bytes: 2048 },
+      view: { percent: undefined, bytes: 2048, complete: false, filesDone: 5, filesTotal: 10 },
       want: '5 files checked, listing more, 2.0 KiB, 1.0 MiB/s',
     },
-    {
-      name: 'growing list, no count yet',
-      e: { listComplete: false, filesDone: undefined, filesTotal: undefined },
-      view: { percent: undefined, bytes: 2048 },
-      want: 'listing more, 2.0 KiB, 1.0 MiB/s',
-    },
+    { name: 'growing list, no count yet', view: { percent: undefined, bytes: 2048, complete: false }, want: 'listing more, 2.0 KiB, 1.0 MiB/s' },
   ];
-  for (const r of rows) it(r.name, () => assert.equal(describeProgress(ev(r.e), r.view), r.want));
+  for (const r of rows) it(r.name, () => assert.equal(describeProgress(ev(), r.view), r.want));
 });
 
 describe('progressBar: one terminal line whatever the name', () => {
-  const view: ProgressView = { percent: 50, bytes: 2048 };
+  const view: ProgressView = { percent: 50, bytes: 2048, complete: true, filesDone: 5, filesTotal: 10 };
   const text = describeProgress(ev(), view);
   const rows: Array<{ name: string; replica: string; columns: number; view?: ProgressView; want: string }> = [
     { name: '80 columns', replica: 'web2:/var/www', columns: 80, want: `web2:/var/www [#####-----] ${text}` },
     { name: 'wide: the bar grows to 30', replica: 'web2:/var/www', columns: 200, want: `web2:/var/www [${'#'.repeat(15)}${'-'.repeat(15)}] ${text}` },
     { name: '95 columns: 25 wide', replica: 'w', columns: 95, want: `w [${'#'.repeat(13)}${'-'.repeat(12)}] ${text}` },
-    { name: 'unknown percent: dots', replica: 'w', columns: 80, view: { percent: undefined, bytes: 2048 }, want: `w [..........] ${describeProgress(ev(), { percent: undefined, bytes: 2048 })}` },
+    {
+      name: 'unknown percent: dots',
+      replica: 'w',
+      columns: 80,
+      view: { percent: undefined, bytes: 2048, complete: false },
+      want: `w [..........] ${describeProgress(ev(), { percent: undefined, bytes: 2048, complete: false })}`,
+    },
     {
       name: 'a long name loses its start',
       replica: `deploy@web2.example.org:/srv/${'x'.repeat(60)}/www`,

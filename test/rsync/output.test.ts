@@ -76,10 +76,10 @@ describe('parsePathProblems', () => {
 });
 
 describe('parseProgress', () => {
-  // listComplete: rsync says to-chk once its file list is whole; ir-chk (or nothing yet) while it grows.
+  // listComplete: rsync says to-chk once its file list is whole, ir-chk while it grows; a record printed mid-file says neither.
   // bytesPerSec: rsync's rate, whose kB/MB/GB are powers of 1024 (progress.c divides by 1024).
   const rows: Array<[string, ReturnType<typeof parseProgress>]> = [
-    ['          20000   0%    0.00kB/s    0:00:00  ', { bytes: 20000, percent: 0, rate: '0.00kB/s', bytesPerSec: 0, eta: '0:00:00', listComplete: false }],
+    ['          20000   0%    0.00kB/s    0:00:00  ', { bytes: 20000, percent: 0, rate: '0.00kB/s', bytesPerSec: 0, eta: '0:00:00' }],
     [
       '        6000000 100%  172.82MB/s    0:00:00 (xfr#300, to-chk=0/301)',
       { bytes: 6000000, percent: 100, rate: '172.82MB/s', bytesPerSec: Math.round(172.82 * 1024 * 1024), eta: '0:00:00', filesDone: 301, filesTotal: 301, listComplete: true },
