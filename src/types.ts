@@ -62,6 +62,10 @@ export interface PlannedEvent {
   paths: string[] | 'full';
   /** What rsync reports it would change (itemized; at most 200 lines). */
   items: string[];
+  /** Of all rsync's itemized lines (not only those kept): entries it would change, files it would send, entries it would delete. */
+  changes: number;
+  files: number;
+  deletions: number;
 }
 
 /** A full pass (seed, reconcile) under way on one replica, as rsync reports it. */
@@ -69,11 +73,17 @@ export interface ProgressEvent {
   replica: string;
   /** Bytes of the tree handled so far (sent or found up to date). */
   bytes: number;
+  /** rsync's percent of the file list known so far: it can drop while listComplete is false. */
   percent: number;
+  /** rsync's rendering of the rate (its kB/MB are powers of 1024), and the same in bytes per second. */
   rate: string;
+  bytesPerSec: number;
+  /** rsync's estimate of the time left (h:mm:ss), of the list known so far. */
   eta: string;
   filesDone?: number;
   filesTotal?: number;
+  /** rsync has its whole file list: percent, eta and filesTotal no longer move backwards. Absent when the record does not say. */
+  listComplete?: boolean;
   /** Files whose data was sent so far. */
   filesSent: number;
 }

@@ -239,7 +239,12 @@ describe('INIT_MIRROR', () => {
       knownHostsFiles: [h1!.knownHostsFile],
     });
     const progress: number[] = [];
-    m.on('progress', (e) => progress.push(e.percent));
+    const perReplica = new Map<string, number>();
+    m.on('progress', (e) => {
+      progress.push(e.percent);
+      perReplica.set(e.replica, (perReplica.get(e.replica) ?? 0) + 1);
+    });
+    const seedStarted = Date.now();
     let writing = true;
     const writer = (async () => {
       for (let i = 0; writing && i < 400; i++) {
@@ -249,12 +254,15 @@ describe('INIT_MIRROR', () => {
       }
     })();
     await m.start();
+    const seedMs = Date.now() - seedStarted;
     writing = false;
     await writer;
     await m.flush();
     await assertTreesEqual(src, r1, 'seed r1');
     await assertTreesEqual(src, r2, 'seed r2');
     assert.ok(progress.includes(100), `the seed reported progress up to 100 %: ${progress.join()}`);
+    // One event per 250 ms and replica, and the final one: rsync's run of 100 % records is not passed on.
+    for (const [replica, n] of perReplica) assert.ok(n <= Math.ceil(seedMs / 250) + 2, `${replica}: ${n} progress events in a ${seedMs} ms seed`);
   });
 });
 

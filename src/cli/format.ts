@@ -5,21 +5,13 @@
  */
 import type { StartResult } from '../mirror.js';
 import type { GroupReconfigureResult } from '../mirror-group.js';
-import type { PlannedEvent, ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
+import type { ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
 import { codeVerdict } from '../core/error-verdicts.js';
 import type { VerifyResult } from '../rsync/verify.js';
 import type { StatusDocument } from './control.js';
+import { describeProgress, humanBytes, nextView, ProgressThrottle, progressBar, type ProgressView } from './progress.js';
 
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { humanBytes } from './progress.js';
 
 export function logLine(at: Date, line: string): string {
   return `${at.toISOString()} ${line}\n`;
@@ -44,18 +36,6 @@ export function describeOwed(b: RestartBacklog): string {
 
 export function describeRestartBacklog(e: RestartBacklogEvent): string {
   return e.cleared ? `replica ${e.replica} has caught up: it has the ${describeOwed(e)}` : `replica ${e.replica} is behind: it lacks ${describeOwed(e)}`;
-}
-
-export function describeProgress(e: ProgressEvent): string {
-  const files = e.filesTotal === undefined ? '' : ` ${e.filesDone}/${e.filesTotal} files,`;
-  return `${e.percent}%${files} ${humanBytes(e.bytes)}, ${e.rate}, ETA ${e.eta}`;
-}
-
-/** One replica's bar, 10 to 30 characters wide as the terminal allows. */
-export function progressBar(e: ProgressEvent, columns: number): string {
-  const width = Math.max(10, Math.min(30, columns - 70));
-  const filled = Math.round((width * e.percent) / 100);
-  return `${e.replica} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${describeProgress(e)}`;
 }
 
 /**
@@ -90,13 +70,6 @@ export function describeRepaired(e: RepairedEvent): string {
   if (e.repaired === 0) return `drift pass (${why}) on ${e.replica}: nothing to repair`;
   const more = e.repaired > e.sample.length ? ', …' : '';
   return `drift pass (${why}) on ${e.replica} repaired ${e.repaired} path${e.repaired === 1 ? '' : 's'}: ${e.sample.map((p) => JSON.stringify(p)).join(', ')}${more}`;
-}
-
-/** A dry run's batch: the log line, then its listed paths and rsync's itemized changes, one a line. */
-export function describePlanned(e: PlannedEvent): { line: string; details: string } {
-  const what = e.paths === 'full' ? 'a full pass' : `${e.paths.length} path${e.paths.length === 1 ? '' : 's'}`;
-  const paths = e.paths === 'full' ? [] : e.paths.map((p) => `  path ${JSON.stringify(p)}\n`);
-  return { line: `dry run: ${e.replica} would get ${what}: rsync ${e.args.join(' ')}`, details: [...paths, ...e.items.map((item) => `  ${item}\n`)].join('') };
 }
 
 export function describeVerify(results: VerifyResult[]): string {
@@ -152,7 +125,7 @@ export interface Output {
   columns?: number;
 }
 
-/** Without a terminal, a replica's progress is logged this often (and at 100 %), fit for journald. */
+/** Without a terminal, a replica's progress is logged at most this often, fit for journald. */
 export const PLAIN_PROGRESS_EVERY_MS = 5000;
 
 /**
@@ -164,7 +137,8 @@ export class Terminal {
   readonly #now: () => number;
   readonly #tty: boolean;
   readonly #current = new Map<string, ProgressEvent>();
-  readonly #loggedAt = new Map<string, number>();
+  readonly #views = new Map<string, ProgressView>();
+  readonly #throttle = new ProgressThrottle(PLAIN_PROGRESS_EVERY_MS);
   #shown = 0;
 
   constructor(out: Output, now: () => number = Date.now) {
@@ -186,11 +160,10 @@ export class Terminal {
   }
 
   progress(e: ProgressEvent): void {
+    const view = nextView(this.#views.get(e.replica), e);
+    this.#views.set(e.replica, view);
     if (!this.#tty) {
-      const now = this.#now();
-      if (now - (this.#loggedAt.get(e.replica) ?? 0) < PLAIN_PROGRESS_EVERY_MS && e.percent < 100) return;
-      this.#loggedAt.set(e.replica, now);
-      this.log(`progress ${e.replica}: ${describeProgress(e)}`);
+      if (this.#throttle.admit(e.replica, this.#now())) this.log(`progress ${e.replica}: ${describeProgress(e, view)}`);
       return;
     }
     this.#clear();
@@ -200,6 +173,8 @@ export class Terminal {
 
   /** The replica's pass is over: its bar goes. */
   done(replica: string): void {
+    this.#views.delete(replica);
+    this.#throttle.end(replica);
     if (!this.#current.has(replica)) return;
     this.#clear();
     this.#current.delete(replica);
@@ -214,7 +189,9 @@ export class Terminal {
 
   #draw(): void {
     if (!this.#tty || this.#current.size === 0) return;
-    for (const e of this.#current.values()) this.#out.write(`${progressBar(e, this.#out.columns ?? 80)}\n`);
+    // A terminal of unknown size (a pty nobody sized says 0 columns) is taken for 80.
+    const columns = this.#out.columns !== undefined && this.#out.columns > 0 ? this.#out.columns : 80;
+    for (const e of this.#current.values()) this.#out.write(`${progressBar(e, this.#views.get(e.replica) ?? nextView(undefined, e), columns)}\n`);
     this.#shown = this.#current.size;
   }
 }

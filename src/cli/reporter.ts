@@ -8,7 +8,8 @@ import type { Mirror } from '../mirror.js';
 import type { ReplicaStateEvent } from '../types.js';
 import { MirrorError } from '../errors.js';
 import { codeVerdict } from '../core/error-verdicts.js';
-import { describeCheck, describePlanned, describeRepaired, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
+import { describeCheck, describeRepaired, describeRestartBacklog, describeSynced, type Terminal } from './format.js';
+import { describePlanned, handCommand } from './dry-run.js';
 
 export interface ReportOptions {
   quiet: boolean;
@@ -22,7 +23,7 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
   const { quiet } = opts;
   if (mirror.options.dryRun) {
     mirror.on('planned', (e) => {
-      const { line, details } = describePlanned(e);
+      const { line, details } = describePlanned(e, handCommand(e, mirror.options, opts.env.HOME ?? ''));
       term.log(line);
       term.write(details);
     });
@@ -61,7 +62,8 @@ export function report(mirror: Mirror, term: Terminal, opts: ReportOptions): voi
     failedAs.set(p.replica, p.code);
     alert(opts.onDown, 'replica-down')({ replica: p.replica, error: new MirrorError(p.code, p.message) });
   });
-  if (!quiet) mirror.on('progress', (e) => term.progress(e));
+  // A dry run's rsync sends nothing: its progress would be noise.
+  if (!quiet && !mirror.options.dryRun) mirror.on('progress', (e) => term.progress(e));
   mirror.on('synced', (e) => {
     term.done(e.replica);
     // A dry run sent nothing: its 'planned' line above already says what would have been.

@@ -118,24 +118,43 @@ export function createdItem(line: string): string | undefined {
 
 export interface ProgressRecord {
   bytes: number;
+  /** Of the file list known so far: it can drop while the list still grows (listComplete false). */
   percent: number;
   /** rsync's own rendering, e.g. `172.82MB/s`. */
   rate: string;
-  /** rsync's estimate (h:mm:ss) of the time left. */
+  /** The same rate in bytes per second. */
+  bytesPerSec: number;
+  /** rsync's estimate (h:mm:ss) of the time left, of the list known so far. */
   eta: string;
   /** Files checked so far and in all, when rsync knows (`to-chk`; `ir-chk` while the list still grows). */
   filesDone?: number;
   filesTotal?: number;
+  /**
+   * rsync has its whole file list (`to-chk`): percent and filesTotal are final. With incremental
+   * recursion (`ir-chk`, rsync's man page, --recursive) the list grows while files are sent.
+   * Absent when the record does not say (one printed while a file is under way).
+   */
+  listComplete?: boolean;
 }
+
+/** rsync's progress rate units: powers of 1024 whatever the letters say (progress.c). */
+const RATE_UNITS: Record<string, number> = { 'kB/s': 1024, 'MB/s': 1024 ** 2, 'GB/s': 1024 ** 3 };
 
 /** Parses one `--info=progress2 --no-h` record (`6000000 100%  172.82MB/s  0:00:00 (xfr#300, to-chk=0/301)`). Pure. */
 export function parseProgress(record: string): ProgressRecord | undefined {
-  const m = /^\s*(\d+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:\s+\(xfr#\d+, (?:to|ir)-chk=(\d+)\/(\d+)\))?\s*$/.exec(record);
+  const m = /^\s*(\d+)\s+(\d+)%\s+((\d+(?:\.\d+)?)([kMG]B\/s))\s+(\d+:\d\d:\d\d)(?:\s+\(xfr#\d+, (to|ir)-chk=(\d+)\/(\d+)\))?\s*$/.exec(record);
   if (m === null) return undefined;
-  const out: ProgressRecord = { bytes: Number(m[1]), percent: Number(m[2]), rate: m[3]!, eta: m[4]! };
-  if (m[5] !== undefined && m[6] !== undefined) {
-    out.filesTotal = Number(m[6]);
-    out.filesDone = out.filesTotal - Number(m[5]);
+  const out: ProgressRecord = {
+    bytes: Number(m[1]),
+    percent: Number(m[2]),
+    rate: m[3]!,
+    bytesPerSec: Math.round(Number(m[4]) * RATE_UNITS[m[5]!]!),
+    eta: m[6]!,
+  };
+  if (m[7] !== undefined) out.listComplete = m[7] === 'to';
+  if (m[8] !== undefined && m[9] !== undefined) {
+    out.filesTotal = Number(m[9]);
+    out.filesDone = out.filesTotal - Number(m[8]);
   }
   return out;
 }

@@ -22,7 +22,7 @@ import { GuardState } from './replica-refusal.js';
 import type { GuardMemory } from './guard-memory.js';
 
 const debug = createDebug('fam-mirror:sync');
-/** At most this often a 'progress' event per replica (the last, 100 %, always goes out). */
+/** At most this often a 'progress' event per replica (the last, every file checked, always goes out). */
 const PROGRESS_EVERY_MS = 250;
 /** At most this many created-by-recursion paths are handed on per batch. */
 const MAX_UNNAMED = 10_000;
@@ -112,6 +112,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     const tally = emptyTally();
     const keep = options.dryRun ? 200 : plan.kind === 'full' ? 20 : 0;
     let lastProgressAt = 0;
+    let lastSent = false;
     const listed = plan.kind === 'paths' ? new Set(plan.paths) : undefined;
     const unnamed: string[] = [];
     // rsync's own changes (its progress records interleave with them): the drift pass reports the first.
@@ -127,7 +128,11 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
         return tallyItem(tally, line);
       }
       const now = Date.now();
-      if (now - lastProgressAt < PROGRESS_EVERY_MS && progress.percent < 100) return;
+      // rsync prints 100 % for every file checked after the last byte went: only the record that
+      // checks the last file of a complete list is let through early, once.
+      const last = progress.listComplete === true && progress.filesDone === progress.filesTotal;
+      if (now - lastProgressAt < PROGRESS_EVERY_MS && !(last && !lastSent)) return;
+      lastSent ||= last;
       lastProgressAt = now;
       deps.onProgress({ replica: replica.id, ...progress, filesSent: tally.files });
     };
@@ -139,13 +144,24 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     let partial: RsyncRun | undefined;
     for (const call of buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
+      const before = { ...tally };
       // Aborted while it waited for its turn: it does not start at all (exit 20, as rsync's on a signal).
       run = await limit(() => (signal?.aborted === true ? Promise.resolve({ exitCode: 20, stderr: '' }) : transport.rsync(args, call.stdin, { maxLines: keep, onLine, signal, guard })));
       if (signal?.aborted === true) return { verdict: 'retry', aborted: true };
       if (guardRefusal(run.exitCode) !== undefined) break;
       sample.push(...(run.lines ?? []));
       if (options.dryRun && classifyExit(run.exitCode) === 'ok') {
-        deps.onPlanned({ replica: replica.id, args: call.args, paths: call.paths, items: run.lines ?? [] });
+        // rsync's progress records share stdout with its itemized lines: they are not changes.
+        const items = (run.lines ?? []).filter((line) => parseProgress(line) === undefined);
+        deps.onPlanned({
+          replica: replica.id,
+          args: call.args,
+          paths: call.paths,
+          items,
+          changes: tally.changed - before.changed,
+          files: tally.files - before.files,
+          deletions: tally.deleted - before.deleted,
+        });
       }
       const named = classifyExit(run.exitCode) === 'partial' ? problemPaths(run.stderr, options.source, replica.path) : undefined;
       if (named !== undefined) {

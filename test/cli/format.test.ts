@@ -4,8 +4,6 @@ import assert from 'node:assert/strict';
 import { MirrorError } from '../../src/errors.js';
 import {
   describeCheck,
-  describePlanned,
-  describeProgress,
   describeRepaired,
   describeReload,
   describeRestartBacklog,
@@ -14,7 +12,6 @@ import {
   formatStatus,
   humanBytes,
   logLine,
-  progressBar,
   seedClaim,
   Terminal,
 } from '../../src/cli/format.js';
@@ -34,28 +31,10 @@ describe('humanBytes', () => {
   for (const [n, want] of rows) it(`${n} → ${want}`, () => assert.equal(humanBytes(n), want));
 });
 
-describe('log lines and progress', () => {
-  const e: ProgressEvent = { replica: 'web2:/var/www', percent: 50, bytes: 2048, rate: '1.00MB/s', eta: '0:00:03', filesDone: 5, filesTotal: 10 } as ProgressEvent;
-
+describe('log lines', () => {
   it('a log line starts with its ISO time', () => {
     assert.equal(logLine(new Date(Date.UTC(2026, 10, 22, 6, 40, 32)), 'synced'), '2026-11-22T06:40:32.000Z synced\n');
   });
-
-  it('progress with and without a file count', () => {
-    assert.equal(describeProgress(e), '50% 5/10 files, 2.0 KiB, 1.00MB/s, ETA 0:00:03');
-    assert.equal(describeProgress({ ...e, filesTotal: undefined } as ProgressEvent), '50% 2.0 KiB, 1.00MB/s, ETA 0:00:03');
-  });
-
-  const bars: Array<{ columns: number; percent: number; bar: string }> = [
-    { columns: 80, percent: 50, bar: '[#####-----]' },
-    { columns: 40, percent: 0, bar: '[----------]' },
-    { columns: 95, percent: 100, bar: `[${'#'.repeat(25)}]` },
-    { columns: 200, percent: 10, bar: `[###${'-'.repeat(27)}]` },
-  ];
-  for (const b of bars) {
-    it(`a bar on ${b.columns} columns at ${b.percent}%`, () =>
-      assert.equal(progressBar({ ...e, percent: b.percent }, b.columns), `web2:/var/www ${b.bar} ${describeProgress({ ...e, percent: b.percent })}`));
-  }
 });
 
 describe('describeCheck: one line per replica as its start-up check ends', () => {
@@ -135,14 +114,6 @@ describe('batch, plan, verify and reload lines', () => {
     { e: { reason: 'drift-startup', repaired: 12, sample: ['x', 'new\nline'] }, want: 'drift pass (start-up) on web2 repaired 12 paths: "x", "new\\nline", …' },
   ];
   for (const r of repaired) it(r.want, () => assert.equal(describeRepaired({ replica: 'web2', ...r.e }), r.want));
-
-  it("a planned batch: its paths quoted (a file name is data), then rsync's items", () => {
-    assert.deepEqual(describePlanned({ replica: 'r', paths: ['a b', 'new\nline'], args: ['-a', '--from0'], items: ['>f+++++++++ 3 a b'] } as never), {
-      line: 'dry run: r would get 2 paths: rsync -a --from0',
-      details: '  path "a b"\n  path "new\\nline"\n  >f+++++++++ 3 a b\n',
-    });
-    assert.deepEqual(describePlanned({ replica: 'r', paths: 'full', args: ['-a'], items: [] } as never), { line: 'dry run: r would get a full pass: rsync -a', details: '' });
-  });
 
   it('verify: identical, differences, and how many more', () => {
     const out = describeVerify([
@@ -229,9 +200,19 @@ describe('Terminal', () => {
     const term = new Terminal({ write: (s: string) => (text += s), isTTY, columns: 80 }, () => now);
     return { term, text: () => text, at: (ms: number) => (now = ms) };
   }
-  const e = (percent: number, replica = 'r1'): ProgressEvent => ({ replica, percent, bytes: 0, rate: '0.00kB/s', eta: '0:00:00' }) as ProgressEvent;
+  const e = (percent: number, replica = 'r1', more: Partial<ProgressEvent> = {}): ProgressEvent => ({
+    replica,
+    percent,
+    bytes: percent,
+    rate: '0.00kB/s',
+    bytesPerSec: 0,
+    eta: '0:00:00',
+    listComplete: true,
+    filesSent: 0,
+    ...more,
+  });
 
-  it('without a terminal: a progress line per replica every 5 s, and always the last one', () => {
+  it("without a terminal: a replica's first progress line 5 s into its pass, then one per 5 s at most, 100 % included", () => {
     const t = fake(false);
     t.term.progress(e(10));
     t.at(1_001_000);
@@ -241,18 +222,35 @@ describe('Terminal', () => {
     t.term.progress(e(30));
     t.at(1_005_001);
     t.term.progress(e(100));
+    t.at(1_006_000);
+    t.term.progress(e(40, 'r2'));
+    t.at(1_009_999);
+    t.term.progress(e(100));
+    t.at(1_010_000);
+    t.term.progress(e(100));
+    t.term.done('r1');
+    t.at(1_016_000);
+    t.term.progress(e(1)); // a new pass of r1: its own 5 s first
     const lines = t
       .text()
       .trim()
       .split('\n')
       .map((l) => l.replace(/^\S+ /, ''));
-    assert.deepEqual(lines, [
-      'progress r1: 10% 0 B, 0.00kB/s, ETA 0:00:00',
-      'progress r2: 20% 0 B, 0.00kB/s, ETA 0:00:00',
-      'progress r1: 30% 0 B, 0.00kB/s, ETA 0:00:00',
-      'progress r1: 100% 0 B, 0.00kB/s, ETA 0:00:00',
-    ]);
+    assert.deepEqual(lines, ['progress r1: 30% 30 B, 0 B/s, ETA 0:00:00', 'progress r2: 40% 40 B, 0 B/s, ETA 0:00:00', 'progress r1: 100% 100 B, 0 B/s, ETA 0:00:00']);
     assert.equal(t.text().includes('\x1b['), false, 'no terminal codes in a log file');
+  });
+
+  it("a percent shown is never taken back while rsync's list grows; without the whole list, files and rate only", () => {
+    const t = fake(true);
+    t.term.progress(e(5, 'r1', { listComplete: false, filesDone: 3, filesTotal: 10 }));
+    t.term.progress(e(40, 'r1', { bytes: 50, filesDone: 30, filesTotal: 100 }));
+    t.term.progress(e(35, 'r1', { bytes: 60, filesDone: 40, filesTotal: 100 }));
+    const bars = t.text().split(/\x1b\[\d+F\x1b\[0J/);
+    assert.deepEqual(bars, [
+      'r1 [..........] 3 files checked, listing more, 5 B, 0 B/s\n',
+      'r1 [####------] 40% 30/100 files, 50 B, 0 B/s, ETA 0:00:00\n',
+      'r1 [####------] 40% 40/100 files, 60 B, 0 B/s, ETA 0:00:00\n',
+    ]);
   });
 
   it('on a terminal: bars stay below the log, redrawn in place, and go when the pass is done', () => {
@@ -265,14 +263,14 @@ describe('Terminal', () => {
     assert.equal(
       t.text(),
       [
-        'r1 [#####-----] 50% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        'r1 [#####-----] 50% 50 B, 0 B/s, ETA 0:00:00\n',
         '\x1b[1F\x1b[0J',
-        'r1 [#####-----] 50% 0 B, 0.00kB/s, ETA 0:00:00\nr2 [----------] 0% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        'r1 [#####-----] 50% 50 B, 0 B/s, ETA 0:00:00\nr2 [----------] 0% 0 B, 0 B/s, ETA 0:00:00\n',
         '\x1b[2F\x1b[0J',
         '1970-01-01T00:16:40.000Z hello\n',
-        'r1 [#####-----] 50% 0 B, 0.00kB/s, ETA 0:00:00\nr2 [----------] 0% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        'r1 [#####-----] 50% 50 B, 0 B/s, ETA 0:00:00\nr2 [----------] 0% 0 B, 0 B/s, ETA 0:00:00\n',
         '\x1b[2F\x1b[0J',
-        'r2 [----------] 0% 0 B, 0.00kB/s, ETA 0:00:00\n',
+        'r2 [----------] 0% 0 B, 0 B/s, ETA 0:00:00\n',
       ].join(''),
     );
   });

@@ -76,10 +76,26 @@ describe('parsePathProblems', () => {
 });
 
 describe('parseProgress', () => {
+  // listComplete: rsync says to-chk once its file list is whole, ir-chk while it grows; a record printed mid-file says neither.
+  // bytesPerSec: rsync's rate, whose kB/MB/GB are powers of 1024 (progress.c divides by 1024).
   const rows: Array<[string, ReturnType<typeof parseProgress>]> = [
-    ['          20000   0%    0.00kB/s    0:00:00  ', { bytes: 20000, percent: 0, rate: '0.00kB/s', eta: '0:00:00' }],
-    ['        6000000 100%  172.82MB/s    0:00:00 (xfr#300, to-chk=0/301)', { bytes: 6000000, percent: 100, rate: '172.82MB/s', eta: '0:00:00', filesDone: 301, filesTotal: 301 }],
-    ['   1234567  45%   10.00MB/s    0:01:02 (xfr#12, ir-chk=1000/1300)', { bytes: 1234567, percent: 45, rate: '10.00MB/s', eta: '0:01:02', filesDone: 300, filesTotal: 1300 }],
+    ['          20000   0%    0.00kB/s    0:00:00  ', { bytes: 20000, percent: 0, rate: '0.00kB/s', bytesPerSec: 0, eta: '0:00:00' }],
+    [
+      '        6000000 100%  172.82MB/s    0:00:00 (xfr#300, to-chk=0/301)',
+      { bytes: 6000000, percent: 100, rate: '172.82MB/s', bytesPerSec: Math.round(172.82 * 1024 * 1024), eta: '0:00:00', filesDone: 301, filesTotal: 301, listComplete: true },
+    ],
+    [
+      '   1234567  45%   10.00MB/s    0:01:02 (xfr#12, ir-chk=1000/1300)',
+      { bytes: 1234567, percent: 45, rate: '10.00MB/s', bytesPerSec: 10 * 1024 * 1024, eta: '0:01:02', filesDone: 300, filesTotal: 1300, listComplete: false },
+    ],
+    [
+      '   1234567  45%  512.50kB/s    0:01:02 (xfr#12, to-chk=10/1300)',
+      { bytes: 1234567, percent: 45, rate: '512.50kB/s', bytesPerSec: 524800, eta: '0:01:02', filesDone: 1290, filesTotal: 1300, listComplete: true },
+    ],
+    [
+      '   1234567  45%    1.50GB/s    0:01:02 (xfr#12, to-chk=10/1300)',
+      { bytes: 1234567, percent: 45, rate: '1.50GB/s', bytesPerSec: 1.5 * 1024 ** 3, eta: '0:01:02', filesDone: 1290, filesTotal: 1300, listComplete: true },
+    ],
     ['>f+++++++++ 20043 f1', undefined],
     ['*deleting   0 100% done', undefined],
     ['', undefined],
