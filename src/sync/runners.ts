@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { PathFilter } from '../core/filter.js';
 import type { NormalizedOptions } from '../options.js';
 import type { Transport } from '../transport/transport.js';
-import type { MirrorEvents, Replica, SyncedEvent } from '../types.js';
+import type { FullPassReason, MirrorEvents, Replica, SyncedEvent } from '../types.js';
 import { MirrorError } from '../errors.js';
 import { codeVerdict } from '../core/error-verdicts.js';
 import { makeBatchRunner } from './batch-runner.js';
@@ -29,6 +29,8 @@ export interface RunnerWiring {
   recheck(paths: string[]): void;
   /** A journaled full pass of this replica alone: its root was emptied under it (batch-runner.ts). */
   reseed?(replica: string, reason: string): void;
+  /** Why the live full pass with this seq was queued (sync/fanout.ts). */
+  fullReason?(seq: number): FullPassReason | undefined;
 }
 
 export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecutor {
@@ -56,6 +58,7 @@ export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecu
       onProgress: (event) => w.events.emit('progress', event),
       onSentUnnamed: (paths) => w.recheck(paths),
       ...(w.reseed === undefined ? {} : { onReseed: (reason: string) => w.reseed!(replica.id, reason) }),
+      ...(w.fullReason === undefined ? {} : { fullReason: w.fullReason }),
     });
   };
 }
