@@ -13,6 +13,7 @@ import type { MirrorGroupOptions } from '../mirror-group.js';
 import { flagRows, MARKER_COMMANDS, type Command, type CommandLine, type MarkerCommand, type OptionValue } from '../core/option-table.js';
 import { parseWatchList, type WatchRoot } from '../core/watch-list.js';
 import { parseMetricsAddress } from './control.js';
+import { LOG_FORMATS, type LogFormat } from './log-line.js';
 import { loadConfig, readList, readListText, type Files } from './config.js';
 
 export class UsageError extends Error {}
@@ -22,6 +23,7 @@ export interface MirrorRun {
   /** The roots (SRC, or the lines of --watch-list) and the options they share. */
   group: MirrorGroupOptions;
   quiet: boolean;
+  logFormat: LogFormat;
   metrics: string | undefined;
   onDown: string | undefined;
   onUp: string | undefined;
@@ -121,12 +123,22 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   if (one('state-dir') === undefined) options.stateDir ??= defaultStateDir(host);
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   if (one('metrics') !== undefined) parseMetricsAddress(one('metrics')!);
+  const logFormat = one('log-format') ?? 'auto';
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new UsageError(`--log-format takes auto, plain or json, not "${logFormat}"`);
   if (watched === undefined && (typeof options.source !== 'string' || options.source === '')) {
     throw new MirrorError('ERR_OPTIONS', 'Option "source" must be a directory path.');
   }
   const { source: _source, ...shared } = options;
   const roots: WatchRoot[] = watched ?? [{ source: resolve(cwd, options.source), exclude: [] }];
-  return { command, group: { ...shared, roots, never }, quiet: v.quiet === true, metrics: one('metrics'), onDown: one('on-replica-down'), onUp: one('on-replica-up') };
+  return {
+    command,
+    group: { ...shared, roots, never },
+    quiet: v.quiet === true,
+    logFormat: logFormat as LogFormat,
+    metrics: one('metrics'),
+    onDown: one('on-replica-down'),
+    onUp: one('on-replica-up'),
+  };
 }
 
 /** A library option given as a flag, checked as its row of the option table says. */
