@@ -150,6 +150,12 @@ export function describeReload(result: GroupReconfigureResult): string[] {
   return lines;
 }
 
+/** What a full pass did, in few words: a seed sends, any other pass repairs. */
+function describeRepairCount(reason: FullPassReason, n: number): string {
+  const verb = reason === 'seed' ? 'send' : 'repair';
+  return n === 0 ? `nothing to ${verb}` : `${n} ${reason === 'seed' ? 'sent' : 'repaired'}`;
+}
+
 /** `fam-mirror status`: one table per running mirror. */
 export function formatStatus(d: StatusDocument, now: number): string {
   const head = ['REPLICA', 'STATE', 'LAG', 'BACKLOG', 'LAST SUCCESS', 'FILES', 'BYTES', 'LAST FULL PASS', 'LAST ERROR'];
@@ -161,9 +167,7 @@ export function formatStatus(d: StatusDocument, now: number): string {
     r.lastSuccessAt === undefined ? '-' : new Date(r.lastSuccessAt).toISOString().replace(/\.\d+Z$/, 'Z'),
     String(r.filesSent),
     humanBytes(r.bytesSent),
-    r.lastFullPass === undefined
-      ? '-'
-      : `${new Date(r.lastFullPass.at).toISOString().slice(11, 19)} ${r.lastFullPass.reason}: ${r.lastFullPass.repaired === 0 ? 'nothing to repair' : `${r.lastFullPass.repaired} repaired`}`,
+    r.lastFullPass === undefined ? '-' : `${new Date(r.lastFullPass.at).toISOString().slice(11, 19)} ${r.lastFullPass.reason}: ${describeRepairCount(r.lastFullPass.reason, r.lastFullPass.repaired)}`,
     r.lastError === undefined
       ? '-'
       : `${r.lastErrorAt === undefined ? '' : `${new Date(r.lastErrorAt).toISOString().slice(11, 19)} `}${r.lastError.length > 120 ? `${r.lastError.slice(0, 119)}…` : r.lastError}`,

@@ -13,7 +13,7 @@ import { isMirrorError, MirrorError } from '../errors.js';
 import { queryAll, serveMetrics, serveStatus, SOCKET_NAME } from './control.js';
 import { parseCli, UsageError, type CliHost, type Invocation, type MirrorRun, type StatusRun } from './args.js';
 import { describeReload, describeVerify, formatStatus, seedClaim, Terminal, type Output } from './format.js';
-import { formatLogLine, isJournalStream, lineStyle, SYSLOG_PRIORITY } from './log-line.js';
+import { formatLogLine, isJournalStream, lineStyle, type LineStyle } from './log-line.js';
 import { Logger } from './logger.js';
 import { report } from './reporter.js';
 import { markerCommand } from './markers.js';
@@ -53,6 +53,9 @@ const stdout: { open: boolean; onClosed: (e: NodeJS.ErrnoException) => void; out
   } satisfies Output,
 };
 
+/** How a failure that ends the command is written: journald's prefix at once, the --log-format once parsed. */
+let fatalStyle: LineStyle = 'plain';
+
 /** Runs the command and sets the exit code; whatever fails is a message on stderr, never a crash. */
 export function main(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -61,14 +64,17 @@ export function main(): void {
   });
   // Nowhere left to say anything: the exit code still tells.
   process.stderr.on('error', () => {});
-  const prefix = stderrIsJournal() ? `<${SYSLOG_PRIORITY.error}>` : '';
+  fatalStyle = lineStyle('auto', stderrIsJournal());
   run().then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
-      if (err instanceof MirrorError) process.stderr.write(`${prefix}fam-mirror: ${err.message} (${err.code})\n`);
-      else process.stderr.write(`${prefix}fam-mirror: unexpected failure: ${(err as Error)?.stack ?? String(err)}\n`);
+      // The last word in the run's own format (JSON for a shipper, a priority for the journal), untimed.
+      const style = fatalStyle === 'timestamped' ? 'plain' : fatalStyle;
+      const line = (message: string, code?: string) => formatLogLine({ level: 'error', event: 'fatal', message, ...(code === undefined ? {} : { code }) }, new Date(), style);
+      if (err instanceof MirrorError) process.stderr.write(line(`fam-mirror: ${err.message} (${err.code})`, err.code));
+      else process.stderr.write(line(`fam-mirror: unexpected failure: ${(err as Error)?.stack ?? String(err)}`));
       process.exitCode = 1;
     },
   );
@@ -106,6 +112,7 @@ async function run(): Promise<number> {
 
 async function watch(group: MirrorGroup, cli: MirrorRun): Promise<number> {
   const style = lineStyle(cli.logFormat, stderrIsJournal());
+  fatalStyle = style;
   // Lines the terminal writes itself (progress without a terminal) take the same format.
   const term = new Terminal(stdout.output, Date.now, (message, at) => formatLogLine({ level: 'info', event: 'progress', message }, at, style));
   const quiet = cli.quiet;

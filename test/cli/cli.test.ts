@@ -389,10 +389,15 @@ describe('fam-mirror CLI: real runs', () => {
       const table = await runToEnd(['status', '--state-dir', state]);
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, new RegExp(`${src} \\(pid \\d+, up \\d+s\\)`));
-      assert.match(table.stdout, /REPLICA +STATE +LAG +BACKLOG +LAST SUCCESS +FILES +BYTES +LAST ERROR/);
+      assert.match(table.stdout, /REPLICA +STATE +LAG +BACKLOG +LAST SUCCESS +FILES +BYTES +LAST FULL PASS +LAST ERROR/);
+      // Both were seeded by a full pass (--init): the table says so, and --json has the sample.
+      assert.match(table.stdout, new RegExp(`${local} +idle +.* \\d\\d:\\d\\d:\\d\\d seed: 2 sent `));
       assert.match(table.stdout, new RegExp(`${local} +idle +0\\.0s +0 `));
       assert.match(table.stdout, /down +\d+\.\ds +\d+ .*Could not connect/);
-      const json = JSON.parse((await runToEnd(['status', '--json', '--state-dir', state])).stdout) as Array<{ replicas: Array<{ replica: string; state: string; filesSent: number }> }>;
+      const json = JSON.parse((await runToEnd(['status', '--json', '--state-dir', state])).stdout) as Array<{
+        replicas: Array<{ replica: string; state: string; filesSent: number; lastFullPass?: { reason: string; repaired: number; sample: string[] } }>;
+      }>;
+      assert.deepEqual(json[0]!.replicas[0]!.lastFullPass && { ...json[0]!.replicas[0]!.lastFullPass, at: undefined }, { reason: 'seed', at: undefined, repaired: 2, sample: ['./', 'a.txt'] });
       assert.deepEqual(
         json[0]!.replicas.map((x) => x.state),
         ['idle', 'down'],

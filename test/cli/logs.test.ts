@@ -223,6 +223,11 @@ describe('fam-mirror: a closed stdout, a metrics port in use, the stopped line',
       assert.equal(await r.exit, 1, r.stdout() + r.stderr());
       assert.match(r.stderr(), new RegExp(`127\\.0\\.0\\.1:${port}.*in use.*\\(ERR_METRICS_PORT\\)`));
       assert.doesNotMatch(r.stderr(), STACK);
+      // With --log-format json the last word is JSON too.
+      const j = run(['--log-format', 'json', '--metrics', `127.0.0.1:${port}`, '--state-dir', join(tmp, 'state'), src, dst], env);
+      assert.equal(await j.exit, 1);
+      const last = JSON.parse(j.stderr().trim().split('\n').at(-1)!) as Record<string, unknown>;
+      assert.deepEqual([last.level, last.event, last.code], ['error', 'fatal', 'ERR_METRICS_PORT']);
     } finally {
       blocker.close();
     }
