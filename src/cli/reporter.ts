@@ -31,7 +31,7 @@ export function report(mirror: Mirror, term: Terminal, log: Logger, opts: Report
   // One message per failure: the check's line, the replica going down and the mirror's 'error'
   // event are one failure when they carry the same error; a changed error is said again.
   const said = new Map<string, string>();
-  const sameAsSaid = (replica: string | undefined, err: MirrorError | undefined) => {
+  const sameAsSaid = (replica: string | undefined, err: Pick<MirrorError, 'code' | 'message'> | undefined) => {
     const key = err === undefined ? undefined : `${err.code} ${err.message}`;
     if (key === undefined) return false;
     if (replica === undefined) return [...said.values()].includes(key);
@@ -122,6 +122,11 @@ export function report(mirror: Mirror, term: Terminal, log: Logger, opts: Report
     else if (e.code === 'ERR_RSYNC' && e.exitCode === 23) log.warn('problem', `problem on ${e.replica}: ${e.message}`, fields);
     else if (e.code === 'ERR_STATE_DAMAGED') log.warn('state-damaged', `WARNING: ${e.message}`, fields);
     else if (e.code === 'ERR_STATE_UNCLEAN') log.info('state-unclean', e.message, fields);
+    else {
+      // A replica already down or failed whose retry failed another way: said once per change.
+      const state = mirror.status().find((r) => r.replica === e.replica)?.state;
+      if ((state === 'down' || state === 'failed') && !sameAsSaid(e.replica, e)) log.error('replica-still-down', `replica ${e.replica} is still ${state}: ${e.message} (${e.code})`, fields);
+    }
   });
   mirror.on('error', (err) => {
     if (!sameAsSaid(undefined, err)) log.error('error', `error: ${err.message} (${err.code})`, { code: err.code });

@@ -220,7 +220,23 @@ export class Fanout {
         report(error);
       },
     };
-    return new Lane(replica.id, this.#deps.makeExecute(replica), this.#deps.timing, this.#deps.clock, listener, this.#deps.makeCheck?.(replica));
+    // A retry of a replica already down (or failed) that fails another way than its last failure is
+    // news, once per change: a 'problem' with the new code. Failing the same way again is not.
+    let lane: Lane | undefined;
+    const watched =
+      <A extends unknown[]>(run: (...args: A) => Promise<BatchOutcome>) =>
+      async (...args: A): Promise<BatchOutcome> => {
+        const outcome = await run(...args);
+        const state = lane?.status().state;
+        const last = lane?.lastError;
+        if (outcome.error !== undefined && outcome.verdict === 'retry' && (state === 'down' || state === 'failed') && last !== undefined && last.code !== outcome.error.code) {
+          events.emit('problem', problemOf(replica.id, outcome.error));
+        }
+        return outcome;
+      };
+    const check = this.#deps.makeCheck?.(replica);
+    lane = new Lane(replica.id, watched(this.#deps.makeExecute(replica)), this.#deps.timing, this.#deps.clock, listener, check === undefined ? undefined : watched(check));
+    return lane;
   }
 }
 
