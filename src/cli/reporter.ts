@@ -110,7 +110,10 @@ export function report(mirror: Mirror, term: Terminal, log: Logger, opts: Report
   });
   mirror.on('replica-down', (e) => {
     if (!sameAsSaid(e.replica, e.error))
-      log.error('replica-down', `replica ${e.replica} is down: ${e.error?.message ?? 'unknown error'}`, { replica: e.replica, ...(e.error === undefined ? {} : { code: e.error.code }) });
+      log.error('replica-down', `replica ${e.replica} is down: ${e.error === undefined ? 'unknown error' : `${e.error.message} (${e.error.code})`}`, {
+        replica: e.replica,
+        ...(e.error === undefined ? {} : { code: e.error.code }),
+      });
   });
   mirror.on('replica-up', (e) => {
     said.delete(e.replica);

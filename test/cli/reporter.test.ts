@@ -49,7 +49,7 @@ describe('reporter: one message per failure', () => {
     assert.deepEqual(out, ['replica web2 is back up\n']);
     setState('down');
     mirror.emit('replica-down', { replica: 'web2', error: refused });
-    assert.equal(err.at(-1), 'replica web2 is down: Could not connect to web2: refused.\n');
+    assert.equal(err.at(-1), 'replica web2 is down: Could not connect to web2: refused. (ERR_SSH_CONNECT)\n');
     assert.equal(err.length, 3);
   });
 });
