@@ -40,6 +40,8 @@ export type MirrorErrorCode =
   | 'ERR_EXCLUDE_FILE'
   | 'ERR_WATCH'
   | 'ERR_WATCH_LIMIT'
+  | 'ERR_METRICS_PORT'
+  | 'ERR_STDOUT_CLOSED'
   | 'ERR_CLOSED'
   | 'ERR_STARTED'
   | 'ERR_NOT_STARTED';

@@ -9,6 +9,8 @@ export type {
   PlannedEvent,
   ProgressEvent,
   SyncedEvent,
+  FullPassReason,
+  LastFullPass,
   RepairedEvent,
   ProblemEvent,
   ReplicaStateEvent,

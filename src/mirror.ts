@@ -120,6 +120,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       recheck: (paths: string[]) => this.#watcher?.recheck(paths),
       reseed: (id: string, reason: string) => this.#recovery?.reseed(id, reason),
       ...(journal === undefined ? {} : { guardMemory: (id: string) => guardMemoryFile(journal.dir, id) }),
+      fullReason: (seq: number) => this.#fanout?.fullReason(seq),
     };
     const lanes = { makeExecute: runnerFactory(wiring), makeCheck: checkFactory(wiring), timing: withDriftQuiet(o, this.#driftTuning), random: this.#driftTuning.random };
     const fanout = new Fanout({ ...lanes, clock: realClock, events: this, report, lastSeq: journal?.lastSeq ?? 0 });
@@ -131,7 +132,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     recovery.restore();
     const reconciles = new ReconcileScheduler(
       realClock,
-      { reconcileAll: () => this.reconcile(), drift: (t, spreadMs) => fanout.drift(t, spreadMs), running, report },
+      { reconcileAll: (trigger) => this.#fanout!.dispatch([''], trigger), drift: (t, spreadMs) => fanout.drift(t, spreadMs), running, report },
       { ...DEFAULT_RECONCILE_TIMING, everyMs: o.dryRun ? 0 : o.reconcileIntervalSec * 1000 },
     );
     this.#reconciles = reconciles;
@@ -160,7 +161,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     reconciles.start();
     debug('watching %s for %d replicas', o.source, fanout.lanes.length);
     if (o.initMirror) {
-      fanout.dispatch(['']);
+      fanout.dispatch([''], 'seed');
       return fanout.seedOutcome(await this.flush({ healthyOnly: true }));
     }
     return { seeded: [], unseeded: [], failed: [] };
@@ -242,7 +243,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Queues a full itemized `rsync --delete` pass of the root for every replica. */
   reconcile(): void {
     answerFor('reconcile', this.#phase);
-    this.#fanout!.dispatch(['']);
+    this.#fanout!.dispatch([''], 'manual');
   }
 
   /** Stops watching, lets batches in flight finish, closes every connection. */

@@ -1,4 +1,11 @@
 import type { MirrorError, MirrorErrorCode } from './errors.js';
+import type { ReconcileTrigger } from './core/reconcile-triggers.js';
+
+/**
+ * Why a full pass ran: a trigger of core/reconcile-triggers.ts (`seed`, `burst`, `watcher-error`,
+ * `drift-periodic`, `replica-added`, …), or `resumed`: journaled before a restart, not yet confirmed.
+ */
+export type FullPassReason = ReconcileTrigger | 'resumed';
 
 /** A replica after parsing: either a plain local directory (local rsync) or a directory on an ssh host. */
 export type Replica = LocalReplica | SshReplica;
@@ -38,6 +45,19 @@ export interface SyncedEvent {
   changed?: number;
   /** Full passes only: the first itemized lines, e.g. `>f+++++++++ lost/file`. */
   sample?: string[];
+  /** Full passes only: why it ran. */
+  reason?: FullPassReason;
+}
+
+/** The last full pass that ran to its end on a replica (ReplicaStatus.lastFullPass). */
+export interface LastFullPass {
+  reason: FullPassReason;
+  /** Epoch ms when it ended. */
+  at: number;
+  /** Entries it changed or deleted on the replica (0: nothing to repair). */
+  repaired: number;
+  /** Up to 10 of their paths. */
+  sample: string[];
 }
 
 export interface ProblemEvent {
@@ -179,6 +199,8 @@ export interface ReplicaStatus {
    * watermark), until it has it; undefined when it lacks nothing from then.
    */
   restartBacklog?: RestartBacklog;
+  /** Why the last full pass ran, when it ended and what it repaired; undefined before the first. */
+  lastFullPass?: LastFullPass;
 }
 
 /** The changes a replica was owed when the mirror restarted (sync/recovery.ts). */

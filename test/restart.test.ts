@@ -118,7 +118,7 @@ describe('restart after an unclean stop', () => {
         third
           .out()
           .split('\n')
-          .some((line) => line.includes('synced full pass to ') && line.includes(`${root} in `));
+          .some((line) => line.includes('full pass (') && line.includes(root));
       await waitFor(() => passed(local) && passed(remote), { what: 'the full pass of both replicas', timeoutMs: 30_000, intervalMs: 50 });
       await assertTreesEqual(src, local, 'local replica');
       await assertTreesEqual(src, remote, 'ssh replica');
@@ -168,7 +168,7 @@ describe('restart after an unclean stop', () => {
     }
     assert.equal(await second.exit, 0, second.out());
     assert.match(second.out(), /did not stop cleanly/);
-    assert.match(second.out(), /synced full pass to /);
+    assert.match(second.out(), /full pass \(unclean stop\) on /);
     // rsync replaces a file it sends (temporary file + rename): the same inode means no data went.
     assert.deepEqual(await inodes(join(local, 'd5')), before.local, 'unchanged files were sent again to the local replica');
     assert.deepEqual(await inodes(join(remote, 'd5')), before.remote, 'unchanged files were sent again to the ssh replica');
@@ -182,6 +182,6 @@ describe('restart after an unclean stop', () => {
       third.child.kill('SIGTERM');
     }
     assert.equal(await third.exit, 0, third.out());
-    assert.doesNotMatch(third.out(), /did not stop cleanly|synced full pass/);
+    assert.doesNotMatch(third.out(), /did not stop cleanly|full pass/);
   });
 });

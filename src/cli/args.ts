@@ -12,9 +12,10 @@ import type { MirrorOptions } from '../options.js';
 import type { MirrorGroupOptions } from '../mirror-group.js';
 import { flagRows, MARKER_COMMANDS, type Command, type CommandLine, type MarkerCommand, type OptionValue } from '../core/option-table.js';
 import { parseWatchList, type WatchRoot } from '../core/watch-list.js';
-import { suggest } from '../core/suggest.js';
+import { suggest, withinOneEdit } from '../core/suggest.js';
 import { commandWords } from '../core/command-table.js';
 import { parseMetricsAddress } from './control.js';
+import { LOG_FORMATS, type LogFormat } from './log-line.js';
 import { loadConfig, readList, readListText, readPassphrase, type Files } from './config.js';
 
 export class UsageError extends Error {}
@@ -24,6 +25,7 @@ export interface MirrorRun {
   /** The roots (SRC, or the lines of --watch-list) and the options they share. */
   group: MirrorGroupOptions;
   quiet: boolean;
+  logFormat: LogFormat;
   metrics: string | undefined;
   onDown: string | undefined;
   onUp: string | undefined;
@@ -127,12 +129,22 @@ export function parseCli(argv: readonly string[], host: CliHost): Invocation {
   if (one('state-dir') === undefined) options.stateDir ??= defaultStateDir(host);
   if (env.SSH_AUTH_SOCK) options.agent = env.SSH_AUTH_SOCK;
   if (one('metrics') !== undefined) parseMetricsAddress(one('metrics')!);
+  const logFormat = one('log-format') ?? 'auto';
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new UsageError(`--log-format takes auto, plain or json, not "${logFormat}"`);
   if (watched === undefined && (typeof options.source !== 'string' || options.source === '')) {
     throw new MirrorError('ERR_OPTIONS', 'Option "source" must be a directory path.');
   }
   const { source: _source, ...shared } = options;
   const roots: WatchRoot[] = watched ?? [{ source: resolve(cwd, options.source), exclude: [] }];
-  return { command, group: { ...shared, roots, never }, quiet: v.quiet === true, metrics: one('metrics'), onDown: one('on-replica-down'), onUp: one('on-replica-up') };
+  return {
+    command,
+    group: { ...shared, roots, never },
+    quiet: v.quiet === true,
+    logFormat: logFormat as LogFormat,
+    metrics: one('metrics'),
+    onDown: one('on-replica-down'),
+    onUp: one('on-replica-up'),
+  };
 }
 
 /**
@@ -243,18 +255,6 @@ function takeCommand(positionals: string[]): Command {
     );
   }
   return (COMMANDS as readonly string[]).includes(first ?? '') ? (first as Command) : 'mirror';
-}
-
-/** Equal, or one character inserted, deleted, replaced, or two adjacent ones swapped. */
-export function withinOneEdit(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (Math.abs(a.length - b.length) > 1) return false;
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  if (a.length === b.length) {
-    return a.slice(i + 1) === b.slice(i + 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
-  }
-  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
 }
 
 /**

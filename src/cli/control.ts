@@ -97,7 +97,10 @@ export async function serveMetrics(addr: string, get: () => ReplicaStatus[]): Pr
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(formatMetrics(get()));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the address is in use (EADDRINUSE)' : (e.code ?? e.message);
+      reject(new MirrorError('ERR_METRICS_PORT', `Cannot serve metrics on ${addr}: ${why}. Stop what listens there, or give another --metrics HOST:PORT.`, { cause: e }));
+    });
     server.listen(port, host, () => resolve());
   });
   server.unref();

@@ -5,8 +5,9 @@
  */
 import type { StartResult } from '../mirror.js';
 import type { GroupReconfigureResult } from '../mirror-group.js';
-import type { ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
+import type { FullPassReason, ProgressEvent, RepairedEvent, ReplicaCheckedEvent, RestartBacklog, RestartBacklogEvent, SyncedEvent } from '../types.js';
 import { codeVerdict } from '../core/error-verdicts.js';
+import { repairedSample } from '../sync/drift.js';
 import type { VerifyResult } from '../rsync/verify.js';
 import type { StatusDocument } from './control.js';
 import { describeProgress, humanBytes, nextView, ProgressThrottle, progressBar, type ProgressView } from './progress.js';
@@ -72,6 +73,34 @@ export function describeRepaired(e: RepairedEvent): string {
   return `drift pass (${why}) on ${e.replica} repaired ${e.repaired} path${e.repaired === 1 ? '' : 's'}: ${e.sample.map((p) => JSON.stringify(p)).join(', ')}${more}`;
 }
 
+/** Why a full pass ran, in the log's words (core/reconcile-triggers.ts). */
+export const FULL_PASS_WHY = {
+  seed: 'seed',
+  manual: 'asked for',
+  burst: 'event burst, events may have been lost',
+  'watcher-error': 'watcher error',
+  'drift-startup': 'start-up',
+  'drift-periodic': 'periodic',
+  'unclean-stop': 'unclean stop',
+  'no-snapshot': 'no snapshot of the last run',
+  'damaged-state': 'damaged state',
+  'replica-added': 'replica added',
+  'journal-overflow': 'journal overflow',
+  'target-emptied': 'replica root emptied',
+  resumed: 'resumed after a restart',
+} as const satisfies Record<FullPassReason, string>;
+
+/** A live full pass that ran to its end: why, and what it changed (a sample, quoted) or that it found nothing. */
+export function describeFullPass(e: SyncedEvent): string {
+  const why = FULL_PASS_WHY[e.reason ?? 'resumed'];
+  const n = e.changed ?? 0;
+  const head = `full pass (${why}) on ${e.replica}`;
+  if (n === 0) return `${head}: nothing to ${e.reason === 'seed' ? 'send' : 'repair'} (${e.durationMs} ms)`;
+  const sample = repairedSample(e.sample ?? [], 5);
+  const more = n > sample.length ? ', …' : '';
+  return `${head} ${e.reason === 'seed' ? 'sent' : 'repaired'} ${n} path${n === 1 ? '' : 's'} in ${e.durationMs} ms: ${sample.map((p) => JSON.stringify(p)).join(', ')}${more}`;
+}
+
 export function describeVerify(results: VerifyResult[]): string {
   let out = '';
   for (const r of results) {
@@ -99,9 +128,15 @@ export function describeReload(result: GroupReconfigureResult): string[] {
   return lines;
 }
 
+/** What a full pass did, in few words: a seed sends, any other pass repairs. */
+function describeRepairCount(reason: FullPassReason, n: number): string {
+  const verb = reason === 'seed' ? 'send' : 'repair';
+  return n === 0 ? `nothing to ${verb}` : `${n} ${reason === 'seed' ? 'sent' : 'repaired'}`;
+}
+
 /** `fam-mirror status`: one table per running mirror. */
 export function formatStatus(d: StatusDocument, now: number): string {
-  const head = ['REPLICA', 'STATE', 'LAG', 'BACKLOG', 'LAST SUCCESS', 'FILES', 'BYTES', 'LAST ERROR'];
+  const head = ['REPLICA', 'STATE', 'LAG', 'BACKLOG', 'LAST SUCCESS', 'FILES', 'BYTES', 'LAST FULL PASS', 'LAST ERROR'];
   const rows = d.replicas.map((r) => [
     r.replica,
     r.restartBacklog === undefined ? r.state : `${r.state}, lacks ${describeOwed(r.restartBacklog)}`,
@@ -110,6 +145,7 @@ export function formatStatus(d: StatusDocument, now: number): string {
     r.lastSuccessAt === undefined ? '-' : new Date(r.lastSuccessAt).toISOString().replace(/\.\d+Z$/, 'Z'),
     String(r.filesSent),
     humanBytes(r.bytesSent),
+    r.lastFullPass === undefined ? '-' : `${new Date(r.lastFullPass.at).toISOString().slice(11, 19)} ${r.lastFullPass.reason}: ${describeRepairCount(r.lastFullPass.reason, r.lastFullPass.repaired)}`,
     r.lastError === undefined
       ? '-'
       : `${r.lastErrorAt === undefined ? '' : `${new Date(r.lastErrorAt).toISOString().slice(11, 19)} `}${r.lastError.length > 120 ? `${r.lastError.slice(0, 119)}…` : r.lastError}`,
@@ -139,18 +175,28 @@ export class Terminal {
   readonly #current = new Map<string, ProgressEvent>();
   readonly #views = new Map<string, ProgressView>();
   readonly #throttle = new ProgressThrottle(PLAIN_PROGRESS_EVERY_MS);
+  readonly #line: (line: string, at: Date) => string;
   #shown = 0;
 
-  constructor(out: Output, now: () => number = Date.now) {
+  /** `line` formats a log line (cli/log-line.ts: the chosen --log-format); default: timestamped. */
+  constructor(out: Output, now: () => number = Date.now, line: (line: string, at: Date) => string = (l, at) => logLine(at, l)) {
     this.#out = out;
     this.#now = now;
+    this.#line = line;
     this.#tty = out.isTTY === true;
   }
 
   /** A timestamped line, above the bars. */
   log(line: string): void {
     this.#clear();
-    this.#out.write(logLine(new Date(this.#now()), line));
+    this.#out.write(this.#line(line, new Date(this.#now())));
+    this.#draw();
+  }
+
+  /** A formatted log line, above the bars, on this output or another (stderr on the same terminal). */
+  print(text: string, to: Output = this.#out): void {
+    this.#clear();
+    to.write(text);
     this.#draw();
   }
 

@@ -66,6 +66,10 @@ export const CODE_VERDICTS = {
   ERR_STATE_UNCLEAN: 'retry',
   // The watcher replaces a failed subscription itself and asks for a full pass once back.
   ERR_WATCH: 'retry',
+  // The command's own edges: the metrics address cannot be served (in use, not allowed), or
+  // stdout's reader went away; neither comes back by itself.
+  ERR_METRICS_PORT: 'needs-a-human',
+  ERR_STDOUT_CLOSED: 'needs-a-human',
   // A connection closed under a batch: the mirror is closing (the lane with it) or it reconnects.
   ERR_CLOSED: 'retry',
   // A method called in the wrong phase (core/lifecycle.ts): the caller's code has to change.

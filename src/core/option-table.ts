@@ -259,7 +259,13 @@ export const COMMAND_LINE_OPTIONS: readonly OptionRow[] = [
     help: 'with fence: why, written into the marker (e.g. "promoted by keepalived")',
     doc: 'with `fence`: why, written into the marker',
   },
-  { cli: { flag: 'quiet', short: 'q' }, help: 'log errors only', doc: 'log errors only', reload: 'restart' },
+  { cli: { flag: 'quiet', short: 'q' }, help: 'log errors and warnings only', doc: 'log errors and warnings only', reload: 'restart' },
+  {
+    cli: { flag: 'log-format', arg: 'FORMAT', expects: 'auto, plain or json', verifyRefusal: ' (verify prints a report, not a log)' },
+    help: 'auto (timestamps, none when stderr is the journal), plain (no timestamps) or json (one object per line)',
+    doc: '`auto`: an ISO timestamp on each line, or, when stderr is the journal (`JOURNAL_STREAM`), none and a syslog priority prefix (`<3>` error, `<4>` warning, `<6>` info); `plain`: no timestamps; `json`: one object per line with `time`, `level`, `event`, `message` and, where they apply, `replica`, `paths`, `bytes`, `ms`, `code`, `reason`, `repaired`, `sample`. Errors and warnings go to stderr, info to stdout',
+    reload: 'restart',
+  },
   { cli: { flag: 'help', short: 'h', commands: ['mirror', 'verify', 'status', ...MARKER_COMMANDS] }, help: 'show this help', doc: 'show the usage' },
   { cli: { flag: 'version', short: 'v', commands: ['mirror', 'verify', 'status', ...MARKER_COMMANDS] }, help: 'show the version', doc: 'show the version' },
 ];

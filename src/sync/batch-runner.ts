@@ -16,7 +16,7 @@ import { buildRsyncCalls } from '../rsync/args.js';
 import { classifyExit, createdItem, problemPaths, emptyTally, parsePathProblems, parseProgress, tallyItem } from '../rsync/output.js';
 import type { RsyncRun, Transport } from '../transport/transport.js';
 import type { NormalizedOptions } from '../options.js';
-import type { PlannedEvent, ProblemEvent, ProgressEvent, SyncedEvent } from '../types.js';
+import type { FullPassReason, PlannedEvent, ProblemEvent, ProgressEvent, SyncedEvent } from '../types.js';
 import { guardRefusal } from '../core/replica-guard.js';
 import { GuardState } from './replica-refusal.js';
 import type { GuardMemory } from './guard-memory.js';
@@ -54,6 +54,8 @@ export interface BatchRunnerDeps {
   onReseed?(reason: string): void;
   /** Where the guard keeps what it learned across restarts (sync/guard-memory.ts); in memory only without it. */
   guardMemory?: GuardMemory;
+  /** Why the live full pass queued with this seq runs (sync/fanout.ts); undefined: resumed from the journal. */
+  fullReason?(seq: number): FullPassReason | undefined;
 }
 
 export function makeBatchRunner(deps: BatchRunnerDeps): (batch: Batch, opts?: ExecuteOptions) => Promise<BatchOutcome> {
@@ -80,7 +82,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
   const excluded = deps.excluded ?? compileExcludes(options.exclude);
   const links = deps.links ?? new HardLinks(options.source, excluded);
   const guardState = new GuardState(transport, options, deps.guardMemory);
-  return async (batch, { signal, background }) => {
+  return async (batch, { signal, background, reason: given }) => {
     const started = Date.now();
     const limit = background === true ? (deps.backgroundLimit ?? deps.limit) : deps.limit;
     let probes = new Map<string, Probe>();
@@ -194,6 +196,7 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
       if (plan.kind === 'full') {
         event.changed = tally.changed;
         event.sample = sample;
+        event.reason = given ?? (batch.fullSeq === undefined ? undefined : deps.fullReason?.(batch.fullSeq)) ?? 'resumed';
       }
       deps.onSynced(event);
       return plan.kind === 'full' ? { verdict, changed: tally.changed, sample: items } : { verdict };
@@ -204,7 +207,8 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     }
     const reason = lastLines(run.stderr, 6);
     if (verdict === 'partial' && problems.size > 0) {
-      deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes });
+      const why = plan.kind === 'full' ? { reason: given ?? (batch.fullSeq === undefined ? undefined : deps.fullReason?.(batch.fullSeq)) ?? 'resumed' } : {};
+      deps.onSynced({ replica: replica.id, paths, deleted: plan.kind === 'full' ? 0 : plan.deleted, full: plan.kind === 'full', durationMs, files: tally.files, bytes: tally.bytes, ...why });
       return {
         verdict,
         ...(plan.kind === 'full' ? { changed: tally.changed, sample: items } : {}),

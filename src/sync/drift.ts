@@ -37,7 +37,7 @@ export interface DriftLane {
   /** Up, with nothing queued or in flight: the only time a drift pass may start. */
   idle(): boolean;
   /** Runs the full pass as a background batch; aborting the signal kills its rsync. */
-  execute(signal: AbortSignal): Promise<BatchOutcome>;
+  execute(signal: AbortSignal, trigger: BackgroundTrigger): Promise<BatchOutcome>;
   /** The pass is over (whatever its end): the lane starts what waited for it. */
   ended(): void;
   /** A pass that ran to its end, with what it repaired. */
@@ -126,7 +126,7 @@ export class DriftPass {
     const abort = new AbortController();
     this.#abort = abort;
     this.#running = this.#lane
-      .execute(abort.signal)
+      .execute(abort.signal, trigger)
       .catch((e: unknown): BatchOutcome => ({ verdict: 'retry', error: e instanceof MirrorError ? e : new MirrorError('ERR_RSYNC', (e as Error).message, { cause: e }) }))
       .then((outcome) => {
         this.#running = undefined;
@@ -169,6 +169,6 @@ export function repairedSample(lines: readonly string[], max = 10): string[] {
 
 /** A lane's drift pass: a full pass of its runner, in the background (no live concurrency slot), killable. */
 export function laneDrift(lane: Omit<DriftLane, 'execute'>, execute: BatchExecutor, clock: Clock, timing: LaneTiming): DriftPass {
-  const run = (signal: AbortSignal) => execute({ entries: [], fullSeq: 0 }, { signal, background: true });
+  const run = (signal: AbortSignal, reason: BackgroundTrigger) => execute({ entries: [], fullSeq: 0 }, { signal, background: true, reason });
   return new DriftPass({ ...lane, execute: run }, clock, { quietMs: timing.driftQuietMs ?? DRIFT_QUIET_MS, retryMs: timing.retryMaxMs });
 }

@@ -13,7 +13,7 @@ import { MirrorError } from '../errors.js';
 import type { Clock } from '../core/schedule.js';
 import { Lane, type BatchExecutor, type BatchOutcome, type LaneTiming } from './lane.js';
 import { repairedSample, type BackgroundTrigger } from './drift.js';
-import type { MirrorEvents, ProblemEvent, Replica, ReplicaStatus, RestartBacklog, RestartBacklogEvent, StartResult } from '../types.js';
+import type { FullPassReason, LastFullPass, MirrorEvents, ProblemEvent, Replica, ReplicaStatus, RestartBacklog, RestartBacklogEvent, StartResult, SyncedEvent } from '../types.js';
 
 export interface FlushOptions {
   /** Do not wait for replicas that are down or failed (now or while waiting). */
@@ -70,6 +70,9 @@ export class Fanout {
   #lanes: Lane[] = [];
   #seq: number;
   #sent = new Map<string, { files: number; bytes: number }>();
+  /** Why each live full pass was queued, by its seq (few: full passes are rare; the oldest go first). */
+  #fullReasons = new Map<number, FullPassReason>();
+  #lastFullPass = new Map<string, LastFullPass>();
   #log: DeliveryLog | undefined;
 
   constructor(deps: FanoutDeps) {
@@ -116,9 +119,10 @@ export class Fanout {
     return ++this.#seq;
   }
 
-  /** One delivery of changes: logged first (when durable), then into every replica's backlog. */
-  dispatch(paths: string[]): void {
+  /** One delivery of changes: logged first (when durable), then into every replica's backlog. A full pass (`['']`) says why. */
+  dispatch(paths: string[], reason?: FullPassReason): void {
     const seq = ++this.#seq;
+    if (reason !== undefined) this.noteFullPass(seq, reason);
     this.#log?.append(seq, paths);
     for (const lane of this.#lanes) lane.add(paths, seq);
     this.#log?.delivered();
@@ -148,7 +152,21 @@ export class Fanout {
     this.#deps.events.emit('restart-backlog', event);
   }
 
-  countSent(replicaId: string, synced: { files: number; bytes: number }): void {
+  /** Why the full pass with this seq was queued, for its synced event and the status. */
+  noteFullPass(seq: number, reason: FullPassReason): void {
+    this.#fullReasons.set(seq, reason);
+    if (this.#fullReasons.size > 1000) this.#fullReasons.delete(this.#fullReasons.keys().next().value!);
+  }
+
+  fullReason(seq: number): FullPassReason | undefined {
+    return this.#fullReasons.get(seq);
+  }
+
+  countSent(replicaId: string, synced: SyncedEvent): void {
+    if (synced.full && synced.reason !== undefined) {
+      const at = this.#deps.clock.now();
+      this.#lastFullPass.set(replicaId, { reason: synced.reason, at, repaired: synced.changed ?? 0, sample: repairedSample(synced.sample ?? []) });
+    }
     const sent = this.#sent.get(replicaId) ?? { files: 0, bytes: 0 };
     this.#sent.set(replicaId, { files: sent.files + synced.files, bytes: sent.bytes + synced.bytes });
   }
@@ -157,7 +175,8 @@ export class Fanout {
     return this.#lanes.map((lane) => {
       const sent = this.#sent.get(lane.id) ?? { files: 0, bytes: 0 };
       const owed = this.#log?.owed?.(lane.id);
-      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes, ...(owed === undefined ? {} : { restartBacklog: owed }) };
+      const last = this.#lastFullPass.get(lane.id);
+      return { ...lane.status(), filesSent: sent.files, bytesSent: sent.bytes, ...(owed === undefined ? {} : { restartBacklog: owed }), ...(last === undefined ? {} : { lastFullPass: last }) };
     });
   }
 
@@ -211,7 +230,23 @@ export class Fanout {
         report(error);
       },
     };
-    return new Lane(replica.id, this.#deps.makeExecute(replica), this.#deps.timing, this.#deps.clock, listener, this.#deps.makeCheck?.(replica));
+    // A retry of a replica already down (or failed) that fails another way than its last failure is
+    // news, once per change: a 'problem' with the new code. Failing the same way again is not.
+    let lane: Lane | undefined;
+    const watched =
+      <A extends unknown[]>(run: (...args: A) => Promise<BatchOutcome>) =>
+      async (...args: A): Promise<BatchOutcome> => {
+        const outcome = await run(...args);
+        const state = lane?.status().state;
+        const last = lane?.lastError;
+        if (outcome.error !== undefined && outcome.verdict === 'retry' && (state === 'down' || state === 'failed') && last !== undefined && last.code !== outcome.error.code) {
+          events.emit('problem', problemOf(replica.id, outcome.error));
+        }
+        return outcome;
+      };
+    const check = this.#deps.makeCheck?.(replica);
+    lane = new Lane(replica.id, watched(this.#deps.makeExecute(replica)), this.#deps.timing, this.#deps.clock, listener, check === undefined ? undefined : watched(check));
+    return lane;
   }
 }
 

@@ -7,6 +7,7 @@ import type { MirrorError } from '../errors.js';
 import type { ExitVerdict } from '../rsync/output.js';
 import type { BackgroundTrigger } from '../core/reconcile-triggers.js';
 import type { NormalizedOptions } from '../options.js';
+import type { FullPassReason } from '../types.js';
 
 export interface BatchOutcome {
   verdict: ExitVerdict;
@@ -28,6 +29,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** A background pass: it takes no slot of the live batches' concurrency cap. */
   background?: boolean;
+  /** Why this full pass runs (a drift pass says; a live one is looked up by its seq). */
+  reason?: FullPassReason;
 }
 
 export type BatchExecutor = (batch: Batch, opts?: ExecuteOptions) => Promise<BatchOutcome>;

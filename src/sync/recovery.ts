@@ -154,7 +154,7 @@ export class Recovery implements DeliveryLog {
   reconcileAll(trigger: EveryReplicaTrigger, reason = ''): void {
     const { problem } = RECONCILE_TRIGGERS[trigger];
     if (problem !== 'none') for (const lane of this.#deps.fanout.lanes) this.#deps.problem({ replica: lane.id, code: problem, message: WHY[problem](lane.id, reason) });
-    this.#deps.fanout.dispatch(['']);
+    this.#deps.fanout.dispatch([''], trigger);
   }
 
   /**
@@ -170,6 +170,7 @@ export class Recovery implements DeliveryLog {
       this.#deps.problem({ replica: lane.id, code: problem, message });
     }
     const seq = this.#deps.fanout.nextSeq();
+    this.#deps.fanout.noteFullPass(seq, trigger);
     if (this.#journal !== undefined) {
       this.#journal.append({ seq, paths: [''], replica: hashName(lane.id), at: this.#deps.clock.now() });
       this.#journal.setMark(lane.id, seq - 1);

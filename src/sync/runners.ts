@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { PathFilter } from '../core/filter.js';
 import type { NormalizedOptions } from '../options.js';
 import type { Transport } from '../transport/transport.js';
-import type { MirrorEvents, Replica, SyncedEvent } from '../types.js';
+import type { FullPassReason, MirrorEvents, Replica, SyncedEvent } from '../types.js';
 import { MirrorError } from '../errors.js';
 import { codeVerdict } from '../core/error-verdicts.js';
 import { makeBatchRunner } from './batch-runner.js';
@@ -32,6 +32,8 @@ export interface RunnerWiring {
   reseed?(replica: string, reason: string): void;
   /** The guard memory of a replica in the state directory (sync/guard-memory.ts); none without one. */
   guardMemory?(replica: string): GuardMemory;
+  /** Why the live full pass with this seq was queued (sync/fanout.ts). */
+  fullReason?(seq: number): FullPassReason | undefined;
 }
 
 export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecutor {
@@ -60,6 +62,7 @@ export function runnerFactory(w: RunnerWiring): (replica: Replica) => BatchExecu
       onSentUnnamed: (paths) => w.recheck(paths),
       ...(w.reseed === undefined ? {} : { onReseed: (reason: string) => w.reseed!(replica.id, reason) }),
       ...(w.guardMemory === undefined ? {} : { guardMemory: w.guardMemory(replica.id) }),
+      ...(w.fullReason === undefined ? {} : { fullReason: w.fullReason }),
     });
   };
 }

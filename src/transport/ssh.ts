@@ -14,6 +14,7 @@ import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKe
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import { recordExit, type ExecChannel } from './exit-status.js';
+import { shellQuote } from '../core/shell-quote.js';
 import { checkHostKey, fingerprintSha256, hostToken, keyTypeOf, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
 
 // ssh2 is CommonJS and Node's ESM loader cannot see all of its named exports.
@@ -44,7 +45,6 @@ export interface SshSettings {
 
 /** Settings read afresh before each login (the ssh config files may have changed). */
 export type SettingsSource = () => Promise<SshSettings>;
-
 export type HostKeyPolicy = 'yes' | 'accept-new' | 'no';
 
 export class SshConnection {
@@ -227,7 +227,7 @@ export class SshConnection {
       if (verdict.reason === 'unknown') {
         return new MirrorError(
           'ERR_HOST_KEY_UNKNOWN',
-          `Host key of ${token} is not known (${fp}); refusing to connect. Check the fingerprint with the host's admin, then add it: ssh-keyscan -p ${s.port} ${host} >> ~/.ssh/known_hosts (or pass --known-hosts FILE). Searched: ${files}.`,
+          `Host key of ${token} is not known (${fp}); refusing to connect. Check the fingerprint with the host's admin, then add it: ssh-keyscan -p ${s.port} ${shellQuote(host)} >> ${s.knownHostsFiles[0] === undefined ? '~/.ssh/known_hosts' : shellQuote(s.knownHostsFiles[0])} (or pass --known-hosts FILE). Searched: ${files}.`,
           { host, cause: err },
         );
       }

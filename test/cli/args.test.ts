@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isMirrorError, type MirrorErrorCode } from '../../src/errors.js';
 import { MirrorGroup } from '../../src/mirror-group.js';
-import { defaultStateDir, isTruthy, parseCli, UsageError, withinOneEdit, type Invocation, type MirrorRun } from '../../src/cli/args.js';
+import { defaultStateDir, isTruthy, parseCli, UsageError, type Invocation, type MirrorRun } from '../../src/cli/args.js';
+import { withinOneEdit } from '../../src/core/suggest.js';
 
 const CWD = '/w';
 

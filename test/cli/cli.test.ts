@@ -217,12 +217,13 @@ describe('fam-mirror CLI: real runs', () => {
     await mkdir(join(cwd, 'src'));
     const r = start(['./src', './dts', '--state-dir', join(cwd, 'state')], { cwd });
     try {
-      await waitFor(() => /watching \(ready in/.test(r.stdout()) && /WARN_TARGET_CREATED/.test(r.stdout()), { what: 'the warning' });
+      // Warnings go to stderr (README, Logs).
+      await waitFor(() => /watching \(ready in/.test(r.stdout()) && /WARN_TARGET_CREATED/.test(r.stderr()), { what: 'the warning' });
       assert.match(
-        r.stdout(),
+        r.stderr(),
         /WARNING: Replica .*\/dts: the target directory .*\/dts did not exist and was created; without --init \(initMirror\) it gets only the changes from now on: is this the right path\? \(WARN_TARGET_CREATED\)/,
       );
-      assert.doesNotMatch(r.stdout(), /WARN_STATE_READABLE/, 'the state the CLI creates is private');
+      assert.doesNotMatch(r.stdout() + r.stderr(), /WARN_STATE_READABLE/, 'the state the CLI creates is private');
     } finally {
       r.child.kill('SIGTERM');
     }
@@ -248,7 +249,10 @@ describe('fam-mirror CLI: real runs', () => {
       await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: 'ready' });
       await writeFile(join(src, 'b.txt'), 'b\n');
       await waitFor(async () => (await readFile(join(dst, 'b.txt'), 'utf8').catch(() => '')) === 'b\n', { what: 'b.txt on the local replica' });
-      await waitFor(() => /replica root@127\.0\.0\.1:1:\/srv is down: Could not connect to 127\.0\.0\.1:1: .*ECONNREFUSED/.test(r.stdout()), { what: 'the unreachable replica reported down' });
+      // Said once, by its start-up check, on stderr (an error); its retries add no line.
+      await waitFor(() => /root@127\.0\.0\.1:1:\/srv: down, retrying: ERR_SSH_CONNECT Could not connect to 127\.0\.0\.1:1: .*ECONNREFUSED/.test(r.stderr()), {
+        what: 'the unreachable replica reported down',
+      });
     } finally {
       r.child.kill('SIGTERM');
     }
@@ -314,7 +318,7 @@ describe('fam-mirror CLI: real runs', () => {
       r.child.kill('SIGTERM');
     }
     assert.equal(await r.exit, 0, r.stderr());
-    assert.doesNotMatch(r.stdout(), /E2BIG|is down/);
+    assert.doesNotMatch(r.stdout() + r.stderr(), /E2BIG|is down|failed ERR_/);
   });
 
   it('mirrors to a relative local directory with INIT_MIRROR=1 and exits 0 on SIGTERM', async () => {
@@ -423,10 +427,15 @@ describe('fam-mirror CLI: real runs', () => {
       const table = await runToEnd(['status', '--state-dir', state]);
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, new RegExp(`${src} \\(pid \\d+, up \\d+s\\)`));
-      assert.match(table.stdout, /REPLICA +STATE +LAG +BACKLOG +LAST SUCCESS +FILES +BYTES +LAST ERROR/);
+      assert.match(table.stdout, /REPLICA +STATE +LAG +BACKLOG +LAST SUCCESS +FILES +BYTES +LAST FULL PASS +LAST ERROR/);
+      // Both were seeded by a full pass (--init): the table says so, and --json has the sample.
+      assert.match(table.stdout, new RegExp(`${local} +idle +.* \\d\\d:\\d\\d:\\d\\d seed: 2 sent `));
       assert.match(table.stdout, new RegExp(`${local} +idle +0\\.0s +0 `));
       assert.match(table.stdout, /down +\d+\.\ds +\d+ .*Could not connect/);
-      const json = JSON.parse((await runToEnd(['status', '--json', '--state-dir', state])).stdout) as Array<{ replicas: Array<{ replica: string; state: string; filesSent: number }> }>;
+      const json = JSON.parse((await runToEnd(['status', '--json', '--state-dir', state])).stdout) as Array<{
+        replicas: Array<{ replica: string; state: string; filesSent: number; lastFullPass?: { reason: string; repaired: number; sample: string[] } }>;
+      }>;
+      assert.deepEqual(json[0]!.replicas[0]!.lastFullPass && { ...json[0]!.replicas[0]!.lastFullPass, at: undefined }, { reason: 'seed', at: undefined, repaired: 2, sample: ['./', 'a.txt'] });
       assert.deepEqual(
         json[0]!.replicas.map((x) => x.state),
         ['idle', 'down'],
@@ -515,7 +524,7 @@ describe('fam-mirror CLI: real runs', () => {
       // A typo in a key, and two dropped: refused as a whole, so two keeps being mirrored.
       await writeFile(config, JSON.stringify({ source: src, replicas: [one], exlude: ['*.tmp'] }));
       r.child.kill('SIGHUP');
-      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: The config file .*fam\.json has an unknown key "exlude".*\(ERR_CONFIG\)/.test(r.stdout()), {
+      await waitFor(() => /SIGHUP: reload failed, keeping the running setup: The config file .*fam\.json has an unknown key "exlude".*\(ERR_CONFIG\)/.test(r.stderr()), {
         what: 'the bad config refused',
       });
       await writeFile(join(src, 'after-bad-reload.txt'), 'b\n');
@@ -550,7 +559,7 @@ describe('fam-mirror CLI: real runs', () => {
       await writeFile(config, JSON.stringify({ source: src, replicas: [one, two] }));
       first.child.kill('SIGHUP');
       await waitFor(() => /SIGHUP: config reloaded for .*src; added \(seeding\) .*two; none removed/.test(first.stdout()), { what: 'the reload' });
-      await waitFor(() => /replica .*two is down/.test(first.stdout()), { what: 'the seed of two to fail' });
+      await waitFor(() => /two: failed ERR_TARGET_MISSING|replica .*two is down/.test(first.stderr()), { what: 'the seed of two to fail' });
     } finally {
       first.child.kill('SIGTERM');
     }
@@ -566,8 +575,8 @@ describe('fam-mirror CLI: real runs', () => {
       second.child.kill('SIGTERM');
     }
     assert.equal(await second.exit, 0, second.stderr());
-    assert.match(second.stdout(), /synced full pass to \S*two in/);
-    assert.doesNotMatch(second.stdout(), /synced full pass to \S*one in/, 'the replica in step got a full pass');
+    assert.match(second.stdout(), /full pass \(resumed after a restart\) on \S*two\b/);
+    assert.doesNotMatch(second.stdout(), /full pass \(.*\) on \S*one\b/, 'the replica in step got a full pass');
   });
 
   it('--watch-list mirrors several roots over one login per host; --exclude-from and --never-from are never sent nor deleted', async () => {

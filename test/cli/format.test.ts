@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { MirrorError } from '../../src/errors.js';
 import {
   describeCheck,
+  describeFullPass,
   describeRepaired,
   describeReload,
   describeRestartBacklog,
@@ -15,7 +16,7 @@ import {
   seedClaim,
   Terminal,
 } from '../../src/cli/format.js';
-import type { ProgressEvent, StartResult } from '../../src/types.js';
+import type { ProgressEvent, StartResult, SyncedEvent } from '../../src/types.js';
 import type { StatusDocument } from '../../src/cli/control.js';
 
 describe('humanBytes', () => {
@@ -115,6 +116,20 @@ describe('batch, plan, verify and reload lines', () => {
   ];
   for (const r of repaired) it(r.want, () => assert.equal(describeRepaired({ replica: 'web2', ...r.e }), r.want));
 
+  const fullPasses: Array<{ e: Partial<SyncedEvent>; want: string }> = [
+    { e: { reason: 'seed', changed: 2, sample: ['cd+++++++++ 0 ./', '>f+++++++++ 2 a b'] }, want: 'full pass (seed) on web2 sent 2 paths in 68 ms: "./", "a b"' },
+    { e: { reason: 'seed', changed: 0, sample: [] }, want: 'full pass (seed) on web2: nothing to send (68 ms)' },
+    { e: { reason: 'burst', changed: 0, sample: [] }, want: 'full pass (event burst, events may have been lost) on web2: nothing to repair (68 ms)' },
+    {
+      e: { reason: 'watcher-error', changed: 7, sample: ['>f+++++++++ 1 lost\nfile', '*deleting   0 gone'] },
+      want: 'full pass (watcher error) on web2 repaired 7 paths in 68 ms: "lost\\nfile", "gone", …',
+    },
+    { e: { reason: 'replica-added', changed: 1, sample: ['>f+++++++++ 1 x'] }, want: 'full pass (replica added) on web2 repaired 1 path in 68 ms: "x"' },
+    { e: { changed: 0 }, want: 'full pass (resumed after a restart) on web2: nothing to repair (68 ms)' },
+  ];
+  for (const f of fullPasses) {
+    it(f.want, () => assert.equal(describeFullPass({ replica: 'web2', durationMs: 68, full: true, paths: 0, deleted: 0, files: 0, bytes: 0, ...f.e }), f.want));
+  }
   it('verify: identical, differences, and how many more', () => {
     const out = describeVerify([
       { replica: 'a', identical: true, differences: [], more: 0 },
@@ -140,7 +155,16 @@ describe('formatStatus', () => {
     pid: 4242,
     startedAt: 1_000_000,
     replicas: [
-      { replica: 'web2:/var/www', state: 'idle', lagSec: 0, backlog: 0, lastSuccessAt: Date.UTC(2026, 10, 22, 6, 40, 32, 123), filesSent: 1204, bytesSent: 48.3 * 1024 * 1024 },
+      {
+        replica: 'web2:/var/www',
+        state: 'idle',
+        lagSec: 0,
+        backlog: 0,
+        lastSuccessAt: Date.UTC(2026, 10, 22, 6, 40, 32, 123),
+        filesSent: 1204,
+        bytesSent: 48.3 * 1024 * 1024,
+        lastFullPass: { reason: 'drift-periodic', at: Date.UTC(2026, 10, 22, 6, 40, 32), repaired: 3, sample: ['a'] },
+      },
       {
         replica: 'web3:/var/www',
         state: 'down',
@@ -157,9 +181,9 @@ describe('formatStatus', () => {
   it('one aligned table per mirror, its uptime, "-" for what is not known, long errors cut at 120', () => {
     const lines = formatStatus(doc, 1_000_000 + 3_600_400).split('\n');
     assert.equal(lines[0], '/var/www (pid 4242, up 3600s)');
-    assert.equal(lines[1], '  REPLICA        STATE  LAG   BACKLOG  LAST SUCCESS          FILES  BYTES     LAST ERROR');
-    assert.equal(lines[2], '  web2:/var/www  idle   0.0s  0        2026-11-22T06:40:32Z  1204   48.3 MiB  -');
-    assert.ok(lines[3]!.startsWith('  web3:/var/www  down   4.4s  2        -                     0      0 B       06:40:32 Could not connect xxx'), lines[3]);
+    assert.equal(lines[1], '  REPLICA        STATE  LAG   BACKLOG  LAST SUCCESS          FILES  BYTES     LAST FULL PASS                       LAST ERROR');
+    assert.equal(lines[2], '  web2:/var/www  idle   0.0s  0        2026-11-22T06:40:32Z  1204   48.3 MiB  06:40:32 drift-periodic: 3 repaired  -');
+    assert.ok(lines[3]!.startsWith('  web3:/var/www  down   4.4s  2        -                     0      0 B       -                                    06:40:32 Could not connect xxx'), lines[3]);
     assert.ok(lines[3]!.endsWith('x…'));
     assert.equal(lines[3]!.length - lines[3]!.indexOf('Could'), 120);
     assert.equal(lines[4], '');

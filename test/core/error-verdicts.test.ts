@@ -18,6 +18,8 @@ const EXPECTED: Record<MirrorErrorCode, CodeVerdict> = {
   ERR_REPLICA_DUPLICATE: 'needs-a-human',
   ERR_REPLICA_LOOP: 'needs-a-human',
   ERR_HOST_KEY_UNKNOWN: 'needs-a-human',
+  ERR_METRICS_PORT: 'needs-a-human',
+  ERR_STDOUT_CLOSED: 'needs-a-human',
   ERR_HOST_KEY_CHANGED: 'needs-a-human',
   ERR_HOST_KEY_REVOKED: 'needs-a-human',
   ERR_HOST_KEY_UNCHECKED: 'retry',

@@ -138,7 +138,7 @@ describe('option table', () => {
     const i = lines.findIndex((l) => l.startsWith('  --strict-host-key-checking'));
     assert.equal(lines[i], '  --strict-host-key-checking yes|accept-new|no');
     assert.match(lines[i + 1]!, /^ {25}host-key policy/);
-    assert.ok(lines.includes('  -q, --quiet            log errors only'));
+    assert.ok(lines.includes('  -q, --quiet            log errors and warnings only'));
   });
 
   const wraps: Array<{ text: string; width: number; want: string[] }> = [
