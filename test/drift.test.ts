@@ -151,7 +151,9 @@ describe('drift repair with real rsync (local and ssh replicas)', () => {
       during = await stream('pass', 25, 120);
       const killedDuringStream = passes.killed;
       await waitFor(() => repaired.length >= 2, { timeoutMs: 30_000, what: 'the pass to its end once the stream stopped' });
-      for (const e of repaired) assert.ok(e.sample.includes('d7/f1.txt'), JSON.stringify(e));
+      // A pass killed by a live change may already have put the file back (rsync writes as it goes), so
+      // the pass that ends may find nothing left; either way the replicas end equal to the source.
+      for (const e of repaired) assert.ok(e.sample.includes('d7/f1.txt') || e.repaired === 0, JSON.stringify(e));
       await assertAllEqual('after the stream and the pass');
       const b = p50(base);
       const d = p50(during);

@@ -7,8 +7,10 @@
  * what it already fixed is not sent again). Each kill costs the live batch the time rsync takes to
  * stop (its receiver notices the closed connection within 0.1-0.2 s), so every pass that yielded
  * doubles the quiet period it waits for next (up to a minute): under a steady stream of changes it
- * soon stays out of the way, and it runs in the next real lull. It is not journaled work, so it never confirms anything
- * and never moves the durable watermark; only a pass that ran to its end is reported.
+ * soon stays out of the way, and it runs in the next real lull. A lane with no lull for
+ * `DRIFT_STARVED_MS` would never be checked: its pass then stops yielding and runs to its end at the
+ * lane's next idle moment, the live changes waiting for it. It is not journaled work, so it never
+ * confirms anything and never moves the durable watermark; only a pass that ran to its end is reported.
  */
 import type { Clock } from '../core/schedule.js';
 import { MirrorError } from '../errors.js';
@@ -21,16 +23,24 @@ export type { BackgroundTrigger } from '../core/reconcile-triggers.js';
 export const DRIFT_QUIET_MS = 5000;
 /** The longest quiet period that passes yielding to live changes make it grow to. */
 export const DRIFT_QUIET_MAX_MS = 60_000;
+/**
+ * How long a wanted pass may wait for a lull before it stops yielding: a lane whose changes never pause
+ * for a minute would otherwise never be checked for drift. It then runs at the lane's next idle moment
+ * to its end, and the live changes that arrive meanwhile wait for it (a quick-check pass: seconds).
+ */
+export const DRIFT_STARVED_MS = 30 * 60_000;
 
 /** Tests' knobs for the drift passes: their quiet period, and the jitter's random source. */
 export interface DriftTuning {
   quietMs?: number;
+  starvedMs?: number;
   random?: () => number;
 }
 
-/** The lanes' timing with the drift quiet period: a short interval gets one to match, or its passes could hardly ever start. Pure. */
-export function withDriftQuiet<T extends { reconcileIntervalSec: number }>(o: T, tuning: DriftTuning): T & { driftQuietMs: number } {
-  return { ...o, driftQuietMs: tuning.quietMs ?? Math.min(DRIFT_QUIET_MS, Math.floor((o.reconcileIntervalSec * 1000) / 4)) };
+/** The lanes' timing with the drift quiet and starvation periods: a short interval gets ones to match, or its passes could hardly ever start. Pure. */
+export function withDriftQuiet<T extends { reconcileIntervalSec: number }>(o: T, tuning: DriftTuning): T & { driftQuietMs: number; driftStarvedMs: number } {
+  const intervalMs = o.reconcileIntervalSec * 1000;
+  return { ...o, driftQuietMs: tuning.quietMs ?? Math.min(DRIFT_QUIET_MS, Math.floor(intervalMs / 4)), driftStarvedMs: tuning.starvedMs ?? Math.min(DRIFT_STARVED_MS, intervalMs) };
 }
 
 export interface DriftLane {
@@ -49,7 +59,10 @@ export class DriftPass {
   readonly #clock: Clock;
   readonly #quietMs: number;
   readonly #retryMs: number;
+  readonly #starvedMs: number;
   #wanted: BackgroundTrigger | undefined;
+  /** The running pass started starved: live changes do not kill it. */
+  #holding = false;
   #lastActivity = Number.NEGATIVE_INFINITY;
   #notBefore = 0;
   #cancelTimer: (() => void) | undefined;
@@ -59,11 +72,12 @@ export class DriftPass {
   /** Passes killed by a live change since the last one that ran to its end. */
   #yields = 0;
 
-  constructor(lane: DriftLane, clock: Clock, timing: { quietMs: number; retryMs: number }) {
+  constructor(lane: DriftLane, clock: Clock, timing: { quietMs: number; retryMs: number; starvedMs?: number }) {
     this.#lane = lane;
     this.#clock = clock;
     this.#quietMs = timing.quietMs;
     this.#retryMs = timing.retryMs;
+    this.#starvedMs = timing.starvedMs ?? DRIFT_STARVED_MS;
   }
 
   /** A pass is running: the lane starts nothing until it ends. */
@@ -82,7 +96,7 @@ export class DriftPass {
   /** The lane saw a live change or finished a batch: a running pass yields, a pending one waits for quiet. */
   activity(): void {
     this.#lastActivity = this.#clock.now();
-    this.#abort?.abort();
+    if (!this.#holding) this.#abort?.abort();
     if (this.#wanted !== undefined) this.#arm();
   }
 
@@ -103,8 +117,14 @@ export class DriftPass {
 
   /** When the pass may start: quiet for quietMs since the last activity, and not before its delay. */
   #dueAt(): number {
+    if (this.#starved()) return Math.max(this.#notBefore, this.#clock.now());
     const quiet = Math.min(this.#quietMs * 2 ** this.#yields, Math.max(this.#quietMs, DRIFT_QUIET_MAX_MS));
     return Math.max(this.#lastActivity + quiet, this.#notBefore, this.#clock.now());
+  }
+
+  /** Wanted, and waited for a lull for `starvedMs` past its earliest start. */
+  #starved(): boolean {
+    return this.#wanted !== undefined && this.#clock.now() >= this.#notBefore + this.#starvedMs;
   }
 
   #arm(): void {
@@ -125,12 +145,14 @@ export class DriftPass {
     const trigger = this.#wanted;
     const abort = new AbortController();
     this.#abort = abort;
+    this.#holding = this.#starved();
     this.#running = this.#lane
       .execute(abort.signal, trigger)
       .catch((e: unknown): BatchOutcome => ({ verdict: 'retry', error: e instanceof MirrorError ? e : new MirrorError('ERR_RSYNC', (e as Error).message, { cause: e }) }))
       .then((outcome) => {
         this.#running = undefined;
         this.#abort = undefined;
+        this.#holding = false;
         this.#settle(trigger, outcome, abort.signal.aborted);
         this.#lane.ended();
       });
@@ -170,5 +192,5 @@ export function repairedSample(lines: readonly string[], max = 10): string[] {
 /** A lane's drift pass: a full pass of its runner, in the background (no live concurrency slot), killable. */
 export function laneDrift(lane: Omit<DriftLane, 'execute'>, execute: BatchExecutor, clock: Clock, timing: LaneTiming): DriftPass {
   const run = (signal: AbortSignal, reason: BackgroundTrigger) => execute({ entries: [], fullSeq: 0 }, { signal, background: true, reason });
-  return new DriftPass({ ...lane, execute: run }, clock, { quietMs: timing.driftQuietMs ?? DRIFT_QUIET_MS, retryMs: timing.retryMaxMs });
+  return new DriftPass({ ...lane, execute: run }, clock, { quietMs: timing.driftQuietMs ?? DRIFT_QUIET_MS, retryMs: timing.retryMaxMs, starvedMs: timing.driftStarvedMs ?? DRIFT_STARVED_MS });
 }

@@ -46,5 +46,5 @@ export interface LaneListener {
   onDrift?(trigger: BackgroundTrigger, outcome: BatchOutcome): void;
 }
 
-/** The options a lane times itself by; `driftQuietMs` (tests) shortens the quiet a drift pass waits for. */
-export type LaneTiming = Pick<NormalizedOptions, 'quietMs' | 'maxWaitMs' | 'retryMinMs' | 'retryMaxMs'> & { driftQuietMs?: number };
+/** The options a lane times itself by; `driftQuietMs` and `driftStarvedMs` (sync/drift.ts) time its drift pass. */
+export type LaneTiming = Pick<NormalizedOptions, 'quietMs' | 'maxWaitMs' | 'retryMinMs' | 'retryMaxMs'> & { driftQuietMs?: number; driftStarvedMs?: number };

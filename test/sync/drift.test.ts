@@ -31,7 +31,7 @@ async function waitForPass(t: { clock: ManualClock; background(): unknown[] }, m
   assert.equal(t.background().length, before + 1, `a pass within ${maxMs} ms`);
 }
 
-function setup() {
+function setup(timing: { driftStarvedMs?: number } = {}) {
   const clock = new ManualClock();
   const calls: Call[] = [];
   const confirmed: number[] = [];
@@ -42,7 +42,7 @@ function setup() {
       opts.signal?.addEventListener('abort', () => resolve({ verdict: 'retry', aborted: true }), { once: true });
       calls.push({ batch, opts, at: clock.now(), settle: resolve });
     });
-  const lane = new Lane('r1', execute, { quietMs: 10, maxWaitMs: 100, retryMinMs: 100, retryMaxMs: 10_000, driftQuietMs: QUIET }, clock, {
+  const lane = new Lane('r1', execute, { quietMs: 10, maxWaitMs: 100, retryMinMs: 100, retryMaxMs: 10_000, driftQuietMs: QUIET, ...timing }, clock, {
     onConfirmed: (seq) => confirmed.push(seq),
     onDown: () => {},
     onUp: () => {},
@@ -161,6 +161,38 @@ describe('drift pass: it yields to live changes', () => {
       last = t.clock.now();
     }
     assert.deepEqual(gaps.slice(1), [2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+  });
+
+  it('starved of quiet for driftStarvedMs, it stops yielding: it runs at the next idle moment to its end and the live changes wait for it', async () => {
+    const t = setup({ driftStarvedMs: 20_000 });
+    t.lane.drift('drift-startup');
+    let seq = 0;
+    // A change every 500 ms: the lane is never quiet for the 1 s the pass waits for.
+    const step = async () => {
+      t.lane.add([`f${++seq}`], seq);
+      await t.clock.advance(20);
+      const call = t.live().at(-1);
+      if (call?.batch.entries.some(([p]) => p === `f${seq}`)) await t.settle(call, { verdict: 'ok' });
+      await t.clock.advance(480);
+    };
+    for (let i = 0; i < 38; i++) await step();
+    assert.equal(t.background().length, 0, 'no lull in 19 s: no pass yet');
+    for (let i = 0; i < 10 && t.background().length === 0; i++) await step();
+    assert.equal(t.background().length, 1, 'starved: it started between two live batches');
+    const pass = t.background()[0]!;
+    assert.ok(pass.at >= QUIET + 20_000 - 500, `started at ${pass.at} ms`);
+    const live = t.live().length;
+    t.lane.add(['during'], ++seq);
+    await t.clock.advance(2000);
+    assert.equal(pass.opts.signal?.aborted, false, 'a live change does not kill a starved pass');
+    assert.equal(t.live().length, live, 'the live change waits for it');
+    await t.settle(pass, { verdict: 'ok' });
+    await t.clock.advance(20);
+    assert.equal(t.live().length, live + 1, 'and goes once it ended');
+    assert.deepEqual(
+      t.drifts.map((d) => d.trigger),
+      ['drift-startup'],
+    );
   });
 
   it('a live change that arrives while it runs never runs beside it', async () => {
