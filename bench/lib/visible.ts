@@ -4,17 +4,29 @@
  * lib/poll.ts polls every pending file on every replica every ~1 ms: with 16 or 32 replicas that is
  * tens of thousands of stat() calls a second in the bench process, on the same 2 cores as the
  * contenders it measures. Here every replica directory gets an inotify watch (`fs.watch`); an event
- * naming an expected file takes the moment (performance.now() in the handler, before any read) and
- * then checks the content (stat + read, as poll.ts's hasContent). rsync renames a finished temp file
- * into place (rsync(1), `--temp-dir`/`--inplace`: neither is used here), so the event comes when the
- * content is complete. A slow poll (every `pollMs`) of what is still missing is the safety net for an
- * event the kernel dropped or a content check that raced a second write; `byPoll` counts the files it
- * found first (their figure is up to `pollMs` late), so a run can say whether the net was needed.
+ * naming an expected file takes the moment (performance.now() in the handler) and checks the content
+ * at once, synchronously (a 64-byte file: a few µs, and no thread-pool round trip to wait for).
+ * rsync renames a finished temp file into place (rsync(1), `--temp-dir`/`--inplace`: neither is used
+ * here), so the event comes when the content is complete. A slow poll (every `pollMs`) of what is still
+ * missing is the safety net for an event the kernel dropped; `byPoll` counts the files it found first
+ * (their figure is up to `pollMs` late; most are events still queued behind a busy event loop), so a
+ * run can say how much the net was needed.
  */
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { hasContent } from './poll.js';
+
+/**
+ * True when `file` holds exactly `content`. Any error (missing, replaced meanwhile) is "not yet": it runs
+ * in an fs.watch handler, where a throw would end the bench; the deadline reports what never came.
+ */
+function hasContentSync(file: string, content: Buffer): boolean {
+  try {
+    return readFileSync(file).equals(content);
+  } catch {
+    return false;
+  }
+}
 
 interface Expected {
   name: string;
@@ -36,7 +48,6 @@ export class VisibilityWatch {
   readonly #pending = new Map<string, Expected>();
   readonly #done: Arrival[] = [];
   readonly #watchers: FSWatcher[] = [];
-  readonly #inFlight = new Set<string>();
   /** Files found first by the safety-net poll, and watcher errors. */
   byPoll = 0;
   events = 0;
@@ -80,34 +91,23 @@ export class VisibilityWatch {
   #check(i: number, name: string, now: number, poll: boolean): void {
     const e = this.#pending.get(name);
     if (e === undefined || e.found[i] !== undefined) return;
-    const key = `${i}\0${name}`;
-    if (this.#inFlight.has(key)) return;
-    this.#inFlight.add(key);
-    hasContent(join(this.#dirs[i]!, name), e.content).then(
-      (ok) => {
-        this.#inFlight.delete(key);
-        if (!ok || e.found[i] !== undefined) return;
-        e.found[i] = now - e.t0;
-        if (poll) this.byPoll++;
-        if (--e.left === 0) {
-          this.#pending.delete(name);
-          this.#done.push({ name, t0: e.t0, found: e.found as number[] });
-        }
-      },
-      () => {
-        this.#inFlight.delete(key);
-      },
-    );
+    if (!hasContentSync(join(this.#dirs[i]!, name), e.content)) return;
+    e.found[i] = now - e.t0;
+    if (poll) this.byPoll++;
+    if (--e.left === 0) {
+      this.#pending.delete(name);
+      this.#done.push({ name, t0: e.t0, found: e.found as number[] });
+    }
   }
 
   /**
    * Resolves once nothing is pending (after `writing()` turned false), polling what is missing every
    * `pollMs`; rejects past `deadline()` (performance.now() value, re-read each round) or on abort.
    */
-  async drain(writing: () => boolean, deadline: () => number, signal: AbortSignal, pollMs = 25): Promise<void> {
+  async drain(writing: () => boolean, deadline: () => number, signal: AbortSignal, pollMs = 100): Promise<void> {
     const maxRounds = 1_000_000;
     for (let r = 0; r < maxRounds; r++) {
-      if (!writing() && this.#pending.size === 0 && this.#inFlight.size === 0) return;
+      if (!writing() && this.#pending.size === 0) return;
       if (signal.aborted) throw new Error('aborted');
       if (performance.now() > deadline()) throw new Error(`${this.#pending.size} file(s) not on every replica in time; oldest ${this.oldestMissing()}`);
       await delay(pollMs);

@@ -12,7 +12,9 @@
  *
  * Latency: write (just before writeFileSync) → the file complete on a replica, seen through an
  * inotify watch on every replica directory (lib/visible.ts: a 1 ms poll of 32 directories would eat a
- * core of this 2-core machine); "all N" is the slowest replica of each write.
+ * core of this 2-core machine); "all N" is the slowest replica of each write. The contenders take
+ * turns going first (fam-mirror at the 1st, 3rd … count, lsyncd at the others): other work on a
+ * shared machine drifts over minutes.
  *
  * CPU: user + system of the contender and everything it starts (rsync, ssh, the sh bridge, cat), and
  * for lsyncd its ControlMaster ssh processes (they carry its traffic: fam-mirror's ssh2 runs inside
@@ -27,6 +29,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type SshdHost, startSshdHosts } from '../../test/helpers/sshd.js';
 import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
+import { loadavg } from '../lib/env.js';
 import { Cleanup, type Contender, startFam, startLsyncd, sumLogins } from '../lib/contenders.js';
 import { type CpuMeter, createCpuMeter } from '../lib/cpu.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
@@ -79,7 +82,7 @@ export const farm: Scenario = {
     const c = config(quick);
     return (
       `for N replicas (${c.counts.join(', ')} by default; --replicas), one sshd each on 127.0.0.1: one new ${FILE_BYTES}-byte file every ${INTERVAL_MS} ms for ${c.streamMs / 1000} s; ` +
-      'write → complete on each replica (inotify on every replica dir, a 25 ms poll as safety net) and on all N (the slowest); ' +
+      'write → complete on each replica (inotify on every replica dir, a 100 ms poll as safety net) and on all N (the slowest); ' +
       'master CPU = user+sys of the contender and all its children (lsyncd: and its ControlMasters), cgroup v2, first write → all visible + 500 ms quiet, / (writes × N); ' +
       'replica-side CPU = the sshd daemons and sessions, the same way. fam-mirror CLI (defaults, --init) vs lsyncd default.rsyncssh delay 0 over warm ControlMasters.'
     );
@@ -136,9 +139,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       });
     }
 
-    for (const n of c.counts) {
+    for (const [j, n] of c.counts.entries()) {
       const hosts = pool.slice(0, n);
-      for (const v of variants) {
+      // Other work on the machine drifts over minutes: alternate which contender goes first.
+      for (const v of j % 2 === 0 ? variants : [...variants].reverse()) {
         if (ctx.signal.aborted) throw new Error('aborted');
         try {
           const r = await runOne(ctx, c, v, hosts, cleanup, replicaSide, v.id === 'lsyncd-cm' ? controlPath : undefined);
@@ -211,6 +215,7 @@ async function runOne(ctx: ScenarioContext, c: Config, v: Variant, hosts: readon
     for (const pid of masters) meter.add(pid);
   }
   await contender.quiet(QUIET_BEFORE_MS, 60_000, ctx.signal);
+  const load0 = loadavg();
   const logins0 = await sumLogins(hosts);
   const activity0 = contender.activity();
   const watch = new VisibilityWatch(dirs);
@@ -235,6 +240,7 @@ async function runOne(ctx: ScenarioContext, c: Config, v: Variant, hosts: readon
       config: 'config' in contender ? (contender as { config: string }).config : undefined,
       checks: {
         readyMs: Math.round(contender.ready.ms),
+        loadavgBeforeAfter: [load0, loadavg()],
         writes,
         cpuMs: Math.round(cpuUsec / 1000),
         replicaSideCpuMs: Math.round(replicaUsec / 1000),
