@@ -89,7 +89,7 @@ describe('bench farm: ratios and targets', () => {
     assert.equal(targetMet({}, 0.1), undefined);
   });
 
-  it("carries issue 11's targets: p50 1/4 and p95 1/2 at 16, p50 1/2 at 4, CPU 1/5 at every count", () => {
+  it('carries the farm targets: p50 1/4 and p95 1/2 at 16, p50 1/2 at 4, CPU 1/5 at every count', () => {
     const byLabel = (n: number) => Object.fromEntries(farmRatios(n).map((r) => [`${r.stat ?? 'median'} ${r.numerator.split('-').pop()}`, r.target?.max]));
     assert.deepEqual(byLabel(16), { 'median all': 0.25, 'p95 all': 0.5, 'median cpu': 0.2 });
     assert.deepEqual(byLabel(4), { 'median all': 0.5, 'p95 all': undefined, 'median cpu': 0.2 });

@@ -1,5 +1,5 @@
 /**
- * Scenario — the web farm (issue 11, item 3): scenario 4 (`latency-vs-lsyncd`) at 16, 4 and 32
+ * Scenario — the web farm: scenario 4 (`latency-vs-lsyncd`) at 16, 4 and 32
  * replicas, with the master's CPU per change per replica.
  *
  * For each replica count N (`--replicas 16,4,32`, in that order; quick: 4): N sshd hosts on 127.0.0.1
@@ -56,7 +56,7 @@ interface Config {
 
 const config = (quick: boolean, replicas?: readonly number[]): Config => ({ counts: replicas ?? (quick ? [4] : [16, 4, 32]), streamMs: quick ? 5_000 : 30_000 });
 
-/** Issue 11, item 4: fam-mirror / lsyncd's best, same run (medians unless p95). */
+/** The farm targets (bench/README.md, "Targets"): fam-mirror / lsyncd's best, same run (medians unless p95). */
 export const FARM_TARGETS: Record<'p50' | 'p95' | 'cpu', Record<number, { max: number; label: string }>> = {
   p50: { 16: { max: 1 / 4, label: '1/4' }, 4: { max: 1 / 2, label: '1/2' } },
   p95: { 16: { max: 1 / 2, label: '1/2' } },
