@@ -70,9 +70,12 @@ export interface CpuMeter {
 
 let seq = 0;
 
-/** A meter named `name` (cgroup `fam-bench-PID-N-name`); cgroup2 when we can, else the /proc trees. */
-export function createCpuMeter(name: string): CpuMeter {
-  const root = process.getuid?.() === 0 ? cgroup2Root() : undefined;
+/**
+ * A meter named `name` (cgroup `fam-bench-PID-N-name`); cgroup2 when we can, else the /proc trees.
+ * `method: 'proc-tree'` asks for the trees anyway (a cross-check of the cgroup figure).
+ */
+export function createCpuMeter(name: string, method?: 'proc-tree'): CpuMeter {
+  const root = process.getuid?.() === 0 && method === undefined ? cgroup2Root() : undefined;
   if (root !== undefined) {
     const dir = join(root, `fam-bench-${process.pid}-${++seq}-${name.replace(/[^\w-]/g, '_')}`);
     try {

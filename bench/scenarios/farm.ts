@@ -207,12 +207,19 @@ async function runOne(ctx: ScenarioContext, c: Config, v: Variant, hosts: readon
   cleanup.add(`CPU meter ${v.id} N=${n}`, () => meter.close());
   ctx.log(`farm: N=${n} ${v.label}: starting`);
   const contender = await v.start(hosts, source, dirs);
+  // The same processes read from /proc too: a cross-check of the cgroup figure (it misses what is
+  // reparented to init, e.g. a child whose parent died first).
+  const tree = meter.method === 'cgroup2' ? createCpuMeter(`${v.id}-${n}`, 'proc-tree') : undefined;
   meter.add(contender.pid);
+  tree?.add(contender.pid);
   const masters: number[] = [];
   if (controlPath !== undefined) {
     for (const pid of await Promise.all(hosts.map((h) => controlMasterPid(h, controlPath)))) if (pid !== undefined) masters.push(pid);
     if (masters.length !== n) throw new Error(`${masters.length} of ${n} ControlMasters running`);
-    for (const pid of masters) meter.add(pid);
+    for (const pid of masters) {
+      meter.add(pid);
+      tree?.add(pid);
+    }
   }
   await contender.quiet(QUIET_BEFORE_MS, 60_000, ctx.signal);
   const load0 = loadavg();
@@ -221,11 +228,13 @@ async function runOne(ctx: ScenarioContext, c: Config, v: Variant, hosts: readon
   const watch = new VisibilityWatch(dirs);
   try {
     const cpu0 = meter.usec();
+    const tree0 = tree?.usec() ?? NaN;
     const rep0 = replicaSide.usec();
     const self0 = process.cpuUsage();
     const writes = await stream(ctx, c, source, watch);
     await contender.quiet(QUIET_AFTER_MS, 30_000, ctx.signal);
     const cpuUsec = meter.usec() - cpu0;
+    const treeUsec = (tree?.usec() ?? NaN) - tree0;
     const replicaUsec = replicaSide.usec() - rep0;
     const self = process.cpuUsage(self0);
     const logins = (await sumLogins(hosts)) - logins0;
@@ -243,6 +252,7 @@ async function runOne(ctx: ScenarioContext, c: Config, v: Variant, hosts: readon
         loadavgBeforeAfter: [load0, loadavg()],
         writes,
         cpuMs: Math.round(cpuUsec / 1000),
+        ...(tree === undefined ? {} : { cpuMsProcTree: Math.round(treeUsec / 1000) }),
         replicaSideCpuMs: Math.round(replicaUsec / 1000),
         benchProcessCpuMs: Math.round((self.user + self.system) / 1000),
         controlMasters: masters.length,
