@@ -32,7 +32,7 @@ const WATCHDOG_MS = { quick: 120_000, full: 600_000 };
 /** After an abort, cleanup gets this long before the process exits regardless. */
 const CLEANUP_GRACE_MS = 30_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--only ID]... [--out FILE]]
+const USAGE = `usage: npm run bench [-- [--quick] [--only ID]... [--out FILE] [--replicas N,N…]]
   --quick     a smoke run of a few seconds (few rounds; figures are not meaningful)
   --only ID   run only this scenario (repeatable): ${scenarios.map((s) => (s.optIn === true ? `${s.id} (opt-in)` : s.id)).join(', ')}
   --out FILE  where to write the JSON (default bench/results/latest.json)

@@ -18,7 +18,7 @@ export interface Metric {
 
 export interface Ratio {
   label: string;
-  /** Metric ids; the ratio is median(numerator) / median(denominator), both measured in the same run. */
+  /** Metric ids; the ratio is median(numerator) / median(denominator) (or `stat`), both measured in the same run. */
   numerator: string;
   denominator: string;
   /** Which statistic of both (default 'median'). */
