@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stopAll } from '../test/helpers/sshd.js';
 import { cleanupTempDirs } from '../test/helpers/tree.js';
+import { parseReplicaCounts } from './lib/args.js';
 import { describeEnvironment, loadavg } from './lib/env.js';
 import { buildJson, renderTable, type ScenarioOutcome } from './lib/report.js';
 import type { ScenarioContext } from './lib/types.js';
@@ -31,14 +32,15 @@ const WATCHDOG_MS = { quick: 120_000, full: 600_000 };
 /** After an abort, cleanup gets this long before the process exits regardless. */
 const CLEANUP_GRACE_MS = 30_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--only ID]... [--out FILE]]
+const USAGE = `usage: npm run bench [-- [--quick] [--only ID]... [--out FILE] [--replicas N,N…]]
   --quick     a smoke run of a few seconds (few rounds; figures are not meaningful)
   --only ID   run only this scenario (repeatable): ${scenarios.map((s) => (s.optIn === true ? `${s.id} (opt-in)` : s.id)).join(', ')}
-  --out FILE  where to write the JSON (default bench/results/latest.json)`;
+  --out FILE  where to write the JSON (default bench/results/latest.json)
+  --replicas N,N…  replica counts of the farm scenario, in order (default 16,4,32; quick: 4)`;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  let opts: { quick?: boolean; only?: string[]; out?: string; help?: boolean };
+  let opts: { quick?: boolean; only?: string[]; out?: string; replicas?: string; help?: boolean };
   try {
     opts = parseArgs({
       args: argv,
@@ -46,6 +48,7 @@ async function main(): Promise<number> {
         quick: { type: 'boolean', default: false },
         only: { type: 'string', multiple: true },
         out: { type: 'string' },
+        replicas: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -58,6 +61,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const quick = opts.quick === true;
+  let replicas: number[] | undefined;
+  try {
+    replicas = opts.replicas === undefined ? undefined : parseReplicaCounts(opts.replicas);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
   const only = opts.only ?? [];
   const unknown = only.filter((id) => !scenarios.some((s) => s.id === id));
   if (unknown.length > 0) {
@@ -91,7 +101,7 @@ async function main(): Promise<number> {
         grace = setTimeout(() => process.exit(1), CLEANUP_GRACE_MS).unref();
       }, budget);
       watchdog.unref();
-      const ctx: ScenarioContext = { quick, signal: AbortSignal.any([abort.signal, own.signal]), log: (m) => console.error(m) };
+      const ctx: ScenarioContext = { quick, replicas, signal: AbortSignal.any([abort.signal, own.signal]), log: (m) => console.error(m) };
       const t0 = performance.now();
       try {
         const result = await scenario.run(ctx);

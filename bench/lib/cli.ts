@@ -17,8 +17,11 @@ import { groupMembers, settlesWithin } from './proc.js';
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const SRC_DIR = fileURLToPath(new URL('../../src/', import.meta.url));
 const LO_RX = '/sys/class/net/lo/statistics/rx_bytes';
-/** Kept of each stream: the CLI logs one line per batch, a few KiB per run here. */
-const OUT_KEEP = 1 << 20;
+/**
+ * Kept of each stream: the CLI logs one line per batch (≈ 110 bytes), a few KiB per run in most
+ * scenarios, ≈ 1 MiB in the farm's 30 s at 32 replicas; past this, activity counts and "quiet" go blind.
+ */
+const OUT_KEEP = 8 << 20;
 
 /**
  * Bytes received on the loopback interface since boot. Every packet sent over `lo` is received on

@@ -46,3 +46,10 @@ export async function closeControlMaster(h: SshdHost, controlPath: string): Prom
   }
   return `closed with ssh -O exit (master pid ${pid || '?'})`;
 }
+
+/** The pid of the ControlMaster behind `controlPath` for `h` (`ssh -O check`), or undefined when none runs. */
+export async function controlMasterPid(h: SshdHost, controlPath: string): Promise<number | undefined> {
+  const check = await capture('ssh', [...sshWords(h), '-o', `ControlPath=${controlPath}`, '-O', 'check', `${h.user}@127.0.0.1`], 5_000);
+  const pid = Number(/pid=(\d+)/.exec(check.stderr + check.stdout)?.[1] ?? 0);
+  return check.code === 0 && pid > 0 ? pid : undefined;
+}

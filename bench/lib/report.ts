@@ -3,7 +3,7 @@
  */
 import type { RunEnvironment } from './env.js';
 import { round2, summarize, type Summary } from './stats.js';
-import type { Scenario, ScenarioResult } from './types.js';
+import type { Ratio, Scenario, ScenarioResult } from './types.js';
 
 export interface ScenarioOutcome {
   scenario: Scenario;
@@ -19,12 +19,19 @@ export interface JsonReport {
   scenarios: unknown[];
 }
 
-function ratioValue(result: ScenarioResult, numerator: string, denominator: string): number {
+/** median (or p95, as the ratio says) of the numerator over the same statistic of the denominator. */
+export function ratioValue(result: Pick<ScenarioResult, 'metrics'>, r: Pick<Ratio, 'numerator' | 'denominator' | 'stat'>): number {
   const m = (id: string) => result.metrics.find((x) => x.id === id);
-  const a = m(numerator);
-  const b = m(denominator);
+  const a = m(r.numerator);
+  const b = m(r.denominator);
   if (a === undefined || b === undefined) return NaN;
-  return summarize(a.samples).median / summarize(b.samples).median;
+  const stat = r.stat ?? 'median';
+  return summarize(a.samples)[stat] / summarize(b.samples)[stat];
+}
+
+/** Whether a ratio meets its target; undefined without a target or a value. */
+export function targetMet(r: Pick<Ratio, 'target'>, value: number): boolean | undefined {
+  return r.target === undefined || !Number.isFinite(value) ? undefined : value <= r.target.max;
 }
 
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
@@ -47,10 +54,12 @@ export function renderTable(env: RunEnvironment, quick: boolean, outcomes: reado
       return;
     }
     const mixed = o.result.metrics.some((x) => (x.unit ?? 'ms') !== 'ms');
-    const rows = o.result.metrics.map((x) => ({
-      label: (x.unit ?? 'ms') === 'ms' ? x.label : `${x.label} [${x.unit}]`,
-      s: summarize(x.samples),
-    }));
+    const rows = o.result.metrics
+      .filter((x) => x.inTable !== false)
+      .map((x) => ({
+        label: (x.unit ?? 'ms') === 'ms' ? x.label : `${x.label} [${x.unit}]`,
+        s: summarize(x.samples),
+      }));
     const width = Math.max(34, ...rows.map((r) => r.label.length));
     // 8 characters a column, wider when a figure needs it (so figures never run together).
     const cw = Math.max(8, ...rows.flatMap((r) => row(r.s).map((x) => x.length + 1)));
@@ -59,11 +68,15 @@ export function renderTable(env: RunEnvironment, quick: boolean, outcomes: reado
     lines.push(`   ${head.padEnd(width)} ${'n'.padStart(4)}${['median', 'p95', 'mean', 'min', 'max'].map(cell).join('')}`);
     for (const r of rows) lines.push(`   ${r.label.padEnd(width)} ${String(r.s.n).padStart(4)}${row(r.s).map(cell).join('')}`);
     if (o.result.ratios.length > 0) {
-      lines.push(`   ratios of medians (same run):`);
+      const plain = o.result.ratios.every((r) => r.stat === undefined && r.target === undefined);
+      lines.push(plain ? `   ratios of medians (same run):` : `   ratios (same run; of medians unless the label says p95):`);
       const rw = Math.max(...o.result.ratios.map((r) => r.label.length));
       for (const r of o.result.ratios) {
-        const v = ratioValue(o.result, r.numerator, r.denominator);
-        lines.push(`     ${r.label.padEnd(rw)}  ${Number.isFinite(v) ? `${ratioText(v)}×` : '– (not measured)'}`);
+        const v = ratioValue(o.result, r);
+        const text = Number.isFinite(v) ? `${ratioText(v)}×` : '– (not measured)';
+        const met = targetMet(r, v);
+        const target = r.target === undefined ? '' : `  target ≤ ${r.target.label}${met === undefined ? '' : met ? ': met' : ': MISSED'}`;
+        lines.push(`     ${r.label.padEnd(rw)}  ${target === '' ? text : text.padEnd(8)}${target}`);
       }
     }
     for (const n of o.result.notes ?? []) lines.push(`   note: ${n}`);
@@ -113,8 +126,9 @@ export function buildJson(env: RunEnvironment, quick: boolean, outcomes: readonl
               };
             }),
             ratios: o.result.ratios.map((r) => {
-              const v = ratioValue(o.result!, r.numerator, r.denominator);
-              return { ...r, value: Number.isFinite(v) ? Number(v.toPrecision(4)) : null };
+              const v = ratioValue(o.result!, r);
+              const met = targetMet(r, v);
+              return { ...r, value: Number.isFinite(v) ? Number(v.toPrecision(4)) : null, ...(met === undefined ? {} : { met }) };
             }),
             checks: o.result.checks,
             ...(o.result.notes === undefined ? {} : { notes: o.result.notes }),

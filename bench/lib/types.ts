@@ -12,13 +12,19 @@ export interface Metric {
   samples: number[];
   /** Default 'ms'. A row in another unit (e.g. 'KiB') says so in the table. */
   unit?: string;
+  /** false: in the JSON only, not a table row (e.g. one row per replica of 32). */
+  inTable?: boolean;
 }
 
 export interface Ratio {
   label: string;
-  /** Metric ids; the ratio is median(numerator) / median(denominator), both measured in the same run. */
+  /** Metric ids; the ratio is median(numerator) / median(denominator) (or `stat`), both measured in the same run. */
   numerator: string;
   denominator: string;
+  /** Which statistic of both (default 'median'). */
+  stat?: 'median' | 'p95';
+  /** A target the ratio must not exceed (printed beside it, `met` in the JSON). */
+  target?: { max: number; label: string };
 }
 
 export interface ScenarioResult {
@@ -36,6 +42,8 @@ export interface ScenarioResult {
 
 export interface ScenarioContext {
   quick: boolean;
+  /** `--replicas 16,4,32`: replica counts for the scenarios that take them (farm); undefined = theirs. */
+  replicas?: readonly number[];
   /** Aborted on SIGINT/SIGTERM or the run's watchdog: scenarios stop at the next round. */
   signal: AbortSignal;
   /** Progress to stderr (stdout carries only the table). */

@@ -6,6 +6,7 @@
 import type { Scenario } from '../lib/types.js';
 import { bigFile } from './big-file.js';
 import { drift100k } from './drift-100k.js';
+import { farm } from './farm.js';
 import { burst } from './burst.js';
 import { latencyVsLsyncd } from './latency-vs-lsyncd.js';
 import { oneFileEndToEnd } from './one-file-e2e.js';
@@ -15,4 +16,4 @@ import { seed } from './seed.js';
 import { startup100k, startup1m } from './startup-100k.js';
 import { transportOverhead } from './transport-overhead.js';
 
-export const scenarios: readonly Scenario[] = [oneFileEndToEnd, transportOverhead, restartVsSeed, latencyVsLsyncd, burst, seed, startup100k, drift100k, renameDelete, bigFile, startup1m];
+export const scenarios: readonly Scenario[] = [oneFileEndToEnd, transportOverhead, restartVsSeed, latencyVsLsyncd, burst, seed, startup100k, drift100k, renameDelete, bigFile, farm, startup1m];
