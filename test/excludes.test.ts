@@ -34,6 +34,8 @@ const PATTERN_LISTS: Array<[name: string, patterns: string[]]> = [
 
 async function rsyncNames(args: string[], stdin: Buffer | undefined): Promise<string[]> {
   const child = execFile('rsync', ['--dry-run', ...args], { encoding: 'buffer', maxBuffer: 1 << 24 });
+  // A full pass reads no list: rsync may exit before taking its stdin, and that EPIPE is no failure.
+  child.stdin!.on('error', () => {});
   child.stdin!.end(stdin ?? Buffer.alloc(0));
   const out = await new Promise<string>((resolve, reject) => {
     let text = '';
