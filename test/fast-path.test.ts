@@ -169,6 +169,17 @@ describe('fast path over real sshd', () => {
     await settle(r, 'hot end');
   });
 
+  it('a connection lost under the fast path loses nothing, and the fast path comes back after the reconnect', async () => {
+    await writeFile(join(r.source, 'before-restart.txt'), '1');
+    await settle(r, 'before restart');
+    await r.host.restart();
+    await writeFile(join(r.source, 'during-restart.txt'), '2');
+    await settle(r, 'after restart');
+    await writeFile(join(r.source, 'after-restart.txt'), '3');
+    const batches = await settle(r, 'reconnected');
+    assert.ok(batches.length > 0 && batches.every((b) => b.fast === true), `fast again: ${JSON.stringify(batches)}`);
+  });
+
   it('a fenced replica is refused on the fast path too: nothing written', async () => {
     await writeFile(join(r.replica, FENCE_FILE), 'standby\n');
     await writeFile(join(r.source, 'after-fence.txt'), 'must not arrive');

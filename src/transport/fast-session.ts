@@ -93,6 +93,8 @@ export class FastSession {
     const sh = await this.#conn.exec('exec sh');
     sh.stderr.on('data', () => {});
     sh.on('close', forget);
+    // A write after the peer went away is an 'error' on the channel: a state of this session, never a crash.
+    sh.on('error', forget);
     let sftp: SFTPWrapper | undefined;
     try {
       sftp = await this.#conn.sftp();
@@ -112,6 +114,10 @@ export class FastSession {
   #step(sh: ExecChannel, script: string): Promise<StepResult> {
     const nonce = randomBytes(8).toString('hex');
     const end = new RegExp(`@@fam-end-${nonce} (\\d+)\\n`);
+    if (sh.destroyed || !sh.writable) {
+      this.reset();
+      return Promise.reject(new Error('the fast-path shell is closed'));
+    }
     return new Promise<StepResult>((resolve, reject) => {
       let output = '';
       let tail = '';
