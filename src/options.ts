@@ -64,6 +64,8 @@ export interface MirrorOptions {
   watchLimit?: number;
   /** Let an empty source root empty the replicas (default false: held back as ERR_SOURCE_EMPTY). */
   allowEmptySource?: boolean;
+  /** Small changes to ssh replicas over SFTP and one long-lived shell instead of rsync (default true; README.md, "How it works"). */
+  fastPath?: boolean;
   /** Feed replicas whose owner record names another master, rewriting it (default false: ERR_REPLICA_OWNED). */
   takeOver?: boolean;
   /** Full reconcile pass of every replica every this many seconds (0 = never, the default). */
@@ -106,6 +108,7 @@ export interface NormalizedOptions {
   readonly dryRun: boolean;
   readonly watchLimit: number | undefined;
   readonly allowEmptySource: boolean;
+  readonly fastPath: boolean;
   readonly takeOver: boolean;
   readonly reconcileIntervalSec: number;
   readonly concurrency: number;

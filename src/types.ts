@@ -45,6 +45,8 @@ export interface SyncedEvent {
   changed?: number;
   /** Full passes only: the first itemized lines, e.g. `>f+++++++++ lost/file`. */
   sample?: string[];
+  /** The batch went over the fast path (SFTP and a long-lived shell, README.md "How it works"), not rsync. */
+  fast?: true;
   /** Full passes only: why it ran. */
   reason?: FullPassReason;
 }

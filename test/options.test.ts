@@ -30,6 +30,7 @@ describe('normalizeOptions: defaults', () => {
       dryRun: false,
       watchLimit: undefined,
       allowEmptySource: false,
+      fastPath: true,
       takeOver: false,
       reconcileIntervalSec: 21_600,
       concurrency: 8,

@@ -171,6 +171,11 @@ export const LIBRARY_OPTIONS = {
     doc: 'let an empty SRC empty the replicas (by default held back, see Reliability)',
     reload: 'restart',
   },
+  fastPath: {
+    value: { type: 'boolean', default: true },
+    doc: 'small changes to ssh replicas (a few small files, deletes, empty directories, symlinks) go over SFTP and one long-lived shell per connection instead of an rsync each; false: rsync only',
+    reload: 'restart',
+  },
   takeOver: {
     value: { type: 'boolean', default: false },
     cli: { flag: 'take-over', verifyRefusal: ': it never writes a replica' },

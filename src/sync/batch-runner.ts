@@ -20,6 +20,7 @@ import type { FullPassReason, PlannedEvent, ProblemEvent, ProgressEvent, SyncedE
 import { guardRefusal } from '../core/replica-guard.js';
 import { GuardState } from './replica-refusal.js';
 import type { GuardMemory } from './guard-memory.js';
+import { tryFastPath } from './fast-batch.js';
 
 const debug = createDebug('fam-mirror:sync');
 /** At most this often a 'progress' event per replica (the last, every file checked, always goes out). */
@@ -105,6 +106,14 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
       return { verdict: codeVerdict(error.code) === 'needs-a-human' ? 'fatal' : 'retry', error };
     }
     const guard = await guardState.spec(plan.kind === 'full');
+    const fast = await tryFastPath(transport, options, plan, guard, log);
+    if (fast.kind === 'done') {
+      guardState.seeded = true;
+      const durationMs = Date.now() - started;
+      log('fast %d paths in %d ms', listedCount(plan), durationMs);
+      deps.onSynced({ replica: replica.id, paths: listedCount(plan), deleted: plan.kind === 'paths' ? plan.deleted : 0, full: false, durationMs, files: fast.files, bytes: fast.bytes, fast: true });
+      return { verdict: 'ok' };
+    }
     const renames = options.dryRun ? [] : pairRenames(batch, probes, plan);
     if (renames.length > 0) {
       await transport.move(renames, guard).catch((e: Error) => log('moves skipped: %s', e.message));
@@ -140,11 +149,11 @@ function makeOneTry(deps: BatchRunnerDeps): (batch: Batch, opts: ExecuteOptions)
     };
     const sample: string[] = [];
     // The calls of one plan run in order; the first that does not succeed decides the batch.
-    let run: RsyncRun = { exitCode: 0, stderr: '' };
+    let run: RsyncRun = fast.kind === 'refused' ? fast.run : { exitCode: 0, stderr: '' };
     // Paths rsync could not handle (exit 23 naming them): the rest of the batch still counts.
     const problems = new Set<string>();
     let partial: RsyncRun | undefined;
-    for (const call of buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
+    for (const call of fast.kind === 'refused' ? [] : buildRsyncCalls(plan, transport.target, { source: options.source, excludeFile: deps.excludeFile, timeoutSec: options.timeoutSec })) {
       const args = options.dryRun ? ['--dry-run', ...call.args] : call.args;
       const before = { ...tally };
       // Aborted while it waited for its turn: it does not start at all (exit 20, as rsync's on a signal).

@@ -4,6 +4,7 @@
  * the shared ConnectionPool, so every replica (of every mirror) on the same `user@host:port` logs in
  * once; this transport is one user of it and releases it on close().
  */
+import type { FastBatch, FastCaps } from '../core/fast-path.js';
 import type { Rename } from '../core/plan.js';
 import { guardCommand, type GuardSpec } from '../core/replica-guard.js';
 import { shellQuote } from '../core/shell-quote.js';
@@ -11,6 +12,8 @@ import { judgeCheck, TARGET_ANSWERS, type TargetAnswer } from '../core/replica-c
 import { MirrorError } from '../errors.js';
 import type { RsyncTarget } from '../rsync/args.js';
 import type { ReplicaCheck, SshReplica } from '../types.js';
+import { applyFast, type FastResult } from './fast-apply.js';
+import { sessionOf } from './fast-session.js';
 import { buildMoveCommand } from './replica-moves.js';
 import { bridgeRsh, runRsync, type RemoteChannel, type RsyncRun, type RunOptions } from './run-rsync.js';
 import { routeSettings } from './ssh-route.js';
@@ -43,6 +46,15 @@ export class SshTransport implements Transport {
 
   connect(): Promise<void> {
     return this.#conn.connect();
+  }
+
+  async fastCaps(): Promise<FastCaps | undefined> {
+    if (!this.#ctx.options.fastPath) return undefined;
+    return await sessionOf(this.#conn, this.#ctx.options.timeoutSec * 1000).caps();
+  }
+
+  apply(batch: FastBatch, guard: GuardSpec | undefined): Promise<FastResult> {
+    return applyFast(sessionOf(this.#conn, this.#ctx.options.timeoutSec * 1000), batch, this.replica.path, guard);
   }
 
   rsync(args: string[], stdin: Buffer | undefined, opts: RunOptions = {}): Promise<RsyncRun> {

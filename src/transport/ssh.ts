@@ -7,18 +7,19 @@
  * host keys are checked against known_hosts before anything else happens; setNoDelay(true) after
  * ready; keepalive always on; our own deadline on connect and on every channel open.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
-import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel } from 'ssh2';
+import ssh2, { type AuthMethod, type AgentAuthMethod, type Client, type PublicKeyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import createDebug from 'debug';
 import { MirrorError } from '../errors.js';
 import { recordExit, type ExecChannel } from './exit-status.js';
 import { shellQuote } from '../core/shell-quote.js';
+import { loadIdentities } from './ssh-identities.js';
 import { checkHostKey, fingerprintSha256, hostToken, keyTypeOf, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
 
 // ssh2 is CommonJS and Node's ESM loader cannot see all of its named exports.
-const { Client: SshClient, utils } = ssh2;
+const { Client: SshClient } = ssh2;
 const debug = createDebug('fam-mirror:ssh');
 
 export interface SshSettings {
@@ -82,6 +83,10 @@ export class SshConnection {
     return this.#open('a channel', (client, cb) => client.exec(command, cb));
   }
 
+  /** An SFTP session on sshd's sftp subsystem (the fast path, fast-session.ts). */
+  sftp(): Promise<SFTPWrapper> {
+    return this.#open('an sftp channel', (client, cb) => client.sftp(cb as never)) as unknown as Promise<SFTPWrapper>;
+  }
   /** A direct-tcpip channel to `host:port` from this host (a ProxyJump hop for the next one). */
   forwardOut(host: string, port: number): Promise<ClientChannel> {
     return this.#open(`a forward to ${host}:${port}`, (client, cb) => client.forwardOut('127.0.0.1', 0, host, port, cb));
@@ -274,27 +279,4 @@ export class SshConnection {
     }
     return methods;
   }
-}
-
-async function loadIdentities(files: readonly string[], passphrase: string | undefined, user: string, log: createDebug.Debugger, undecryptable: string[]): Promise<PublicKeyAuthMethod[]> {
-  const out: PublicKeyAuthMethod[] = [];
-  for (const file of files) {
-    let text: Buffer;
-    try {
-      text = await readFile(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log('identity %s unreadable: %s', file, (e as Error).message);
-      continue;
-    }
-    const parsed = utils.parseKey(text, passphrase);
-    if (parsed instanceof Error) {
-      log('identity %s skipped: %s', file, parsed.message); // never log the passphrase itself
-      if (/encrypted|passphrase|decrypt|integrity/i.test(parsed.message)) undecryptable.push(file);
-      continue;
-    }
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key === undefined) continue;
-    out.push(Object.assign({ type: 'publickey' as const, username: user, key }, { file }));
-  }
-  return out;
 }

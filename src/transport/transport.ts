@@ -7,15 +7,18 @@
  * argv stays pure (src/rsync/args.ts): the caller builds it from `target`, which carries how rsync
  * must spell this replica (destination, remote shell, --rsync-path), and hands it to `rsync()`.
  */
+import type { FastBatch, FastCaps } from '../core/fast-path.js';
 import type { Rename } from '../core/plan.js';
 import type { GuardSpec } from '../core/replica-guard.js';
 import type { RsyncTarget } from '../rsync/args.js';
 import type { NormalizedOptions } from '../options.js';
 import type { Replica, ReplicaCheck } from '../types.js';
+import type { FastResult } from './fast-apply.js';
 import type { ConnectionPool } from './pool.js';
 import type { RsyncRun, RunOptions } from './run-rsync.js';
 
 export type { RsyncRun, RunOptions } from './run-rsync.js';
+export type { FastResult } from './fast-apply.js';
 
 /**
  * The replica root as its host sees it (stat follows a symlinked root, as rsync does). `parentDevice`
@@ -41,6 +44,16 @@ export interface Transport {
    * connect failure gets its own MirrorError code (host key, auth, …) rather than an rsync exit.
    */
   connect(): Promise<void>;
+  /**
+   * The fast path (core/fast-path.ts, README.md "How it works"): what this replica offers it, probed
+   * once per connection; undefined means rsync only. Transports without it (local, fake) keep rsync.
+   */
+  fastCaps?(): Promise<FastCaps | undefined>;
+  /**
+   * Applies a batch the fast path took, the replica guard first: done, refused by the guard (its
+   * exit code, as rsync's bridge reports it), or left to rsync (nothing lost: rsync redoes it all).
+   */
+  apply?(batch: FastBatch, guard: GuardSpec | undefined): Promise<FastResult>;
   /** Runs one rsync call toward this replica: argv from src/rsync/args.ts, stdin its --files-from list. */
   rsync(args: string[], stdin: Buffer | undefined, opts?: RunOptions): Promise<RsyncRun>;
   /**

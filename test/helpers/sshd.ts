@@ -331,7 +331,8 @@ class HostImpl implements SshdHost {
       'LogLevel VERBOSE',
       // Fan-out tests open many connections at once; the default 10:30:100 drops some at random.
       'MaxStartups 100',
-      'Subsystem sftp internal-sftp',
+      // A test's own Subsystem line replaces this one (sshd refuses a subsystem defined twice); `Subsystem none none` leaves sftp out.
+      ...(this.extraConfig.some((l) => /^\s*subsystem\s/i.test(l)) ? [] : ['Subsystem sftp internal-sftp']),
       '',
     ].join('\n');
   }

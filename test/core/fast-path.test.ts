@@ -1,0 +1,135 @@
+/**
+ * The fast path's decision (core/fast-path.ts) as a table: which batches it takes and which go to
+ * rsync, and why; the ops and parents it plans; owners as rsync's receiver sets them. And the shell
+ * it sends (core/fast-script.ts): every name quoted, the guard first, checks before any change.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideFastPath, FAST_LIMITS, type FastCaps, type SourceEntry } from '../../src/core/fast-path.js';
+import { afterScript, beforeScript, FAST_UNSURE, tempsScript } from '../../src/core/fast-script.js';
+import type { Plan } from '../../src/core/plan.js';
+
+const root: SourceEntry = { type: 'dir', mode: 0o755, mtime: '1.000000001', user: 'root', group: 'root', empty: false };
+const d: SourceEntry = { type: 'dir', mode: 0o750, mtime: '2.000000002', user: 'www', group: 'web', empty: false };
+const file = (size = 3, extra: Partial<Extract<SourceEntry, { type: 'file' }>> = {}): SourceEntry => ({
+  type: 'file',
+  mode: 0o644,
+  mtime: '3.000000003',
+  user: 'www',
+  group: 'web',
+  links: 1,
+  size,
+  data: Buffer.alloc(size),
+  ...extra,
+});
+const paths = (...p: string[]): Plan => ({ kind: 'paths', paths: p, deleted: 0 });
+const asRoot: FastCaps = { uid: 0, groups: ['root'] };
+
+const rows: Array<{ name: string; plan: Plan; entries: Record<string, SourceEntry>; caps?: FastCaps | undefined; want: 'fast' | RegExp }> = [
+  { name: 'one small file', plan: paths('d/f'), entries: { '': root, d, 'd/f': file() }, want: 'fast' },
+  { name: 'a delete', plan: paths('d/gone'), entries: { '': root, d, 'd/gone': { type: 'gone' } }, want: 'fast' },
+  { name: 'an empty directory', plan: paths('e'), entries: { '': root, e: { ...d, empty: true } as SourceEntry }, want: 'fast' },
+  { name: 'a symlink', plan: paths('l'), entries: { '': root, l: { type: 'symlink', mtime: '4.0', user: 'root', group: 'root', target: 'x' } }, want: 'fast' },
+  { name: 'no caps', plan: paths('f'), entries: { '': root, f: file() }, caps: undefined, want: /no fast path/ },
+  { name: 'a full pass', plan: { kind: 'full' }, entries: {}, want: /full/ },
+  { name: 'a one-level sync', plan: { kind: 'paths', paths: [], deleted: 1, shallow: ['d'] }, entries: {}, want: /one-level/ },
+  { name: 'a directory with content', plan: paths('d'), entries: { '': root, d }, want: /content/ },
+  { name: 'a big file', plan: paths('f'), entries: { '': root, f: file(FAST_LIMITS.fileBytes + 1) }, want: /bigger/ },
+  { name: 'a file that changed while read', plan: paths('f'), entries: { '': root, f: file(3, { data: undefined }) }, want: /bigger/ },
+  { name: 'a hard link', plan: paths('f'), entries: { '': root, f: file(3, { links: 2 }) }, want: /hard-linked/ },
+  { name: 'a fifo', plan: paths('p'), entries: { '': root, p: { type: 'other' } }, want: /not a file/ },
+  { name: 'the owner record', plan: paths('.fam-mirror-owner'), entries: { '': root, '.fam-mirror-owner': file() }, want: /rsync's/ },
+  { name: 'too many paths', plan: paths(...Array.from({ length: FAST_LIMITS.paths + 1 }, (_, i) => `f${i}`)), entries: { '': root }, want: /more than/ },
+  {
+    name: 'too many bytes',
+    plan: paths('a', 'b', 'c', 'd', 'e'),
+    entries: { '': root, a: file(FAST_LIMITS.fileBytes), b: file(FAST_LIMITS.fileBytes), c: file(FAST_LIMITS.fileBytes), d: file(FAST_LIMITS.fileBytes), e: file(FAST_LIMITS.fileBytes) },
+    want: /bytes/,
+  },
+  { name: 'a parent gone meanwhile', plan: paths('d/f'), entries: { '': root, d: { type: 'gone' }, 'd/f': file() }, want: /not a directory/ },
+  { name: 'a long name', plan: paths('x'.repeat(241)), entries: { '': root, ['x'.repeat(241)]: file() }, want: /long name/ },
+];
+
+describe('decideFastPath', () => {
+  for (const row of rows) {
+    it(row.name, () => {
+      const got = decideFastPath({ plan: row.plan, entries: new Map(Object.entries(row.entries)), caps: 'caps' in row ? row.caps : asRoot, excludes: false });
+      if (row.want === 'fast') assert.equal(got.kind, 'fast', got.kind === 'rsync' ? got.reason : '');
+      else {
+        assert.equal(got.kind, 'rsync');
+        assert.match(got.kind === 'rsync' ? got.reason : '', row.want);
+      }
+    });
+  }
+
+  it('plans the ops, then every parent deepest first with the root last', () => {
+    const got = decideFastPath({
+      plan: paths('d/e/f', 'g'),
+      entries: new Map(Object.entries({ '': root, d, 'd/e': d, 'd/e/f': file(), g: { type: 'gone' } as SourceEntry })),
+      caps: asRoot,
+      excludes: false,
+    });
+    assert.ok(got.kind === 'fast');
+    assert.deepEqual(
+      got.batch.ops.map((op) => `${op.kind} ${op.path}`),
+      ['write d/e/f', 'delete g'],
+    );
+    assert.deepEqual(
+      got.batch.parents.map((p) => p.path),
+      ['d/e', 'd', ''],
+    );
+    assert.equal(got.batch.bytes, 3);
+  });
+
+  it('owners as rsync sets them: user and group as root, a member group otherwise, nothing else', () => {
+    const attrs = (caps: FastCaps) => {
+      const got = decideFastPath({ plan: paths('f'), entries: new Map(Object.entries({ '': root, f: file() })), caps, excludes: false });
+      const op = got.kind === 'fast' ? got.batch.ops[0] : undefined;
+      assert.ok(op?.kind === 'write');
+      return op.attrs.owner;
+    };
+    assert.equal(attrs({ uid: 0, groups: [] }), 'www:web');
+    assert.equal(attrs({ uid: 1000, groups: ['deploy', 'web'] }), ':web');
+    assert.equal(attrs({ uid: 1000, groups: ['deploy'] }), undefined);
+  });
+});
+
+describe('fast-path shell', () => {
+  const odd = "-a 'b'\nc $(x)";
+  const got = decideFastPath({
+    plan: paths(odd, 'gone', 'l'),
+    entries: new Map(
+      Object.entries({ '': root, [odd]: file(), gone: { type: 'gone' } as SourceEntry, l: { type: 'symlink', mtime: '5.5', user: 'root', group: 'root', target: '$(rm -rf /)' } as SourceEntry }),
+    ),
+    caps: asRoot,
+    excludes: true,
+  });
+  assert.ok(got.kind === 'fast');
+  const batch = got.batch;
+
+  it('quotes every name and value, never splices one', () => {
+    const all = [beforeScript(batch, '/r oot', undefined), tempsScript(batch, '/r oot', [`.${odd}.abcdef`]), afterScript(batch, '/r oot')].join('\n');
+    assert.ok(all.includes(`'./-a '\\''b'\\''\nc $(x)'`), all);
+    assert.ok(all.includes(`'$(rm -rf /)'`));
+    assert.ok(all.includes(`cd -- '/r oot'`));
+    assert.ok(!/[^']\$\(x\)/.test(all.replace(/'[^']*'/g, '')), 'no unquoted $(x)');
+  });
+
+  it('runs the guard first, and every check before any change', () => {
+    const s = beforeScript(batch, '/r', { root: '/r', owner: 'm:/s', expectMount: false, seeded: true, takeOver: false, write: true });
+    const lines = s.split('\n');
+    const lastCheck = lines.length - 1 - [...lines].reverse().findIndex((l) => l.includes(`exit ${FAST_UNSURE}`));
+    const firstChange = lines.findIndex((l) => /\b(rm|ln|mkdir) -/.test(l) && !l.includes('.fam-mirror'));
+    assert.ok(lines[0]!.startsWith("r='/r'"), 'guard first');
+    assert.ok(lastCheck >= 0 && lastCheck < firstChange, s);
+    // With exclude rules, a directory the batch would remove goes to rsync (it keeps excluded names).
+    assert.ok(s.includes(`if [ -d './gone' ] && [ ! -L './gone' ]; then exit ${FAST_UNSURE}; fi`));
+  });
+
+  it('sets times with touch -d @SEC.NSEC, symlinks with -h, owners with chown -h', () => {
+    assert.match(tempsScript(batch, '/r', ['.t']), /chown -h -- 'www:web' '\.\/\.t'/);
+    assert.match(tempsScript(batch, '/r', ['.t']), /touch -m -d '@3\.000000003' -- '\.\/\.t'/);
+    assert.match(afterScript(batch, '/r'), /touch -h -m -d '@5\.5' -- '\.\/l'/);
+    assert.match(afterScript(batch, '/r'), /touch -m -d '@1\.000000001' -- '\.'/);
+  });
+});
