@@ -16,6 +16,7 @@
  * recursive sync of it), and more than `maxPaths` in all fold into one full pass of the root.
  */
 import { parentOf } from './paths.js';
+import { quietWindowMs } from './burst.js';
 
 export interface PendingLimits {
   maxPerDir: number;
@@ -38,6 +39,8 @@ export class Pending {
   #fullSeq: number | undefined;
   #firstAt: number | undefined;
   #lastAt: number | undefined;
+  /** Paths added since the window opened, counted before folding: what tells a burst (core/burst.ts). */
+  #arrivals = 0;
 
   constructor(limits: PendingLimits = DEFAULT_LIMITS) {
     this.#limits = limits;
@@ -73,6 +76,7 @@ export class Pending {
       if (p === '') this.addFull(seq, now);
       else this.#addPath(p, seq);
       added = true;
+      this.#arrivals++;
     }
     if (added) this.#touch(now);
   }
@@ -82,10 +86,10 @@ export class Pending {
     this.#touch(now);
   }
 
-  /** When the batch should start: quiet for `quietMs`, but never later than `maxWaitMs` after the first change. */
+  /** When the batch should start: quiet for `quietMs` (longer in a burst: core/burst.ts), but never later than `maxWaitMs` after the first change. */
   dueAt(quietMs: number, maxWaitMs: number): number | undefined {
     if (this.isEmpty || this.#firstAt === undefined || this.#lastAt === undefined) return undefined;
-    return Math.min(this.#lastAt + quietMs, this.#firstAt + maxWaitMs);
+    return Math.min(this.#lastAt + quietWindowMs(this.#arrivals, quietMs), this.#firstAt + maxWaitMs);
   }
 
   take(): Batch | undefined {
@@ -97,6 +101,7 @@ export class Pending {
     this.#fullSeq = undefined;
     this.#firstAt = undefined;
     this.#lastAt = undefined;
+    this.#arrivals = 0;
     return { entries, fullSeq };
   }
 

@@ -197,7 +197,7 @@ export const LIBRARY_OPTIONS = {
     doc: 'at most N rsync processes at once, all replicas together',
     reload: 'restart',
   },
-  quietMs: { value: { type: 'integer', min: 0, max: 3_600_000, default: 10 }, doc: 'batch after this many ms of quiet', reload: 'restart' },
+  quietMs: { value: { type: 'integer', min: 0, max: 3_600_000, default: 10 }, doc: 'batch after this many ms of quiet (at least 50 once 32 changes have come in: a burst)', reload: 'restart' },
   maxWaitMs: { value: { type: 'integer', min: 0, max: 3_600_000, default: 1000 }, doc: 'never hold a change longer than this many ms waiting for quiet', reload: 'restart' },
   timeoutSec: {
     value: { type: 'integer', min: 1, max: 86_400, default: 30 },

@@ -7,7 +7,10 @@
  *   never make rsync -R walk *through* the link and copy what it points to;
  * - none (the path itself exists) → list the path; a regular file also reports its link count, so
  *   the executor can find the other names of a hard-linked file (hard-links.ts).
- * One lstat per component, memoized within the batch.
+ * One lstat per component, memoized within the batch. Every replica's lane probes the same paths of a
+ * burst at about the same moment: an lstat already under way for the same path is shared (never one
+ * that has finished, so no answer is older than the probe that asked), which made four replicas cost
+ * four times one (bench/README.md, "Bursts and seeds").
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,15 +19,31 @@ import type { RootFacts } from '../core/guard.js';
 
 type Kind = { is: 'dir' | 'other' | 'gone' } | { is: 'file'; links: number };
 
+/** lstat calls under way, by absolute path; each is forgotten once it settles. */
+const underWay = new Map<string, Promise<Kind>>();
+
+function lstatShared(abs: string): Promise<Kind> {
+  let known = underWay.get(abs);
+  if (known === undefined) {
+    known = lstat(abs).then(
+      (st): Kind => (st.isDirectory() ? { is: 'dir' } : st.isFile() ? { is: 'file', links: st.nlink } : { is: 'other' }),
+      (): Kind => ({ is: 'gone' }),
+    );
+    const mine = known;
+    underWay.set(abs, mine);
+    void mine.finally(() => {
+      if (underWay.get(abs) === mine) underWay.delete(abs);
+    });
+  }
+  return known;
+}
+
 export async function probePaths(root: string, paths: readonly string[]): Promise<Map<string, Probe>> {
   const kinds = new Map<string, Promise<Kind>>();
   const kindOf = (p: string): Promise<Kind> => {
     let known = kinds.get(p);
     if (known === undefined) {
-      known = lstat(join(root, p)).then(
-        (st): Kind => (st.isDirectory() ? { is: 'dir' } : st.isFile() ? { is: 'file', links: st.nlink } : { is: 'other' }),
-        (): Kind => ({ is: 'gone' }),
-      );
+      known = lstatShared(join(root, p));
       kinds.set(p, known);
     }
     return known;

@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pending, type Batch, type PendingLimits } from '../../src/core/coalesce.js';
 import { prng } from '../helpers/prng.js';
+import { BURST_PATHS, BURST_QUIET_MS } from '../../src/core/burst.js';
+
+const burstNames = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** One `add` call: paths dirtied at `seq`, seen at time `at`. */
 type Add = [paths: string[], seq: number, at: number];
@@ -214,6 +217,31 @@ describe('Pending: dueAt', () => {
     },
     { name: 'zero quiet window is due at the last change', adds: [[['a'], 1, 7]], quietMs: 0, maxWaitMs: 100, want: 7 },
     { name: "'' counts as a change", adds: [[[''], 1, 20]], quietMs: 10, maxWaitMs: 100, want: 30 },
+    {
+      // A writer that stalls 20 ms in the middle of a burst must not split it into two batches.
+      name: 'a burst (BURST_PATHS arrivals) waits the burst window after its last change',
+      adds: [
+        [burstNames('a', BURST_PATHS), 1, 0],
+        [['b'], 2, 20],
+      ],
+      quietMs: 10,
+      maxWaitMs: 1000,
+      want: 20 + BURST_QUIET_MS,
+    },
+    {
+      name: 'a burst is still capped by max wait',
+      adds: [[burstNames('a', BURST_PATHS), 1, 0]],
+      quietMs: 10,
+      maxWaitMs: 30,
+      want: 30,
+    },
+    {
+      name: 'fewer changes than a burst keep the configured window',
+      adds: [[burstNames('a', BURST_PATHS - 1), 1, 0]],
+      quietMs: 10,
+      maxWaitMs: 1000,
+      want: 10,
+    },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -225,6 +253,22 @@ describe('Pending: dueAt', () => {
     const pending = new Pending();
     pending.addFull(1, 40);
     assert.equal(pending.dueAt(10, 100), 50);
+  });
+
+  it('folding a burst into its directory does not end the burst', () => {
+    const pending = pendingWith([[burstNames('d/f', 50), 1, 0]], { maxPerDir: 10, maxPaths: 1000 });
+    assert.ok(pending.size < BURST_PATHS, `folded into d: ${pending.size} left`);
+    assert.equal(pending.dueAt(10, 1000), BURST_QUIET_MS);
+  });
+
+  it('take() ends the burst; restore() does not start one', () => {
+    const pending = pendingWith([[burstNames('a', BURST_PATHS), 1, 0]]);
+    const batch = pending.take()!;
+    pending.add(['x'], 2, 100);
+    assert.equal(pending.dueAt(10, 1000), 110, 'a change after the burst was taken waits the configured window');
+    pending.take();
+    pending.restore(batch, 200);
+    assert.equal(pending.dueAt(10, 1000), 210, 'a batch put back is not a burst of arrivals');
   });
 
   it('take() resets the clock; restore() restarts it at its own time', () => {
