@@ -83,14 +83,26 @@ export interface FastInput {
 /** The longest name the fast path writes: its temporary name `.NAME.XXXXXX` must fit NAME_MAX (255). */
 const MAX_NAME_BYTES = 240;
 
+/**
+ * Why the plan goes to rsync whatever its entries are, or undefined: asked before the source is read,
+ * so a burst of thousands of paths opens no file for the fast path (reading them all at once ran the
+ * process out of file descriptors).
+ */
+export function rsyncByShape(plan: Plan, limits: FastLimits = FAST_LIMITS): string | undefined {
+  if (plan.kind !== 'paths') return plan.kind === 'full' ? 'a full pass' : 'nothing to do';
+  if (plan.shallow !== undefined && plan.shallow.length > 0) return 'a one-level sync';
+  const listed = plan.paths.length + (plan.recheck?.length ?? 0);
+  if (listed === 0) return 'nothing listed';
+  if (listed > limits.paths) return `more than ${limits.paths} paths`;
+  return undefined;
+}
+
 export function decideFastPath(input: FastInput, limits: FastLimits = FAST_LIMITS): FastDecision {
   const { plan, entries, caps } = input;
   if (caps === undefined) return { kind: 'rsync', reason: 'no fast path on this replica' };
-  if (plan.kind !== 'paths') return { kind: 'rsync', reason: plan.kind === 'full' ? 'a full pass' : 'nothing to do' };
-  if (plan.shallow !== undefined && plan.shallow.length > 0) return { kind: 'rsync', reason: 'a one-level sync' };
+  const byShape = rsyncByShape(plan, limits);
+  if (byShape !== undefined || plan.kind !== 'paths') return { kind: 'rsync', reason: byShape ?? 'nothing to do' };
   const listed = [...plan.paths, ...(plan.recheck ?? [])];
-  if (listed.length === 0) return { kind: 'rsync', reason: 'nothing listed' };
-  if (listed.length > limits.paths) return { kind: 'rsync', reason: `more than ${limits.paths} paths` };
   const ownerOf = (e: { user: string; group: string }): string | undefined => (caps.uid === 0 ? `${e.user}:${e.group}` : caps.groups.includes(e.group) ? `:${e.group}` : undefined);
   const attrsOf = (path: string, e: Exclude<SourceEntry, { type: 'gone' | 'other' }>): FastAttrs => {
     const owner = ownerOf(e);

@@ -5,7 +5,7 @@
  * batch, so a fast path that cannot finish never loses a change.
  */
 import type createDebug from 'debug';
-import { decideFastPath } from '../core/fast-path.js';
+import { decideFastPath, rsyncByShape } from '../core/fast-path.js';
 import type { Plan } from '../core/plan.js';
 import type { GuardSpec } from '../core/replica-guard.js';
 import type { NormalizedOptions } from '../options.js';
@@ -16,6 +16,7 @@ export type FastTry = { kind: 'done'; files: number; bytes: number } | { kind: '
 
 export async function tryFastPath(transport: Transport, options: NormalizedOptions, plan: Plan, guard: GuardSpec | undefined, log: createDebug.Debugger): Promise<FastTry> {
   if (plan.kind !== 'paths' || options.dryRun || !options.fastPath || transport.apply === undefined || transport.fastCaps === undefined) return { kind: 'rsync' };
+  if (rsyncByShape(plan) !== undefined) return { kind: 'rsync' };
   try {
     const caps = await transport.fastCaps();
     if (caps === undefined) return { kind: 'rsync' };

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideFastPath, FAST_LIMITS, type FastCaps, type SourceEntry } from '../../src/core/fast-path.js';
+import { decideFastPath, FAST_LIMITS, rsyncByShape, type FastCaps, type SourceEntry } from '../../src/core/fast-path.js';
 import { afterScript, beforeScript, FAST_UNSURE, tempsScript } from '../../src/core/fast-script.js';
 import type { Plan } from '../../src/core/plan.js';
 
@@ -92,6 +92,23 @@ describe('decideFastPath', () => {
     assert.equal(attrs({ uid: 1000, groups: ['deploy', 'web'] }), ':web');
     assert.equal(attrs({ uid: 1000, groups: ['deploy'] }), undefined);
   });
+});
+
+describe('rsyncByShape: what goes to rsync before the source is read', () => {
+  const shapes: Array<[name: string, plan: Plan, want: RegExp | undefined]> = [
+    ['a few paths: read them, then decide', paths('a', 'b'), undefined],
+    ['a burst of 10,000 paths: no file is opened', paths(...Array.from({ length: 10_000 }, (_, i) => `f${i}`)), /more than 16 paths/],
+    ['listed and rechecked add up', { kind: 'paths', paths: Array.from({ length: 10 }, (_, i) => `p${i}`), recheck: Array.from({ length: 7 }, (_, i) => `r${i}`), deleted: 0 }, /more than/],
+    ['a full pass', { kind: 'full' }, /full pass/],
+    ['a one-level sync', { kind: 'paths', paths: [], deleted: 1, shallow: ['d'] }, /one-level/],
+  ];
+  for (const [name, plan, want] of shapes) {
+    it(name, () => {
+      const got = rsyncByShape(plan);
+      if (want === undefined) assert.equal(got, undefined);
+      else assert.match(got ?? '', want);
+    });
+  }
 });
 
 describe('fast-path shell', () => {
