@@ -5,12 +5,12 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CLI } from '../helpers/cli.js';
+import { spawnCli } from '../helpers/cli.js';
 import { startSshdHosts, stopAll } from '../helpers/sshd.js';
 import { assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -20,19 +20,14 @@ after(async () => {
 });
 
 async function dryRun(args: string[], cwd: string, xdg: string): Promise<string> {
-  const child = spawn(process.execPath, [CLI, '--dry-run', '--init', ...args], { cwd, env: { ...process.env, DEBUG: '', XDG_STATE_HOME: xdg }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const r = spawnCli(['--dry-run', '--init', ...args], { cwd, env: { XDG_STATE_HOME: xdg } });
   try {
-    await waitFor(() => /watching \(ready in/.test(out), { what: `the dry run's ready line:\n${out}${err}` });
+    await waitFor(() => /watching \(ready in/.test(r.stdout()), { what: `the dry run's ready line:\n${r.stdout()}${r.stderr()}` });
   } finally {
-    child.kill('SIGTERM');
+    r.child.kill('SIGTERM');
   }
-  assert.equal(await exit, 0, err);
-  return out;
+  assert.equal(await r.exit, 0, r.stderr());
+  return r.stdout();
 }
 
 /** The one `by hand:` command of the output, run through sh as an admin would paste it. */

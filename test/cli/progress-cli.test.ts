@@ -5,10 +5,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI } from '../helpers/cli.js';
+import { spawnCli } from '../helpers/cli.js';
 import { assertTreesEqual, cleanupTempDirs, makeTempDir, waitFor } from '../helpers/tree.js';
 
 after(cleanupTempDirs);
@@ -27,19 +26,14 @@ describe('fam-mirror progress in a log (stdout not a terminal)', () => {
     await mkdir(bin);
     await writeFile(join(bin, 'rsync'), `#!/bin/sh\n[ "$1" = --version ] && exec ${await realRsync()} "$@"\nexec ${await realRsync()} --bwlimit=3000 "$@"\n`);
     await chmod(join(bin, 'rsync'), 0o755);
-    const env = { ...process.env, DEBUG: '', PATH: `${bin}:${process.env.PATH}`, XDG_STATE_HOME: join(tmp, 'xdg') };
-    const child = spawn(process.execPath, [CLI, '--init', '--state-dir', join(tmp, 'state'), src, one, two], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const r = spawnCli(['--init', '--state-dir', join(tmp, 'state'), src, one, two], { env: { PATH: `${bin}:${process.env.PATH}`, XDG_STATE_HOME: join(tmp, 'xdg') } });
     try {
-      await waitFor(() => /seeded and watching/.test(out), { what: 'the slowed seed', timeoutMs: 60_000 });
+      await waitFor(() => /seeded and watching/.test(r.stdout()), { what: 'the slowed seed', timeoutMs: 60_000 });
     } finally {
-      child.kill('SIGTERM');
+      r.child.kill('SIGTERM');
     }
-    assert.equal(await exit, 0, err);
+    assert.equal(await r.exit, 0, r.stderr());
+    const out = r.stdout();
     await assertTreesEqual(src, one, 'replica one');
     await assertTreesEqual(src, two, 'replica two');
     // The seed's lines: a drift pass may follow it, with lines of its own that start over.
