@@ -91,7 +91,9 @@ export function ownerFromStderr(stderr: string): string | undefined {
 /**
  * The same rules as guardDecision, as POSIX sh run before the remote command: it ends in `; ` so the
  * command follows it. GNU stat's spelling first, BSD's where that fails. Failing to write the
- * record is not an error: rsync's own answer about the root says more.
+ * record is not an error: rsync's own answer about the root says more. The record is compared with
+ * the shell's own `read` (`$(cat …)` cost a fork and a process on every batch), with the same
+ * meaning: the whole content, trailing newlines aside, must be this master's line.
  */
 export function guardCommand(spec: GuardSpec): string {
   const r = shellQuote(spec.root.replace(/(.)\/+$/, '$1'));
@@ -106,6 +108,7 @@ export function guardCommand(spec: GuardSpec): string {
   const other = spec.takeOver ? write : `{ printf '${OWNER_PREFIX}%s\\n' "$(head -c ${OWNER_SHOWN} "$o")" >&2; exit ${GUARD_EXIT.owned}; }`;
   const missing = spec.seeded ? `exit ${GUARD_EXIT.reseed}` : spec.write ? `{ [ -d "$r" ] || mkdir -- "$r" 2>/dev/null; ${write}; }` : ':';
   parts.push(`case "$r" in */*) p="\${r%/*}";; *) p=.;; esac`);
-  parts.push(`if [ -d "$r" ] && [ -f "$o" ]; then if [ "$(cat "$o")" != ${me} ]; then ${other}; fi; elif [ -d "$r" ] || [ -d "\${p:-/}" ]; then ${missing}; fi`);
+  parts.push('sm() { IFS= read -r l || [ -n "$l" ] || return 1; [ "$l" = "$1" ] || return 1; while IFS= read -r l || [ -n "$l" ]; do [ -z "$l" ] || return 1; done; }');
+  parts.push(`if [ -d "$r" ] && [ -f "$o" ]; then if ! sm ${me} < "$o"; then ${other}; fi; elif [ -d "$r" ] || [ -d "\${p:-/}" ]; then ${missing}; fi`);
   return `${parts.join('; ')}; `;
 }

@@ -98,3 +98,21 @@ for (const [title, runGuard] of Object.entries(RUNNERS))
       });
     }
   });
+
+describe('the shell guard reads the owner record as $(cat) did', () => {
+  // The whole content, trailing newlines aside, must be this master's line: anything else is another owner.
+  const contents = [`${ME}`, `${ME}\n`, `${ME}\n\n\n`, `${ME}\nx`, `${ME}\n\nx\n`, `${ME}\r\n`, '', '\n', `\n${ME}`, ` ${ME}`, `${ME} `, `${ME}x`, `${ME}\\`, 'm2:/other\n'];
+  for (const content of contents) {
+    const same = content.replace(/\n+$/, '') === ME;
+    it(`${JSON.stringify(content)}: ${same ? 'this master' : 'another owner'}`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'guard-read-'));
+      try {
+        await writeFile(join(dir, OWNER_FILE), content);
+        const { code } = await sh(guardCommand(spec({ root: dir, seeded: true })));
+        assert.equal(code, same ? 0 : GUARD_EXIT.owned);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
