@@ -28,6 +28,16 @@ export interface FastCaps {
   uid: number;
   /** Group names the login is a member of (a non-root receiver keeps those only). */
   groups: readonly string[];
+  /** The login's name and primary group: an owner that is already theirs is not set again. */
+  login?: Login;
+  /** The replica's sh printf writes any byte exactly: small files travel inside the first step. */
+  inline?: boolean;
+}
+
+/** Who the replica's login is (its name and primary group's), as the probe found it. */
+export interface Login {
+  user: string;
+  group: string;
 }
 
 export interface FastLimits {

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
 import createDebug from 'debug';
 import type { FastCaps } from '../core/fast-path.js';
+import { printfFormat } from '../core/fast-script.js';
 import type { ExecChannel } from './exit-status.js';
 import type { SshConnection } from './ssh.js';
 
@@ -55,6 +56,11 @@ export class FastSession {
     const { sftp } = await this.#channels();
     if (sftp === undefined) throw new Error('no SFTP session on this connection');
     return sftp;
+  }
+
+  /** Runs `fn` with the connection's writes gathered into one (SshConnection.batched). */
+  batched<T>(fn: () => T): T {
+    return this.#conn.batched(fn);
   }
 
   /** Runs one script as a subshell of the session; its exit status and (bounded) output. */
@@ -149,23 +155,32 @@ export class FastSession {
   }
 }
 
+/** Every byte value once: the probe has the replica's printf write them and reads them back. */
+const PROBE_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+
 /**
- * Once per connection: GNU touch sets a time to the nanosecond (read back with GNU stat), and who
- * the login is. Prints `fam-fast UID touch-ok GROUPS…`.
+ * Once per connection: GNU touch sets a time to the nanosecond (read back with GNU stat), who the
+ * login is, and whether the shell's printf writes every byte exactly (core/fast-script.ts
+ * printfFormat). Prints `fam-fast UID touch-ok GROUPS…`, `fam-who USER GROUP` and `fam-inline HEX`.
  */
 const PROBE = [
   't=$(mktemp 2>/dev/null) || exit 1',
   'touch -m -d @1.5 -- "$t" 2>/dev/null && [ "$(stat -c %.9Y -- "$t" 2>/dev/null)" = 1.500000000 ] && k=touch-ok || k=no-touch',
+  `printf ${printfFormat(PROBE_BYTES)} > "$t" && echo "fam-inline $(od -An -tx1 -v -- "$t" | tr -d ' \n')"`,
   'rm -f -- "$t"',
+  'echo "fam-who $(id -un) $(id -gn)"',
   'echo "fam-fast $(id -u) $k $(id -Gn)"',
 ].join('\n');
 
 export function parseProbe(output: string, extensions: Record<string, unknown>): FastCaps | undefined {
-  const line = output.split('\n').find((l) => l.startsWith('fam-fast '));
+  const lines = output.split('\n');
+  const line = lines.find((l) => l.startsWith('fam-fast '));
   const m = line === undefined ? null : /^fam-fast (\d+) (\S+) ?(.*)$/.exec(line);
   if (m === null || m[2] !== 'touch-ok') return undefined;
   if (extensions['posix-rename@openssh.com'] === undefined) return undefined;
-  return { uid: Number(m[1]), groups: m[3]!.split(/\s+/).filter((g) => g !== '') };
+  const who = /^fam-who (\S+) (\S+)$/.exec(lines.find((l) => l.startsWith('fam-who ')) ?? '');
+  const inline = lines.includes(`fam-inline ${PROBE_BYTES.toString('hex')}`);
+  return { uid: Number(m[1]), groups: m[3]!.split(/\s+/).filter((g) => g !== ''), ...(who === null ? {} : { login: { user: who[1]!, group: who[2]! } }), inline };
 }
 
 const sessions = new WeakMap<SshConnection, FastSession>();

@@ -87,6 +87,21 @@ export class SshConnection {
   sftp(): Promise<SFTPWrapper> {
     return this.#open('an sftp channel', (client, cb) => client.sftp(cb as never)) as unknown as Promise<SFTPWrapper>;
   }
+  /**
+   * Runs `fn` with the connection's socket corked, so the ssh packets it sends leave in one write:
+   * each packet is otherwise a system call of its own, the master's main cost per change on
+   * loopback (bench/README.md, "The farm").
+   */
+  batched<T>(fn: () => T): T {
+    const sock = (this.#client as unknown as { _sock?: { cork?: () => void; uncork: () => void } } | undefined)?._sock;
+    if (sock?.cork === undefined) return fn();
+    sock.cork();
+    try {
+      return fn();
+    } finally {
+      process.nextTick(() => sock.uncork());
+    }
+  }
   /** A direct-tcpip channel to `host:port` from this host (a ProxyJump hop for the next one). */
   forwardOut(host: string, port: number): Promise<ClientChannel> {
     return this.#open(`a forward to ${host}:${port}`, (client, cb) => client.forwardOut('127.0.0.1', 0, host, port, cb));

@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideFastPath, FAST_LIMITS, rsyncByShape, type FastCaps, type SourceEntry } from '../../src/core/fast-path.js';
-import { afterScript, beforeScript, FAST_UNSURE, tempsScript } from '../../src/core/fast-script.js';
+import { spawnSync } from 'node:child_process';
+import { afterScript, beforeScript, FAST_UNSURE, printfFormat, tempsScript } from '../../src/core/fast-script.js';
 import type { Plan } from '../../src/core/plan.js';
 
 const root: SourceEntry = { type: 'dir', mode: 0o755, mtime: '1.000000001', user: 'root', group: 'root', empty: false };
@@ -123,9 +124,11 @@ describe('fast-path shell', () => {
   });
   assert.ok(got.kind === 'fast');
   const batch = got.batch;
+  const write = batch.ops.find((op) => op.kind === 'write')!;
+  const tempOf = (temp: string) => [{ temp, attrs: write.kind === 'write' ? write.attrs : { path: '', mtime: '0' } }];
 
   it('quotes every name and value, never splices one', () => {
-    const all = [beforeScript(batch, '/r oot', undefined), tempsScript(batch, '/r oot', [`.${odd}.abcdef`]), afterScript(batch, '/r oot')].join('\n');
+    const all = [beforeScript(batch, '/r oot', undefined), tempsScript('/r oot', tempOf(`.${odd}.abcdef`)), afterScript(batch, '/r oot')].join('\n');
     assert.ok(all.includes(`'./-a '\\''b'\\''\nc $(x)'`), all);
     assert.ok(all.includes(`'$(rm -rf /)'`));
     assert.ok(all.includes(`cd -- '/r oot'`));
@@ -144,9 +147,49 @@ describe('fast-path shell', () => {
   });
 
   it('sets times with touch -d @SEC.NSEC, symlinks with -h, owners with chown -h', () => {
-    assert.match(tempsScript(batch, '/r', ['.t']), /chown -h -- 'www:web' '\.\/\.t'/);
-    assert.match(tempsScript(batch, '/r', ['.t']), /touch -m -d '@3\.000000003' -- '\.\/\.t'/);
+    assert.match(tempsScript('/r', tempOf('.t')), /chown -h -- 'www:web' '\.\/\.t'/);
+    assert.match(tempsScript('/r', tempOf('.t')), /touch -m -d '@3\.000000003' -- '\.\/\.t'/);
     assert.match(afterScript(batch, '/r'), /touch -h -m -d '@5\.5' -- '\.\/l'/);
     assert.match(afterScript(batch, '/r'), /touch -m -d '@1\.000000001' -- '\.'/);
   });
+
+  it("tests an owner that is the login's own before setting it (no chown process when it is already right)", () => {
+    const mine = afterScript(batch, '/r', { user: 'root', group: 'root' });
+    // The root is root:root on the source: tested with the shell's -O/-G, chown only where one lacks it.
+    assert.ok(mine.includes(`c=; for f in '.'; do { [ -O "$f" ] && [ -G "$f" ]; } || c=1; done\nif [ -n "$c" ]; then chown -h -- 'root:root' '.' || exit`), mine);
+    // A symlink's owner is always set: test follows links.
+    assert.match(mine, /^chown -h -- 'root:root' '\.\/l'/m);
+    // Someone else's owner: set, as before.
+    assert.match(tempsScript('/r', tempOf('.t'), { user: 'root', group: 'root' }), /^chown -h -- 'www:web' '\.\/\.t'/m);
+    assert.match(afterScript(batch, '/r'), /^chown -h -- 'root:root' '\.'/m);
+  });
+
+  it('writes small files inside the first step, after every check, privately and never through an existing name', () => {
+    const s = beforeScript(batch, '/r', undefined, { inline: [{ temp: '.t.abcdef', data: Buffer.from("%s'\\\n-"), attrs: { path: '.t.abcdef', mtime: '3.5', owner: 'www:web', mode: 0o644 } }] });
+    const lines = s.split('\n');
+    const lastCheck = lines.length - 1 - [...lines].reverse().findIndex((l) => l.includes(`exit ${FAST_UNSURE}`));
+    const printf = lines.findIndex((l) => l.startsWith('printf '));
+    assert.ok(lastCheck < lines.indexOf('umask 077') && lines.indexOf('umask 077') < printf && lines.includes('set -C'), s);
+    assert.equal(lines[printf], "printf '\\045s\\047\\134\\012\\055' > './.t.abcdef' || exit 87");
+    assert.ok(lines.slice(printf).some((l) => l.startsWith("touch -m -d '@3.5' -- './.t.abcdef'")));
+  });
+});
+
+describe('printfFormat', () => {
+  const cases: Array<[string, Buffer]> = [
+    ['every byte value', Buffer.from(Array.from({ length: 256 }, (_, i) => i))],
+    ['empty', Buffer.alloc(0)],
+    ['a conversion and escapes', Buffer.from('%s %d %% \\c \\n \\0101 %b')],
+    ['a leading dash', Buffer.from('-v x')],
+    ['quotes and a command', Buffer.from(`'"$(rm -rf /)"' \`x\``)],
+    ['NULs and high bytes', Buffer.from([0, 0, 0xff, 0x80, 0, 0x30])],
+    ['digits after an escape', Buffer.from('\n1234\t567')],
+  ];
+  for (const [name, data] of cases) {
+    it(`${name}: the real sh prints exactly those bytes`, () => {
+      const r = spawnSync('sh', ['-c', `printf ${printfFormat(data)}`]);
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.deepEqual(r.stdout, data);
+    });
+  }
 });
