@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile, chmod, utimes } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile, chmod, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Mirror, type MirrorError, type SyncedEvent } from '../src/index.js';
 import { startSshd, stopAll, type SshdHost } from './helpers/sshd.js';
@@ -116,6 +116,36 @@ describe('fast path over real sshd', () => {
       ['delete a directory tree', () => rm(join(r.source, 'old'), { recursive: true })],
       ['delete an empty directory', () => rm(join(r.source, 'site/empty'), { recursive: true })],
       ['rename a file', () => rename(join(r.source, 'site/index.html'), join(r.source, 'site/home.html'))],
+      // Small files travel inside the first sh step as printf escapes: every byte value must survive it.
+      ['binary content, every byte value twice', () => writeFile(join(r.source, 'site/bytes.bin'), Buffer.from([...Array(256).keys(), ...Array(256).keys()].reverse()))],
+      ['an empty file', () => writeFile(join(r.source, 'site/empty.txt'), '')],
+      // Past the inline limit: uploaded over SFTP.
+      ['a 100 KiB file (SFTP)', () => writeFile(join(r.source, 'site/mid.bin'), Buffer.alloc(100 * 1024, 'm'))],
+      [
+        'a small and a 100 KiB file in one batch',
+        async () => {
+          await writeFile(join(r.source, 'site/pair-small.txt'), 'small\n');
+          await writeFile(join(r.source, 'site/pair-big.bin'), Buffer.alloc(100 * 1024, 'p'));
+        },
+      ],
+      [
+        'a file and an empty directory owned by another user (set, not skipped)',
+        async () => {
+          await writeFile(join(r.source, 'site/daemon.txt'), 'theirs\n');
+          await chown(join(r.source, 'site/daemon.txt'), 1, 1);
+          await mkdir(join(r.source, 'site/daemon-dir'));
+          await chown(join(r.source, 'site/daemon-dir'), 1, 1);
+        },
+      ],
+      [
+        'an empty set-group-ID directory',
+        async () => {
+          await mkdir(join(r.source, 'site/shared'));
+          await chmod(join(r.source, 'site/shared'), 0o2775);
+        },
+      ],
+      // Its mode is set after its owner and mtime, not beside the renames.
+      ['a file into a set-group-ID directory', () => writeFile(join(r.source, 'site/shared/in.txt'), 'in\n')],
     ];
     for (const [label, change] of steps) {
       await change();
@@ -136,38 +166,42 @@ describe('fast path over real sshd', () => {
     );
   });
 
-  it('a reader polling a file during its replacement never sees partial content', async () => {
-    const versions = Array.from({ length: 8 }, (_, i) => Buffer.alloc(200 * 1024, 65 + i));
-    const whole = new Set(versions.map((v) => v.toString('latin1')));
-    const f = join(r.source, 'hot.bin');
-    await writeFile(f, versions[0]!);
-    await settle(r, 'hot seed');
-    let reading = true;
-    let reads = 0;
-    const bad: string[] = [];
-    const reader = (async () => {
-      for (let i = 0; reading && i < 100_000; i++) {
-        const got = await readFile(join(r.replica, 'hot.bin')).catch(() => undefined);
-        reads++;
-        if (got === undefined) bad.push('missing');
-        else if (!whole.has(got.toString('latin1'))) bad.push(`partial ${got.length}`);
+  for (const [size, how] of [
+    [200 * 1024, 'over SFTP'],
+    [12 * 1024, 'inside the sh step'],
+  ] as const)
+    it(`a reader polling a file during its replacement never sees partial content (${size / 1024} KiB, ${how})`, async () => {
+      const versions = Array.from({ length: 8 }, (_, i) => Buffer.alloc(size, 65 + i));
+      const whole = new Set(versions.map((v) => v.toString('latin1')));
+      const f = join(r.source, `hot-${size}.bin`);
+      await writeFile(f, versions[0]!);
+      await settle(r, 'hot seed');
+      let reading = true;
+      let reads = 0;
+      const bad: string[] = [];
+      const reader = (async () => {
+        for (let i = 0; reading && i < 100_000; i++) {
+          const got = await readFile(join(r.replica, `hot-${size}.bin`)).catch(() => undefined);
+          reads++;
+          if (got === undefined) bad.push('missing');
+          else if (!whole.has(got.toString('latin1'))) bad.push(`partial ${got.length}`);
+        }
+      })();
+      const from = r.synced.length;
+      for (const v of versions.slice(1)) {
+        await writeFile(f, v);
+        await r.mirror.flush();
       }
-    })();
-    const from = r.synced.length;
-    for (const v of versions.slice(1)) {
-      await writeFile(f, v);
-      await r.mirror.flush();
-    }
-    reading = false;
-    await reader;
-    assert.ok(reads > 0);
-    assert.deepEqual(bad.slice(0, 5), []);
-    assert.ok(
-      r.synced.slice(from).some((b) => b.fast === true),
-      'replaced over the fast path',
-    );
-    await settle(r, 'hot end');
-  });
+      reading = false;
+      await reader;
+      assert.ok(reads > 0);
+      assert.deepEqual(bad.slice(0, 5), []);
+      assert.ok(
+        r.synced.slice(from).some((b) => b.fast === true),
+        'replaced over the fast path',
+      );
+      await settle(r, 'hot end');
+    });
 
   it('a connection lost under the fast path loses nothing, and the fast path comes back after the reconnect', async () => {
     await writeFile(join(r.source, 'before-restart.txt'), '1');

@@ -8,6 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { userInfo } from 'node:os';
+import { parseProbe } from '../../src/transport/fast-session.js';
 import { decideFastPath, type FastBatch, type SourceEntry } from '../../src/core/fast-path.js';
 import { FENCE_FILE, GUARD_EXIT, OWNER_FILE, type GuardSpec } from '../../src/core/replica-guard.js';
 import { normalizeOptions, type NormalizedOptions } from '../../src/options.js';
@@ -62,10 +65,20 @@ after(async () => {
 });
 
 describe('SshTransport fast path', () => {
-  it('probes once: SFTP with posix-rename, touch to the nanosecond, the login uid', async () => {
+  it("probes once: SFTP with posix-rename, touch to the nanosecond, the login uid and names, the shell's printf", async () => {
     const caps = await transport(host, await makeTempDir('fam-fs-')).fastCaps();
     assert.ok(caps !== undefined);
     assert.equal(caps.uid, process.getuid?.());
+    assert.deepEqual(caps.login, { user: userInfo().username, group: execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim() });
+    assert.equal(caps.inline, true, 'every byte value written by printf read back intact');
+  });
+
+  it('a probe whose printf mangles a byte, or that names no login, keeps the fast path without those', () => {
+    const ext = { 'posix-rename@openssh.com': '1' };
+    const base = 'fam-fast 0 touch-ok root\n';
+    assert.deepEqual(parseProbe(`fam-inline 00ff\n${base}`, ext), { uid: 0, groups: ['root'], inline: false });
+    assert.deepEqual(parseProbe(`fam-who www web\n${base}`, ext), { uid: 0, groups: ['root'], login: { user: 'www', group: 'web' }, inline: false });
+    assert.equal(parseProbe('fam-fast 0 no-touch root\n', ext), undefined);
   });
 
   it('writes a file with its nanosecond mtime and its parents', async () => {
