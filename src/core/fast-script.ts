@@ -118,12 +118,25 @@ export function tempsScript(root: string, temps: readonly { temp: string; attrs:
   ].join('\n');
 }
 
-export function afterScript(batch: FastBatch, root: string, login?: Login): string {
+/**
+ * `renamed`: the temporary names SFTP is renaming into place at the same moment (the two travel
+ * together, on two channels the replica serves independently): the script first waits, bounded,
+ * until none of them is left, as a rename in a directory changes its mtime. A rename that fails
+ * leaves its name: the master removes it, which ends the wait, and the batch goes to rsync.
+ */
+export function afterScript(batch: FastBatch, root: string, login?: Login, renamed: readonly string[] = []): string {
   const links = batch.ops.flatMap((op) => (op.kind === 'symlink' ? [op.attrs] : []));
   const dirs = [...batch.ops.flatMap((op) => (op.kind === 'mkdir' ? [op.attrs] : [])), ...batch.parents];
   if (links.length + dirs.length === 0) return '';
-  return [cdRoot(root), ...attrBody(links, true, login), ...attrBody(dirs, false, login)].join('\n');
+  const wait = renamed.length === 0 ? [] : [WAIT_GONE, ...renamed.map((t) => `wg ${q(t)} || exit ${FAST_FAILED}`)];
+  return [cdRoot(root), ...wait, ...attrBody(links, true, login), ...attrBody(dirs, false, login)].join('\n');
 }
+
+/**
+ * Returns once name $1 is gone: first with builtins only (the rename is usually done before the
+ * shell gets here), then in 10 ms sleeps; fails after about 5 s (or where sleep takes no fraction).
+ */
+const WAIT_GONE = 'wg() { i=0; while [ -e "$1" ] || [ -L "$1" ]; do i=$((i+1)); [ $i -le 2500 ] || return 1; [ $i -le 2000 ] || sleep 0.01 || return 1; done; }';
 
 function cdRoot(root: string): string {
   return `cd -- ${shellQuote(remoteRoot(root))} || exit ${FAST_FAILED}`;

@@ -3,7 +3,10 @@
  * as the source has it now, times to the nanosecond (bigint stat), owners by name as rsync sends
  * them (the master's passwd and group files; a number where a name is missing, as rsync does).
  * A file is read only when it is small enough, and kept only when its stat did not change while it
- * was read (a file being written goes to rsync).
+ * was read (a file being written goes to rsync). Every replica's lane reads the same paths of a
+ * change at about the same moment: a read already under way for the same path is shared, as
+ * sync/probe.ts shares its lstat (never one that has finished; a change made while it ran is caught
+ * by its second lstat), so N replicas cost one read instead of N.
  */
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
@@ -20,8 +23,28 @@ export async function readSourceEntries(root: string, listed: readonly string[],
       parents.add(a);
     }
   }
-  await Promise.all([...listed.map(async (p) => out.set(p, await entryOf(root, p, names, limits, true))), ...[...parents].map(async (p) => out.set(p, await entryOf(root, p, names, limits, false)))]);
+  await Promise.all([
+    ...listed.map(async (p) => out.set(p, await entryShared(root, p, names, limits, true))),
+    ...[...parents].map(async (p) => out.set(p, await entryShared(root, p, names, limits, false))),
+  ]);
   return out;
+}
+
+/** Reads under way, by path, listed or not, and size limit; each is forgotten once it settles. */
+const underWay = new Map<string, Promise<SourceEntry>>();
+
+function entryShared(root: string, path: string, names: Names, limits: FastLimits, listed: boolean): Promise<SourceEntry> {
+  const key = `${listed ? 'l' : 'p'}${limits.fileBytes}\0${root}\0${path}`;
+  let known = underWay.get(key);
+  if (known === undefined) {
+    const mine = entryOf(root, path, names, limits, listed);
+    known = mine;
+    underWay.set(key, mine);
+    void mine.finally(() => {
+      if (underWay.get(key) === mine) underWay.delete(key);
+    });
+  }
+  return known;
 }
 
 async function entryOf(root: string, path: string, names: Names, limits: FastLimits, listed: boolean): Promise<SourceEntry> {

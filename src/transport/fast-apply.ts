@@ -22,7 +22,7 @@ import type { SFTPWrapper } from 'ssh2';
 import type { FastAttrs, FastBatch } from '../core/fast-path.js';
 import { afterScript, beforeScript, type InlineTemp, remoteRoot, tempsScript } from '../core/fast-script.js';
 import { guardRefusal, type GuardSpec } from '../core/replica-guard.js';
-import type { FastSession } from './fast-session.js';
+import type { FastSession, StepResult } from './fast-session.js';
 
 export type FastResult = { kind: 'done' } | { kind: 'refused'; exitCode: number; stderr: string } | { kind: 'rsync'; reason: string };
 
@@ -65,22 +65,36 @@ export async function applyFast(session: FastSession, batch: FastBatch, root: st
       const t = await session.step(tempsScript(root, uploads, caps?.login));
       if (t.code !== 0) return await drop(`temporary files: exit ${t.code} ${t.output.slice(0, 200)}`);
     }
-    // sftp-server answers requests in the order sent: each mode lands before its rename.
-    const sent = session.batched(() => [
-      ...temps.map((t) => call<void>((cb) => sftp.chmod(remote(t.temp), t.attrs.mode ?? 0o644, cb))),
-      ...temps.map((t) => call<void>((cb) => sftp.ext_openssh_rename(remote(t.temp), remote(t.attrs.path), cb))),
-      ...(dirsEarly ? chmodDirs(sftp, dirs, remote) : []),
-    ]);
-    const failed = (await Promise.allSettled(sent)).find((r) => r.status === 'rejected');
-    if (failed !== undefined) return await drop(`sftp: ${(failed.reason as Error).message}`);
   } catch (e) {
     return await drop(`sftp: ${(e as Error).message}`);
   }
-  const after = afterScript(batch, root, caps?.login);
-  if (after !== '') {
-    const a = await session.step(after);
-    if (a.code !== 0) return { kind: 'rsync', reason: `attributes: exit ${a.code} ${a.output.slice(0, 200)}` };
+  // One write for both: sftp-server answers in the order sent (each mode before its rename), and the
+  // last sh step waits on the replica for the renames it follows (core/fast-script.ts afterScript).
+  const after = afterScript(
+    batch,
+    root,
+    caps?.login,
+    temps.map((t) => t.temp),
+  );
+  let sent: Promise<void>[] = [];
+  let attrs: Promise<StepResult> | undefined;
+  session.batched(() => {
+    sent = [
+      ...temps.map((t) => call<void>((cb) => sftp.chmod(remote(t.temp), t.attrs.mode ?? 0o644, cb))),
+      ...temps.map((t) => call<void>((cb) => sftp.ext_openssh_rename(remote(t.temp), remote(t.attrs.path), cb))),
+      ...(dirsEarly ? chmodDirs(sftp, dirs, remote) : []),
+    ];
+    attrs = after === '' ? undefined : session.step(after);
+  });
+  const failed = (await Promise.allSettled(sent)).find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    // Removing what is left of the temporary files also ends the step's wait.
+    const dropped = await drop(`sftp: ${(failed.reason as Error).message}`);
+    await attrs?.catch(() => undefined);
+    return dropped;
   }
+  const a = await attrs;
+  if (a !== undefined && a.code !== 0) return { kind: 'rsync', reason: `attributes: exit ${a.code} ${a.output.slice(0, 200)}` };
   if (!dirsEarly) {
     try {
       await Promise.all(chmodDirs(sftp, dirs, remote));

@@ -90,7 +90,8 @@ export class SshConnection {
   /**
    * Runs `fn` with the connection's socket corked, so the ssh packets it sends leave in one write:
    * each packet is otherwise a system call of its own, the master's main cost per change on
-   * loopback (bench/README.md, "The farm").
+   * loopback (bench/README.md, "The farm"). Uncorked after the promise jobs `fn` started (a queued
+   * step writes in one of them).
    */
   batched<T>(fn: () => T): T {
     const sock = (this.#client as unknown as { _sock?: { cork?: () => void; uncork: () => void } } | undefined)?._sock;
@@ -99,7 +100,7 @@ export class SshConnection {
     try {
       return fn();
     } finally {
-      process.nextTick(() => sock.uncork());
+      setImmediate(() => sock.uncork());
     }
   }
   /** A direct-tcpip channel to `host:port` from this host (a ProxyJump hop for the next one). */

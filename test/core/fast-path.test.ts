@@ -6,7 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideFastPath, FAST_LIMITS, rsyncByShape, type FastCaps, type SourceEntry } from '../../src/core/fast-path.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterScript, beforeScript, FAST_UNSURE, printfFormat, tempsScript } from '../../src/core/fast-script.js';
 import type { Plan } from '../../src/core/plan.js';
 
@@ -172,6 +175,38 @@ describe('fast-path shell', () => {
     assert.ok(lastCheck < lines.indexOf('umask 077') && lines.indexOf('umask 077') < printf && lines.includes('set -C'), s);
     assert.equal(lines[printf], "printf '\\045s\\047\\134\\012\\055' > './.t.abcdef' || exit 87");
     assert.ok(lines.slice(printf).some((l) => l.startsWith("touch -m -d '@3.5' -- './.t.abcdef'")));
+  });
+});
+
+describe('the last step waits for the renames it follows', () => {
+  const got = decideFastPath({ plan: paths('f'), entries: new Map(Object.entries({ '': root, f: file() })), caps: asRoot, excludes: false });
+  assert.ok(got.kind === 'fast');
+  it('waits for every temporary name before any touch', () => {
+    const lines = afterScript(got.batch, '/r', undefined, ['.f.abcdef']).split('\n');
+    const wait = lines.findIndex((l) => l.startsWith("wg './.f.abcdef' || exit 87"));
+    const touch = lines.findIndex((l) => l.startsWith('touch '));
+    assert.ok(wait > 0 && wait < touch, lines.join('\n'));
+    assert.ok(!afterScript(got.batch, '/r').includes('wg '), 'no wait without renames');
+  });
+  it('with a real sh: returns once the name is gone (renamed by someone else meanwhile)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fam-wg-'));
+    try {
+      await writeFile(join(dir, '.f.abcdef'), 'x');
+      const script = afterScript(got.batch, dir, undefined, ['.f.abcdef'])
+        .split('\n')
+        .filter((l) => !l.startsWith('touch ') && !l.includes('chown'));
+      const run = spawn('sh', ['-c', `${script.join('\n')}\necho waited`]);
+      let out = '';
+      run.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const done = new Promise<number | null>((resolve) => run.on('close', resolve));
+      setTimeout(() => void rename(join(dir, '.f.abcdef'), join(dir, 'f')), 100);
+      assert.equal(await done, 0);
+      assert.equal(out, 'waited\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
