@@ -9,7 +9,8 @@
  * by its second lstat), so N replicas cost one read instead of N.
  */
 import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FAST_LIMITS, type FastLimits, type SourceEntry } from '../core/fast-path.js';
 
@@ -64,16 +65,31 @@ async function entryOf(root: string, path: string, names: Names, limits: FastLim
     if (st.isDirectory()) return { type: 'dir', mode, mtime, ...owner, empty: listed ? (await readdir(full)).length === 0 : false };
     if (!st.isFile()) return { type: 'other' };
     const size = Number(st.size);
-    let data: Buffer | undefined;
-    if (listed && size <= limits.fileBytes) {
-      data = await readFile(full);
-      const again = await lstat(full, { bigint: true });
-      if (again.mtimeNs !== st.mtimeNs || again.size !== st.size || again.ino !== st.ino || data.length !== size) data = undefined;
-    }
+    const data = listed && size <= limits.fileBytes ? await readStable(full, st, size) : undefined;
     return { type: 'file', mode, mtime, ...owner, links: Number(st.nlink), size, data };
   } catch {
     // Changed under us: rsync's business.
     return { type: 'other' };
+  }
+}
+
+/**
+ * The file's bytes when the file read is the one lstat saw and did not change while it was read
+ * (same inode, size and mtime after the read, and exactly `size` bytes), else undefined. One read
+ * call of size + 1 bytes on a descriptor that does not follow links, and its fstat: the fewest
+ * round trips through libuv's pool (this is on the path of every small change).
+ */
+async function readStable(full: string, st: BigIntStats, size: number): Promise<Buffer | undefined> {
+  const fh = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(size + 1);
+    const { bytesRead } = await fh.read(buf, 0, size + 1, 0);
+    const again = await fh.stat({ bigint: true });
+    if (bytesRead !== size || again.ino !== st.ino || again.size !== st.size || again.mtimeNs !== st.mtimeNs) return undefined;
+    return buf.subarray(0, size);
+  } finally {
+    // Not waited for: nothing depends on it.
+    void fh.close().catch(() => undefined);
   }
 }
 

@@ -12,7 +12,8 @@
  * that has finished, so no answer is older than the probe that asked), which made four replicas cost
  * four times one (bench/README.md, "Bursts and seeds").
  */
-import { lstat, readdir } from 'node:fs/promises';
+import type { Dir } from 'node:fs';
+import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Probe } from '../core/plan.js';
 import type { RootFacts } from '../core/guard.js';
@@ -69,12 +70,39 @@ export async function probePaths(root: string, paths: readonly string[]): Promis
   return out;
 }
 
-/** Whether the source root exists and how many entries it holds (only 0 or more matters). */
-export async function probeRoot(root: string): Promise<RootFacts> {
+/** Root checks under way, by root; each is forgotten once it settles (shared as lstatShared's). */
+const rootsUnderWay = new Map<string, Promise<RootFacts>>();
+
+/**
+ * Whether the source root exists and holds any entry (`entries` is 0 or 1: only that matters). One
+ * entry is read, not the whole listing: every batch of every replica asks, and a web root can hold
+ * thousands of names.
+ */
+export function probeRoot(root: string): Promise<RootFacts> {
+  let known = rootsUnderWay.get(root);
+  if (known === undefined) {
+    const mine = firstEntry(root);
+    known = mine;
+    rootsUnderWay.set(root, mine);
+    void mine.finally(() => {
+      if (rootsUnderWay.get(root) === mine) rootsUnderWay.delete(root);
+    });
+  }
+  return known;
+}
+
+async function firstEntry(root: string): Promise<RootFacts> {
+  let dir: Dir;
   try {
-    const names = await readdir(root);
-    return { exists: true, entries: names.length };
+    dir = await opendir(root);
   } catch {
     return { exists: false, entries: 0 };
+  }
+  try {
+    return { exists: true, entries: (await dir.read()) === null ? 0 : 1 };
+  } catch {
+    return { exists: true, entries: 0 };
+  } finally {
+    await dir.close().catch(() => undefined);
   }
 }

