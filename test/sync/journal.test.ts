@@ -138,6 +138,26 @@ describe('Journal files', () => {
     third.close();
   });
 
+  it('a watermark is rewritten in place (same file), also when it gets shorter, and reads back exactly', async () => {
+    const dir = await makeTempDir('fam-journal-mark-');
+    const j = new Journal(dir, '/srv/www');
+    for (let seq = 1; seq <= 120; seq++) j.append({ seq, paths: [`p${seq}`] });
+    j.confirm('r1', 5);
+    const file = join(dir, hashName('/srv/www'), 'marks', hashName('r1'));
+    const ino = (await stat(file)).ino;
+    j.confirm('r1', 110);
+    assert.equal((await stat(file)).ino, ino, 'no rename: the same inode');
+    assert.equal(decodeMark(await readFile(file, 'utf8'), hashName('r1')), 110);
+    // Downwards (a full pass journaled right above 9): three digits to one, no bytes left behind.
+    j.setMark('r1', 9);
+    assert.equal(decodeMark(await readFile(file, 'utf8'), hashName('r1')), 9);
+    j.close();
+    const again = new Journal(dir, '/srv/www');
+    const resume = again.resume('r1');
+    assert.ok(resume.kind === 'records' && resume.records[0]?.seq === 10 && resume.records.length === 111, JSON.stringify(resume).slice(0, 200));
+    again.close();
+  });
+
   const damages: Array<{ name: string; damage: (d: string) => Promise<void>; r1: string; r2: RegExp }> = [
     { name: 'journal cut short', damage: async (d) => truncate(join(d, 'journal'), (await stat(join(d, 'journal'))).size - 10), r1: 'records', r2: /the journal ends at seq 3, but seq 4 was used/ },
     { name: 'journal lost', damage: (d) => rm(join(d, 'journal')), r1: 'records', r2: /journal is missing/ },
