@@ -157,7 +157,7 @@ export class Journal {
 
   append(record: JournalRecord): void {
     const buf = encodeRecord(record);
-    writeSync(this.#fd, buf);
+    writeAll(this.#fd, buf, undefined);
     this.#records.push(record);
     this.#sizes.set(record.seq, buf.length);
     if (record.seq > this.#lastSeq) this.#lastSeq = record.seq;
@@ -235,6 +235,13 @@ export class Journal {
     const key = hashName(replicaId);
     this.#marks.set(key, seq);
     let file = this.#markFiles.get(key);
+    // Removed under us (the state directory cleaned away?): open it again by name, which fails loudly
+    // when its directory is gone too, rather than write to a file no restart will read.
+    if (file !== undefined && fstatSync(file.fd).nlink === 0) {
+      closeSync(file.fd);
+      this.#markFiles.delete(key);
+      file = undefined;
+    }
     if (file === undefined) {
       // Not truncated at open: until the first write below, the file keeps the last good mark.
       const fd = openSync(join(this.#marksDir, key), constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -242,7 +249,7 @@ export class Journal {
       this.#markFiles.set(key, file);
     }
     const buf = Buffer.from(encodeMark(seq, replicaId));
-    writeSync(file.fd, buf, 0, buf.length, 0);
+    writeAll(file.fd, buf, 0);
     if (file.length > buf.length) ftruncateSync(file.fd, buf.length);
     file.length = buf.length;
   }
@@ -255,4 +262,13 @@ export class Journal {
     this.#written = fstatSync(fd).size;
     return fd;
   }
+}
+
+/**
+ * One write(2) of all of `buf` (at `position`, or appended), or an error: a full disk takes what fits
+ * and answers with the count, and a record cut short must be reported, not taken as written.
+ */
+function writeAll(fd: number, buf: Buffer, position: number | undefined): void {
+  const n = writeSync(fd, buf, 0, buf.length, position);
+  if (n !== buf.length) throw Object.assign(new Error(`only ${n} of ${buf.length} bytes written (ENOSPC: no space left on device?)`), { code: 'ENOSPC' });
 }
