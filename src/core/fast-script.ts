@@ -16,9 +16,9 @@
  *
  * mtimes are set by GNU touch with `-d @SEC.NSEC`, the one portable-enough tool that sets them to the
  * nanosecond (rsync compares them with --modify-window=-1): entries sharing a time share one touch.
- * Each `touch` and `chown` is a process on the replica, its main cost per change (bench/README.md, "The
- * farm"), so an owner the entry already has (tested with the shell's own `-O`/`-G` where it is the
- * login's) is not set again.
+ * Each `touch` and `chown` is a process on the replica, its main cost per change (bench/README.md,
+ * "Full run with the fast path"), so an owner the entry already has (tested with the shell's own
+ * `-O`/`-G` where it is the login's) is not set again.
  */
 import type { FastAttrs, FastBatch, Login } from './fast-path.js';
 import { guardCommand, type GuardSpec } from './replica-guard.js';

@@ -10,11 +10,11 @@
  *   name intact; `check` is a checksum of the bytes before it. Seqs are contiguous from base + 1, so
  *   a record cut out of the middle shows.
  * - `marks/<replica key>`: the replica's watermark `<seq>\n<id>\n<check>\n`, rewritten in place after
- *   each successful batch (one pwrite; a rename over the old file made ext4 write the new one's data
- *   out first, ≈ 1.8 ms on the event loop per replica and batch, measured in bench/README.md, "The
- *   farm"). A mark torn by a crash fails its check and costs that replica a full pass, never a
- *   wrong resume. A lane takes *all* its backlog in one batch, so success means every
- *   change with a seq ≤ the highest seq it had been given is on that replica.
+ *   each successful batch (one pwrite; a rename over the old file made ext4 write the new one's
+ *   data out first, ≈ 1.8 ms on the event loop per replica and batch: bench/README.md, "Full run
+ *   with the fast path"). A mark torn by a crash fails its check and costs that replica a full
+ *   pass, never a wrong resume. A lane takes *all* its backlog in one batch, so success means
+ *   every change with a seq ≤ the highest seq it had been given is on that replica.
  * - `clean`: written by a clean stop (last seq and every watermark, checksummed), removed at open. Its
  *   absence means the last run was killed: what changed after its last snapshot is unknown.
  * - `snapshot`: @parcel/watcher's tree snapshot, for the changes made while no mirror ran.

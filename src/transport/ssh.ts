@@ -90,7 +90,7 @@ export class SshConnection {
   /**
    * Runs `fn` with the connection's socket corked, so the ssh packets it sends leave in one write:
    * each packet is otherwise a system call of its own, the master's main cost per change on
-   * loopback (bench/README.md, "The farm"). Uncorked after the promise jobs `fn` started (a queued
+   * loopback (a profile of the master under a stream of small changes). Uncorked after the promise jobs `fn` started (a queued
    * step writes in one of them).
    */
   batched<T>(fn: () => T): T {
