@@ -6,7 +6,7 @@
  * was read (a file being written goes to rsync). Every replica's lane reads the same paths of a
  * change at about the same moment: a read already under way for the same path is shared, as
  * sync/probe.ts shares its lstat (never one that has finished; a change made while it ran is caught
- * by its second lstat), so N replicas cost one read instead of N.
+ * by the fstat after its read), so N replicas cost one read instead of N.
  */
 import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';

@@ -12,7 +12,8 @@
  *    chown clears set-ID bits; the server's umask applies to OPEN's mode), then posix-rename@openssh.com
  *    over the target (rename(2): a reader sees the old file or the new one, never part of one), and
  *    the directories' modes when none has a set-ID bit (else after step 4);
- * 4. sh: symlinks', directories' and parents' mtime and owner.
+ * 4. sh, in the same write as step 3: waits on the replica until the renames are done, then sets
+ *    symlinks', directories' and parents' mtime and owner.
  *
  * Any failure leaves the batch to rsync (`{ kind: 'rsync' }`), which makes the replica right; the
  * temporary files of a failed batch are removed on a best-effort basis.

@@ -87,11 +87,12 @@ export class SshConnection {
   sftp(): Promise<SFTPWrapper> {
     return this.#open('an sftp channel', (client, cb) => client.sftp(cb as never)) as unknown as Promise<SFTPWrapper>;
   }
+
   /**
    * Runs `fn` with the connection's socket corked, so the ssh packets it sends leave in one write:
-   * each packet is otherwise a system call of its own, the master's main cost per change on
-   * loopback (a profile of the master under a stream of small changes). Uncorked after the promise jobs `fn` started (a queued
-   * step writes in one of them).
+   * each packet is otherwise a system call of its own, a large part of the master's cost per change
+   * on loopback (a profile of the master under a stream of small changes). Uncorked after the
+   * promise jobs `fn` started (a queued step writes in one of them).
    */
   batched<T>(fn: () => T): T {
     const sock = (this.#client as unknown as { _sock?: { cork?: () => void; uncork: () => void } } | undefined)?._sock;
