@@ -5,7 +5,9 @@
  * spinning loop would take one of the machine's few cores away from rsync, sshd and the Mirror, whose
  * ssh2 bridge shares this event loop. The resolution of a measurement is therefore ≈ 1 ms.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /** True when `file` exists with exactly `content` (stat first: cheaper than reading a missing file). */
@@ -62,4 +64,35 @@ export async function waitUntil(cond: () => boolean, deadlineMs: number, what: s
     await delay(intervalMs);
   }
   throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+}
+
+/** `bytes` bytes: the label, padded; every write's content is unique. */
+export function streamContent(label: string, bytes: number): Buffer {
+  const head = `${label} ${process.hrtime.bigint()} `;
+  return Buffer.from(`${head.padEnd(bytes - 1, 'x').slice(0, bytes - 1)}\n`);
+}
+
+/**
+ * The write stream of the latency scenarios: `count` new files `w-NNNN.txt` of `bytes` bytes in
+ * `source`, one every `intervalMs` (from 20 ms on), each handed to `wrote` with the time just before
+ * its write. Stops early on abort or once `stop()` says so; returns how many were written.
+ */
+export async function writeStream(
+  s: { source: string; count: number; intervalMs: number; bytes: number; signal: AbortSignal },
+  stop: () => boolean,
+  wrote: (name: string, content: Buffer, t0: number) => void,
+): Promise<number> {
+  const start = performance.now() + 20;
+  let writes = 0;
+  for (let k = 0; k < s.count && !stop(); k++) {
+    await sleepUntil(start + k * s.intervalMs, s.signal);
+    if (s.signal.aborted) break;
+    const name = `w-${String(k).padStart(4, '0')}.txt`;
+    const content = streamContent(`write ${k}`, s.bytes);
+    const t0 = performance.now();
+    writeFileSync(join(s.source, name), content);
+    wrote(name, content, t0);
+    writes++;
+  }
+  return writes;
 }

@@ -34,7 +34,7 @@ import { Cleanup, type Contender, startFam, startLsyncd, sumLogins } from '../li
 import { type CpuMeter, createCpuMeter } from '../lib/cpu.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
 import { controlMasterPid } from '../lib/openssh.js';
-import { sleepUntil } from '../lib/poll.js';
+import { writeStream } from '../lib/poll.js';
 import { vmHwmKiB } from '../lib/procstat.js';
 import { summarize } from '../lib/stats.js';
 import type { Metric, Ratio, Scenario, ScenarioContext, ScenarioResult } from '../lib/types.js';
@@ -271,12 +271,6 @@ async function runOne(ctx: ScenarioContext, c: Config, v: Variant, hosts: readon
   }
 }
 
-/** 64 bytes: the label, padded; every write's content is unique. */
-function contentFor(label: string): Buffer {
-  const head = `${label} ${process.hrtime.bigint()} `;
-  return Buffer.from(`${head.padEnd(FILE_BYTES - 1, 'x').slice(0, FILE_BYTES - 1)}\n`);
-}
-
 /** One new file every INTERVAL_MS for the stream's duration; resolves (with the count) once all are everywhere. */
 async function stream(ctx: ScenarioContext, c: Config, source: string, watch: VisibilityWatch): Promise<number> {
   const total = Math.floor(c.streamMs / INTERVAL_MS);
@@ -292,18 +286,11 @@ async function stream(ctx: ScenarioContext, c: Config, source: string, watch: Vi
     .catch((err: Error) => {
       failed = err;
     });
-  const start = performance.now() + 20;
-  let writes = 0;
-  for (let k = 0; k < total && failed === undefined; k++) {
-    await sleepUntil(start + k * INTERVAL_MS, ctx.signal);
-    if (ctx.signal.aborted) break;
-    const name = `w-${String(k).padStart(4, '0')}.txt`;
-    const content = contentFor(`write ${k}`);
-    const t0 = performance.now();
-    writeFileSync(join(source, name), content);
-    watch.expect(name, content, t0);
-    writes++;
-  }
+  const writes = await writeStream(
+    { source, count: total, intervalMs: INTERVAL_MS, bytes: FILE_BYTES, signal: ctx.signal },
+    () => failed !== undefined,
+    (name, content, t0) => watch.expect(name, content, t0),
+  );
   deadline = performance.now() + VISIBLE_AFTER_MS;
   writing = false;
   await drained;

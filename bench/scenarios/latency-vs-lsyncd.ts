@@ -27,7 +27,7 @@ import { makeTempDir } from '../../test/helpers/tree.js';
 import { checkBuilt } from '../lib/cli.js';
 import { Cleanup, rsyncToHosts, startFam, startLsyncd, warmControlMasters, type Contender, sumLogins } from '../lib/contenders.js';
 import { ensureLsyncd, skipNote } from '../lib/lsyncd.js';
-import { hasContent, sleepUntil } from '../lib/poll.js';
+import { hasContent, streamContent, writeStream } from '../lib/poll.js';
 import { vmHwmKiB } from '../lib/procstat.js';
 import type { Metric, Ratio, Scenario, ScenarioContext, ScenarioResult } from '../lib/types.js';
 
@@ -154,7 +154,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     for (let k = -1; k < c.bareRounds; k++) {
       if (ctx.signal.aborted) throw new Error('aborted');
       const file = join(bareSrc, `bare-${k + 1}.txt`);
-      const content = contentFor(`bare ${k}`);
+      const content = streamContent(`bare ${k}`, FILE_BYTES);
       writeFileSync(file, content);
       const order = k % 2 === 0 ? ['one', 'four'] : ['four', 'one'];
       for (const which of order) {
@@ -189,12 +189,6 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   } finally {
     await cleanup.teardown(ctx.log, checks);
   }
-}
-
-/** 64 bytes: the label, padded; every write's content is unique. */
-function contentFor(label: string): Buffer {
-  const head = `${label} ${process.hrtime.bigint()} `;
-  return Buffer.from(`${head.padEnd(FILE_BYTES - 1, 'x').slice(0, FILE_BYTES - 1)}\n`);
 }
 
 interface Pending {
@@ -243,18 +237,11 @@ async function stream(ctx: ScenarioContext, c: Config, source: string, dirs: rea
   })().catch((err: Error) => {
     pollError = err;
   });
-  const start = performance.now() + 20;
-  let writes = 0;
-  for (let k = 0; k < n && pollError === undefined; k++) {
-    await sleepUntil(start + k * INTERVAL_MS, ctx.signal);
-    if (ctx.signal.aborted) break;
-    const name = `w-${String(k).padStart(4, '0')}.txt`;
-    const content = contentFor(`write ${k}`);
-    const t0 = performance.now();
-    writeFileSync(join(source, name), content);
-    pending.push({ name, content, t0, found: dirs.map(() => undefined) });
-    writes++;
-  }
+  const writes = await writeStream(
+    { source, count: n, intervalMs: INTERVAL_MS, bytes: FILE_BYTES, signal: ctx.signal },
+    () => pollError !== undefined,
+    (name, content, t0) => pending.push({ name, content, t0, found: dirs.map(() => undefined) }),
+  );
   writing = false;
   hardDeadline = performance.now() + afterMs;
   await poller;

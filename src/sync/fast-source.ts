@@ -13,6 +13,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FAST_LIMITS, type FastLimits, type SourceEntry } from '../core/fast-path.js';
+import { InFlight } from './in-flight.js';
 
 export async function readSourceEntries(root: string, listed: readonly string[], limits: FastLimits = FAST_LIMITS): Promise<Map<string, SourceEntry>> {
   const names = await ownerNames();
@@ -31,21 +32,11 @@ export async function readSourceEntries(root: string, listed: readonly string[],
   return out;
 }
 
-/** Reads under way, by path, listed or not, and size limit; each is forgotten once it settles. */
-const underWay = new Map<string, Promise<SourceEntry>>();
+/** Reads under way, by path, listed or not, and size limit. */
+const reads = new InFlight<SourceEntry>();
 
 function entryShared(root: string, path: string, names: Names, limits: FastLimits, listed: boolean): Promise<SourceEntry> {
-  const key = `${listed ? 'l' : 'p'}${limits.fileBytes}\0${root}\0${path}`;
-  let known = underWay.get(key);
-  if (known === undefined) {
-    const mine = entryOf(root, path, names, limits, listed);
-    known = mine;
-    underWay.set(key, mine);
-    void mine.finally(() => {
-      if (underWay.get(key) === mine) underWay.delete(key);
-    });
-  }
-  return known;
+  return reads.get(`${listed ? 'l' : 'p'}${limits.fileBytes}\0${root}\0${path}`, () => entryOf(root, path, names, limits, listed));
 }
 
 async function entryOf(root: string, path: string, names: Names, limits: FastLimits, listed: boolean): Promise<SourceEntry> {

@@ -17,26 +17,20 @@ import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Probe } from '../core/plan.js';
 import type { RootFacts } from '../core/guard.js';
+import { InFlight } from './in-flight.js';
 
 type Kind = { is: 'dir' | 'other' | 'gone' } | { is: 'file'; links: number };
 
-/** lstat calls under way, by absolute path; each is forgotten once it settles. */
-const underWay = new Map<string, Promise<Kind>>();
+/** lstat calls under way, by absolute path. */
+const lstats = new InFlight<Kind>();
 
 function lstatShared(abs: string): Promise<Kind> {
-  let known = underWay.get(abs);
-  if (known === undefined) {
-    known = lstat(abs).then(
+  return lstats.get(abs, () =>
+    lstat(abs).then(
       (st): Kind => (st.isDirectory() ? { is: 'dir' } : st.isFile() ? { is: 'file', links: st.nlink } : { is: 'other' }),
       (): Kind => ({ is: 'gone' }),
-    );
-    const mine = known;
-    underWay.set(abs, mine);
-    void mine.finally(() => {
-      if (underWay.get(abs) === mine) underWay.delete(abs);
-    });
-  }
-  return known;
+    ),
+  );
 }
 
 export async function probePaths(root: string, paths: readonly string[]): Promise<Map<string, Probe>> {
@@ -70,8 +64,8 @@ export async function probePaths(root: string, paths: readonly string[]): Promis
   return out;
 }
 
-/** Root checks under way, by root; each is forgotten once it settles (shared as lstatShared's). */
-const rootsUnderWay = new Map<string, Promise<RootFacts>>();
+/** Root checks under way, by root. */
+const roots = new InFlight<RootFacts>();
 
 /**
  * Whether the source root exists and holds any entry (`entries` is 0 or 1: only that matters). One
@@ -79,16 +73,7 @@ const rootsUnderWay = new Map<string, Promise<RootFacts>>();
  * thousands of names.
  */
 export function probeRoot(root: string): Promise<RootFacts> {
-  let known = rootsUnderWay.get(root);
-  if (known === undefined) {
-    const mine = firstEntry(root);
-    known = mine;
-    rootsUnderWay.set(root, mine);
-    void mine.finally(() => {
-      if (rootsUnderWay.get(root) === mine) rootsUnderWay.delete(root);
-    });
-  }
-  return known;
+  return roots.get(root, () => firstEntry(root));
 }
 
 async function firstEntry(root: string): Promise<RootFacts> {
