@@ -43,15 +43,15 @@ const fail = ` || exit ${FAST_FAILED}`;
 /** True when directory $1 holds any entry (dot names too), with builtins only. */
 const HAS_ENTRIES = 'ne() { for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ -e "$f" ] || [ -L "$f" ]; then return 0; fi; done; return 1; }';
 
-/** A small file's temporary copy, written by `before` itself: `path` is the temporary name. */
-export interface InlineTemp {
+/** A file's temporary copy beside its target: `temp` is its name, `attrs` the target's. */
+export interface TempCopy {
   temp: string;
   data: Buffer;
   attrs: FastAttrs;
 }
 
 export interface BeforeExtras {
-  inline?: readonly InlineTemp[];
+  inline?: readonly TempCopy[];
   login?: Login | undefined;
 }
 

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
 import type { FastAttrs, FastBatch } from '../core/fast-path.js';
-import { afterScript, beforeScript, type InlineTemp, remoteRoot, tempsScript } from '../core/fast-script.js';
+import { afterScript, beforeScript, type TempCopy, remoteRoot, tempsScript } from '../core/fast-script.js';
 import { guardRefusal, type GuardSpec } from '../core/replica-guard.js';
 import type { FastSession, StepResult } from './fast-session.js';
 
@@ -38,9 +38,9 @@ export async function applyFast(session: FastSession, batch: FastBatch, root: st
   const sftp = await session.sftp();
   const base = remoteRoot(root);
   const remote = (p: string) => (p === '' ? base : base === '.' ? p : `${base.replace(/\/$/, '')}/${p}`);
-  const temps: InlineTemp[] = batch.ops.flatMap((op) => (op.kind === 'write' ? [{ temp: tempName(op.path), data: op.data, attrs: op.attrs }] : []));
-  const inline: InlineTemp[] = [];
-  const uploads: InlineTemp[] = [];
+  const temps: TempCopy[] = batch.ops.flatMap((op) => (op.kind === 'write' ? [{ temp: tempName(op.path), data: op.data, attrs: op.attrs }] : []));
+  const inline: TempCopy[] = [];
+  const uploads: TempCopy[] = [];
   let budget = INLINE_LIMITS.batchBytes;
   for (const t of temps) {
     if (caps?.inline === true && t.data.length <= INLINE_LIMITS.fileBytes && t.data.length <= budget) {

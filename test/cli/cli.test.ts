@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshdHosts, stopAll } from '../helpers/sshd.js';
 import { usage } from '../../src/cli/usage.js';
+import { spawnCli } from '../helpers/cli.js';
 import { listRoot, assertTreesEqual, cleanupTempDirs, diffTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -30,14 +31,7 @@ after(() => rmSync(stateHome, { recursive: true, force: true }));
 
 function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   // Each CLI run keeps its durable state in a private XDG_STATE_HOME, never in the real home.
-  const env = { ...process.env, DEBUG: '', XDG_STATE_HOME: stateHome, ...opts.env };
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
+  return spawnCli(args, { cwd: opts.cwd, env: { XDG_STATE_HOME: stateHome, ...opts.env } });
 }
 
 async function runToEnd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
